@@ -1,0 +1,137 @@
+//! The HTTP layer: thin handlers over the domain modules, one router, one OpenAPI document.
+
+pub mod auth;
+pub mod docs;
+pub mod extract;
+pub mod idempotency;
+pub mod ops;
+pub mod problem;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Depot",
+        description = "Warehouse and fulfilment backend: scanning, stock, reservations, labels and a thin CRM. \
+            Authenticate with POST /v1/auth/login (people) or a device token, then send \
+            Authorization: Bearer <token>. Every mutation accepts an Idempotency-Key header. \
+            Lists take limit and cursor and return {items, next_cursor}."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Log in, refresh, who am I"),
+        (name = "users", description = "People and roles (admin)"),
+        (name = "devices", description = "Scanners and printers (admin)"),
+        (name = "catalog", description = "Items, GTINs, suppliers"),
+        (name = "warehouses", description = "Warehouses and their locations (bins)"),
+        (name = "crm", description = "Customers, contacts, leads, deals"),
+        (name = "ops", description = "Health, readiness, metrics")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A user's JWT from /v1/auth/login, or a device token (dpt_…)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every API route, with its OpenAPI description collected from the handlers.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(ops::router())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(crate::catalog::api::router())
+        .merge(crate::crm::api::router())
+        .split_for_parts()
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
+#[derive(Clone)]
+struct DocsPages {
+    json: Arc<serde_json::Value>,
+    html: Arc<String>,
+}
+
+pub fn build_router(state: AppState) -> Router {
+    let (api, openapi) = routes();
+    let json = serde_json::to_value(&openapi).unwrap_or_default();
+    let pages = DocsPages {
+        html: Arc::new(docs::render_html(&json)),
+        json: Arc::new(json),
+    };
+    let docs_routes = Router::new()
+        .route(
+            "/openapi.json",
+            get(|State(p): State<DocsPages>| async move { Json((*p.json).clone()) }),
+        )
+        .route(
+            "/docs",
+            get(|State(p): State<DocsPages>| async move { Html((*p.html).clone()) }),
+        )
+        .with_state(pages);
+
+    let request_id = HeaderName::from_static("x-request-id");
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let body_limit = state.config.body_limit_bytes;
+    api.route_layer(middleware::from_fn(ops::track))
+        .layer(middleware::from_fn_with_state(state.clone(), idempotency::middleware))
+        .with_state(state)
+        .merge(docs_routes)
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(ops::problem_bodies))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(CatchPanicLayer::custom(|_| -> Response {
+            tracing::error!("handler panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

@@ -1,0 +1,122 @@
+//! Application state, start-up (connect, migrate, secrets, bootstrap admin) and serving.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+
+use crate::auth::tokens::{JwtKeys, generate_secret};
+use crate::auth::users;
+use crate::config::Config;
+use crate::db::{Db, get_setting, put_setting_once};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub jwt: Arc<JwtKeys>,
+    pub config: Arc<Config>,
+    pub metrics: PrometheusHandle,
+}
+
+const JWT_SECRET_KEY: &str = "jwt_secret";
+
+impl AppState {
+    /// Connects, migrates, loads or creates the signing secret and, on an empty database,
+    /// the admin user.
+    pub async fn start(config: Config) -> anyhow::Result<AppState> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        let secret = match &config.jwt_secret {
+            Some(s) => {
+                anyhow::ensure!(
+                    s.expose().len() >= 32,
+                    "DEPOT_JWT_SECRET must be at least 32 characters"
+                );
+                s.expose().to_string()
+            }
+            None => match get_setting(&db, JWT_SECRET_KEY).await? {
+                Some(s) => s,
+                None => put_setting_once(&db, JWT_SECRET_KEY, &generate_secret()).await?,
+            },
+        };
+        let generated =
+            users::bootstrap_admin(&db, config.admin_password.as_ref().map(|s| s.expose()))
+                .await
+                .context("creating the admin user")?;
+        if let Some(password) = generated {
+            // Printed once, to the terminal only: never through the log pipeline.
+            eprintln!(
+                "\n  Created user 'admin' with password: {password}\n  (set DEPOT_ADMIN_PASSWORD to choose it; change it with PATCH /v1/users/{{id}})\n"
+            );
+        }
+        Ok(AppState {
+            jwt: Arc::new(JwtKeys::new(
+                secret.as_bytes(),
+                config.access_token_ttl_secs,
+            )),
+            db,
+            config: Arc::new(config),
+            metrics: crate::api::ops::metrics_handle(),
+        })
+    }
+
+    pub fn router(&self) -> Router {
+        crate::api::build_router(self.clone())
+    }
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = state.router();
+    let housekeeping = tokio::spawn(housekeeping(state.db.clone()));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
+    housekeeping.abort();
+    state.db.close().await;
+    Ok(())
+}
+
+/// Hourly clean-up that is harmless when several instances run it: forget idempotency keys
+/// older than a day.
+async fn housekeeping(db: crate::db::Db) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match crate::api::idempotency::purge_older_than(&db, time::Duration::days(1)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "old idempotency keys removed"),
+            Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

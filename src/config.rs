@@ -1,0 +1,126 @@
+//! Configuration: defaults, then an optional TOML file, then `DEPOT_*` environment variables.
+
+use std::fmt;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A string that never shows up in logs or `Debug` output.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// `sqlite://depot.db` (created if missing) or `postgres://user@host/db`.
+    pub database_url: String,
+    pub listen: String,
+    /// HS256 signing secret; generated once and kept in the database when unset.
+    pub jwt_secret: Option<Secret>,
+    /// Password for the `admin` user created on an empty database.
+    pub admin_password: Option<Secret>,
+    /// Lifetime of a user's access token.
+    pub access_token_ttl_secs: u64,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// A request taking longer than this is answered 408/503 and abandoned.
+    pub request_timeout_secs: u64,
+    /// Log as JSON lines (production) instead of human-readable text.
+    pub log_json: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://depot.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            jwt_secret: None,
+            admin_password: None,
+            access_token_ttl_secs: 900,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            log_json: false,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layers; `file` is read when given, else `depot.toml` when present.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(path.exists(), "config file {} not found", path.display());
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("depot.toml")),
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("DEPOT_").ignore(&["config"]))
+            .extract()?;
+        Ok(config)
+    }
+
+    pub fn redacted_database_url(&self) -> String {
+        redact_url(&self.database_url)
+    }
+}
+
+/// Hides the password part of a database URL for logging.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_database_urls_are_hidden() {
+        assert_eq!(
+            redact_url("postgres://depot:s3cret@db:5432/depot"),
+            "postgres://depot:***@db:5432/depot"
+        );
+        assert_eq!(redact_url("sqlite://depot.db"), "sqlite://depot.db");
+        assert_eq!(
+            redact_url("postgres://depot@db/depot"),
+            "postgres://depot@db/depot"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret::new("abc")), "[redacted]");
+    }
+}

@@ -1,0 +1,213 @@
+//! Storage on SQLite (embedded default) or PostgreSQL, chosen by URL at start.
+//!
+//! Domain code writes each query once, in portable SQL, and runs it through [`on_read!`] or
+//! [`in_tx!`], which expand the same code for whichever pool is live. That keeps one codebase
+//! without making every function generic over `sqlx::Database`. See docs/architecture.md.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+mod settings;
+pub use settings::{get_setting, put_setting_once};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub enum Backend {
+    /// SQLite has one writer at a time, so writes go through a one-connection pool and queue in
+    /// the process instead of failing with SQLITE_BUSY; reads use their own pool (WAL).
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+#[derive(Clone)]
+pub struct Db {
+    backend: Arc<Backend>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            Backend::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .context("invalid SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await
+                .with_context(|| format!("cannot open SQLite database {url}"))?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.read_only(true))
+                .await
+                .with_context(|| format!("cannot open SQLite database {url}"))?;
+            Backend::Sqlite { read, write }
+        } else {
+            anyhow::bail!("unsupported database URL (use sqlite://... or postgres://...)");
+        };
+        Ok(Db {
+            backend: Arc::new(backend),
+        })
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    pub fn kind(&self) -> Kind {
+        match *self.backend {
+            Backend::Sqlite { .. } => Kind::Sqlite,
+            Backend::Postgres(_) => Kind::Postgres,
+        }
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match &*self.backend {
+            Backend::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await,
+            Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        }
+        .context("applying migrations")
+    }
+
+    /// Readiness: one round trip to the database.
+    pub async fn ping(&self) -> crate::error::Result<()> {
+        crate::on_read!(self, pool => {
+            sqlx::query("select 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match &*self.backend {
+            Backend::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the read pool of whichever backend is live.
+#[macro_export]
+macro_rules! on_read {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db.backend() {
+            $crate::db::Backend::Sqlite { read: $pool, .. } => $body,
+            $crate::db::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` inside one write transaction bound to `$tx`; commits when the body finishes,
+/// rolls back when it returns early with `?`. The body evaluates to the value, not a Result.
+#[macro_export]
+macro_rules! in_tx {
+    ($db:expr, $tx:ident => $body:expr) => {
+        match $db.backend() {
+            $crate::db::Backend::Sqlite { write, .. } => {
+                #[allow(unused_mut)]
+                let mut $tx = write.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::db::Backend::Postgres(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+/// The current time, truncated to microseconds so that both backends store the same value.
+pub fn now() -> time::OffsetDateTime {
+    let t = time::OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
+        .unwrap_or(t)
+}
+
+/// Keyset pagination: rows after `after` (an id), at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub after: i64,
+}
+
+impl Page {
+    pub const DEFAULT_LIMIT: i64 = 50;
+    pub const MAX_LIMIT: i64 = 500;
+
+    pub fn first(limit: i64) -> Self {
+        Page { limit, after: 0 }
+    }
+
+    /// Fetch one row more than asked, to know whether there is a next page.
+    pub fn fetch_limit(&self) -> i64 {
+        self.limit + 1
+    }
+}
+
+/// One page of a list and where the next one starts.
+#[derive(Debug)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub next_after: Option<i64>,
+}
+
+impl<T> Paged<T> {
+    /// Trims the extra row fetched by [`Page::fetch_limit`], keeping its cursor.
+    pub fn from_rows(mut rows: Vec<T>, page: Page, id_of: impl Fn(&T) -> i64) -> Self {
+        let next_after = if rows.len() as i64 > page.limit {
+            rows.truncate(page.limit as usize);
+            rows.last().map(&id_of)
+        } else {
+            None
+        };
+        Paged {
+            items: rows,
+            next_after,
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            next_after: self.next_after,
+        }
+    }
+}

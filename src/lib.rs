@@ -1,0 +1,16 @@
+//! Depot: the warehouse and fulfilment backend of a sales business.
+//!
+//! Domain modules (`auth`, `catalog`, `crm`) hold the rules and the SQL of the tables they own and
+//! know nothing of HTTP; `api` is the thin HTTP layer over them; `db` runs the same portable SQL
+//! on SQLite or PostgreSQL.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod crm;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod patch;

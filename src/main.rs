@@ -1,0 +1,79 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use depot::app::{AppState, serve, shutdown_signal};
+use depot::config::Config;
+use tracing_subscriber::EnvFilter;
+
+/// Depot: warehouse and fulfilment backend.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML config file (default: ./depot.toml when present). DEPOT_* variables override it.
+    #[arg(long, env = "DEPOT_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Load the demo data set before serving (only into an empty catalog).
+    #[arg(long)]
+    demo: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load the demo data set and exit.
+    Demo,
+    /// Print the OpenAPI document and exit.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    init_tracing(config.log_json);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            println!("{}", depot::api::openapi().to_pretty_json()?);
+        }
+        Command::Migrate => {
+            let db = depot::db::Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            tracing::info!(database = %config.redacted_database_url(), "migrations applied");
+        }
+        Command::Demo => {
+            let state = AppState::start(config).await?;
+            depot::demo::load(&state.db).await?;
+        }
+        Command::Serve => {
+            let listen = config.listen.clone();
+            let database = config.redacted_database_url();
+            let state = AppState::start(config).await?;
+            if cli.demo {
+                depot::demo::load(&state.db).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, %database, "depot listening; API docs at /docs");
+            serve(listener, state, shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_env("DEPOT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,271 @@
+//! A real Depot on a real socket, over SQLite (a temp file) or PostgreSQL (a fresh database),
+//! and a small client for it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use depot::app::{AppState, serve};
+use depot::config::{Config, Secret};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// Where the PostgreSQL tests connect; they create and drop their own database there.
+pub fn postgres_admin_url() -> String {
+    std::env::var("DEPOT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin_token: String,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "depot_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000
+    )
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        let dir = std::env::temp_dir().join(unique_name());
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("depot.db").display());
+        TestApp::start(url, Cleanup::Sqlite(dir)).await
+    }
+
+    pub async fn postgres() -> TestApp {
+        let admin_url = postgres_admin_url();
+        let name = unique_name();
+        let mut conn = connect_pg(&admin_url).await;
+        sqlx::query(&format!("create database {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let url = match admin_url.rfind('/') {
+            Some(i) => format!("{}/{name}", &admin_url[..i]),
+            None => panic!("DEPOT_TEST_POSTGRES_URL needs a database path"),
+        };
+        TestApp::start(url, Cleanup::Postgres(name)).await
+    }
+
+    async fn start(database_url: String, cleanup: Cleanup) -> TestApp {
+        let config = Config {
+            database_url,
+            listen: "127.0.0.1:0".into(),
+            admin_password: Some(Secret::new(ADMIN_PASSWORD)),
+            ..Config::default()
+        };
+        let state = AppState::start(config).await.expect("start depot");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_state = state.clone();
+        let server = tokio::spawn(async move {
+            serve(listener, server_state, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        let mut app = TestApp {
+            base,
+            client: reqwest::Client::new(),
+            admin_token: String::new(),
+            state,
+            shutdown: Some(tx),
+            server: Some(server),
+            cleanup,
+        };
+        app.admin_token = app.login("admin", ADMIN_PASSWORD).await;
+        app
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let (status, body) = self
+            .send(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Sends a request and returns the status and the JSON body (Null when empty).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.send_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Posts as admin and expects 201; returns the created body.
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let (status, value) = self.post(path, &self.admin_token, body).await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path}: {value}");
+        value
+    }
+
+    /// Creates a user with `role` (and optional manager) and returns (id, token).
+    pub async fn user(&self, username: &str, role: &str, manager_id: Option<i64>) -> (i64, String) {
+        let password = format!("{username}-password");
+        let created = self
+            .create("/v1/users", json!({"username": username, "password": password, "role": role, "manager_id": manager_id}))
+            .await;
+        let token = self.login(username, &password).await;
+        (created["id"].as_i64().unwrap(), token)
+    }
+}
+
+/// Asserts a problem+json error with `status`, and that it names `field` when given.
+pub fn assert_problem(status: StatusCode, body: &Value, expected: u16, field: Option<&str>) {
+    assert_eq!(status.as_u16(), expected, "unexpected status, body: {body}");
+    assert_eq!(
+        body["status"].as_u64(),
+        Some(expected as u64),
+        "not a problem body: {body}"
+    );
+    assert!(
+        body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    if let Some(f) = field {
+        let named = body["field"].as_str() == Some(f)
+            || body["errors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["field"].as_str() == Some(f)));
+        assert!(named, "problem does not name field {f}: {body}");
+    }
+}
+
+async fn connect_pg(url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    match sqlx::PgConnection::connect(url).await {
+        Ok(c) => c,
+        Err(e) => {
+            panic!("PostgreSQL tests need a server at {url} (set DEPOT_TEST_POSTGRES_URL): {e}")
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        match &self.cleanup {
+            Cleanup::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres(name) => {
+                let name = name.clone();
+                let url = postgres_admin_url();
+                // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        let mut conn = connect_pg(&url).await;
+                        let _ =
+                            sqlx::query(&format!("drop database if exists {name} with (force)"))
+                                .execute(&mut conn)
+                                .await;
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Runs an async test body against SQLite and against PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::TestApp::sqlite().await).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::TestApp::postgres().await).await
+                }
+            }
+        )*
+    };
+}
