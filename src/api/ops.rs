@@ -61,8 +61,16 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// Error responses produced outside our handlers (axum's 404/405, timeouts, body limits) come
 /// without a problem body; give them one.
 pub async fn problem_bodies(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was not read, so this connection cannot carry another request:
+        // tell the client not to reuse it.
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }

@@ -105,8 +105,7 @@ async fn errors_are_problem_json_everywhere(app: TestApp) {
     // The server may answer 413 and close before the client finishes sending; both are fine,
     // what matters is that nothing is stored and the answer, when read, is a problem.
     let huge = "x".repeat(2 * 1024 * 1024);
-    let sent = app
-        .client
+    let sent = reqwest::Client::new()
         .post(app.url("/v1/items"))
         .bearer_auth(&token)
         .json(&json!({"code": "BIG", "name": huge}))
@@ -115,6 +114,7 @@ async fn errors_are_problem_json_everywhere(app: TestApp) {
     if let Ok(resp) = sent {
         assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        assert_eq!(resp.headers()["connection"], "close");
     }
     let (_, list) = app.get("/v1/items?code=BIG", &token).await;
     assert!(list["items"].as_array().unwrap().is_empty());
