@@ -1,11 +1,14 @@
-//! HTTP load on read endpoints, measured against the /healthz ceiling in the same run.
+//! HTTP load on Depot's hot endpoints, measured against the /healthz ceiling in the same run.
 //!
 //!     cargo bench --bench http_load                      # SQLite
 //!     DEPOT_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench http_load
+//!     DEPOT_BENCH_ITEMS=100000 DEPOT_BENCH_SECONDS=10 cargo bench --bench http_load
 //!
-//! Starts Depot on 127.0.0.1 (port 0), seeds items, then drives each endpoint with a fixed
-//! number of concurrent keep-alive connections for a fixed time, and prints requests/s and
-//! latency percentiles. Bounded in time and count; only talks to loopback.
+//! Starts Depot on 127.0.0.1 (port 0), seeds items (straight into the database, for speed),
+//! then drives each endpoint with a fixed number of concurrent keep-alive connections for a
+//! fixed time, and prints requests/s and latency percentiles. Bounded in time and count; only
+//! talks to loopback. The load generator shares the machine's two cores with the server, so the
+//! figures are a floor.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,10 +19,8 @@ use serde_json::json;
 
 const CONNECTIONS: usize = 32;
 const WARMUP: Duration = Duration::from_secs(1);
-const RUN: Duration = Duration::from_secs(5);
-const ITEMS: i64 = 2_000;
 
-struct Result {
+struct Outcome {
     name: &'static str,
     requests: usize,
     errors: usize,
@@ -28,50 +29,71 @@ struct Result {
     p99_ms: f64,
 }
 
+/// A request to send: (method is POST when a body is given, path, body).
+type MakeRequest = Arc<dyn Fn(usize) -> (String, Option<serde_json::Value>) + Send + Sync>;
+
+/// Runs `make`'s requests on every connection for `run`. With `rate` (requests/s in all), each
+/// connection sends on a fixed schedule and latency counts from the scheduled time, so a slow
+/// answer is not hidden by the requests it delayed (no coordinated omission).
 async fn drive(
     name: &'static str,
-    client: reqwest::Client,
-    token: Arc<String>,
-    paths: Arc<Vec<String>>,
-) -> Result {
-    let run = |duration: Duration| {
-        let mut tasks = Vec::new();
-        for c in 0..CONNECTIONS {
-            let client = client.clone();
-            let token = token.clone();
-            let paths = paths.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut errors = 0usize;
-                let started = Instant::now();
-                let mut i = c;
-                while started.elapsed() < duration && latencies.len() < 5_000_000 {
-                    let t = Instant::now();
-                    let ok = client
-                        .get(&paths[i % paths.len()])
-                        .bearer_auth(token.as_str())
-                        .send()
-                        .await
-                        .map(|r| r.status().is_success())
-                        .unwrap_or(false);
-                    latencies.push(t.elapsed());
-                    if !ok {
-                        errors += 1;
+    client: &reqwest::Client,
+    token: &Arc<String>,
+    make: MakeRequest,
+    run: Duration,
+    rate: Option<f64>,
+) -> Outcome {
+    let spawn_all = |duration: Duration| {
+        (0..CONNECTIONS)
+            .map(|c| {
+                let (client, token, make) = (client.clone(), token.clone(), make.clone());
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let mut errors = 0usize;
+                    let started = Instant::now();
+                    let interval = rate.map(|r| Duration::from_secs_f64(CONNECTIONS as f64 / r));
+                    let mut i = c;
+                    let mut sent = 0u32;
+                    while started.elapsed() < duration && latencies.len() < 5_000_000 {
+                        let scheduled = match interval {
+                            Some(every) => {
+                                // Spread connections over the first interval, then keep time.
+                                let at = started
+                                    + every.mul_f64(c as f64 / CONNECTIONS as f64)
+                                    + every * sent;
+                                tokio::time::sleep_until(at.into()).await;
+                                at
+                            }
+                            None => Instant::now(),
+                        };
+                        sent += 1;
+                        let (url, body) = make(i);
+                        let request = match body {
+                            Some(b) => client.post(url).json(&b),
+                            None => client.get(url),
+                        };
+                        let ok = request
+                            .bearer_auth(token.as_str())
+                            .send()
+                            .await
+                            .map(|r| r.status().is_success())
+                            .unwrap_or(false);
+                        latencies.push(scheduled.elapsed());
+                        errors += usize::from(!ok);
+                        i += CONNECTIONS;
                     }
-                    i += CONNECTIONS;
-                }
-                (latencies, errors)
-            }));
-        }
-        tasks
+                    (latencies, errors)
+                })
+            })
+            .collect::<Vec<_>>()
     };
-    for t in run(WARMUP) {
+    for t in spawn_all(WARMUP.min(run)) {
         let _ = t.await;
     }
     let started = Instant::now();
     let mut all = Vec::new();
     let mut errors = 0;
-    for t in run(RUN) {
+    for t in spawn_all(run) {
         let (l, e) = t.await.unwrap();
         all.extend(l);
         errors += e;
@@ -80,7 +102,7 @@ async fn drive(
     all.sort();
     let pct =
         |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
-    Result {
+    Outcome {
         name,
         requests: all.len(),
         errors,
@@ -90,12 +112,66 @@ async fn drive(
     }
 }
 
+fn gtin13(i: i64) -> String {
+    let body = format!("{:012}", 400_000_000_000i64 + i);
+    let digits: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
+    format!("{body}{}", depot::catalog::gtin::check_digit(&digits))
+}
+
+/// Inserts `count` items with one GTIN each, 500 rows per statement.
+async fn seed(db: &depot::db::Db, count: i64) -> anyhow::Result<()> {
+    let at = depot::db::now();
+    let mut start = 0;
+    while start < count {
+        let end = (start + 500).min(count);
+        let items: Vec<String> = (start..end)
+            .map(|i| {
+                format!(
+                    "('BENCH-{i}', 'Bench item {i}', 'pcs', 'batch', 'purchased', false, $1, $1)"
+                )
+            })
+            .collect();
+        let gtins: Vec<String> = (start..end)
+            .map(|i| {
+                format!(
+                    "('{:0>14}', (select id from items where code = 'BENCH-{i}'), 1)",
+                    gtin13(i)
+                )
+            })
+            .collect();
+        let items_sql = format!(
+            "insert into items (code, name, unit, tracking, source, requires_certificate, created_at, updated_at) values {}",
+            items.join(",")
+        );
+        let gtins_sql = format!(
+            "insert into item_gtins (gtin, item_id, quantity) values {}",
+            gtins.join(",")
+        );
+        depot::in_tx!(db, tx => {
+            sqlx::query(&items_sql).bind(at).execute(&mut *tx).await?;
+            sqlx::query(&gtins_sql).execute(&mut *tx).await?;
+        });
+        start = end;
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // `cargo test --benches` passes --bench-less flags; only run when invoked by `cargo bench`.
+    // `cargo test --benches` runs bench targets without --bench: do nothing then.
     if !std::env::args().any(|a| a == "--bench") {
         return Ok(());
     }
+    let items: i64 = std::env::var("DEPOT_BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let run = Duration::from_secs(
+        std::env::var("DEPOT_BENCH_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5),
+    );
     let dir = std::env::temp_dir().join(format!("depot-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let (database_url, cleanup_pg) = match std::env::var("DEPOT_BENCH_DATABASE_URL") {
@@ -112,11 +188,17 @@ async fn main() -> anyhow::Result<()> {
         Err(_) => (format!("sqlite://{}", dir.join("bench.db").display()), None),
     };
     let config = Config {
-        database_url: database_url.clone(),
+        database_url,
         admin_password: Some(Secret::new("bench-password")),
         ..Config::default()
     };
     let state = AppState::start(config).await?;
+    let seeded = Instant::now();
+    seed(&state.db, items).await?;
+    println!(
+        "seeded {items} items in {:.1}s",
+        seeded.elapsed().as_secs_f64()
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -135,71 +217,95 @@ async fn main() -> anyhow::Result<()> {
         .json()
         .await?;
     let token = Arc::new(login["access_token"].as_str().unwrap().to_string());
-    let mut gtins = Vec::new();
-    for i in 0..ITEMS {
-        let body12 = format!("{:012}", 400_000_000_000i64 + i);
-        let digits: Vec<u8> = body12.bytes().map(|b| b - b'0').collect();
-        let gtin = format!("{body12}{}", depot::catalog::gtin::check_digit(&digits));
-        let resp = client
-            .post(format!("{base}/v1/items"))
-            .bearer_auth(token.as_str())
-            .json(&json!({"code": format!("BENCH-{i}"), "name": format!("Bench item {i}"), "gtins": [gtin.clone()]}))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            resp.status().as_u16() == 201,
-            "seeding failed: {}",
-            resp.text().await?
-        );
-        gtins.push(gtin);
-    }
 
-    let health = Arc::new(vec![format!("{base}/healthz")]);
-    let by_id = Arc::new(
-        (1..=ITEMS)
-            .map(|i| format!("{base}/v1/items/{i}"))
-            .collect::<Vec<_>>(),
-    );
-    let by_gtin = Arc::new(
-        gtins
-            .iter()
-            .map(|g| format!("{base}/v1/items?gtin={g}"))
-            .collect::<Vec<_>>(),
-    );
-    let results = vec![
+    // Spread requests over the catalog with a fixed stride so reads are not all cache-hot.
+    let pick = move |i: usize| (i as i64 * 7919) % items;
+    let b = base.clone();
+    let health: MakeRequest = Arc::new(move |_| (format!("{b}/healthz"), None));
+    let b = base.clone();
+    let by_id: MakeRequest = Arc::new(move |i| (format!("{b}/v1/items/{}", pick(i) + 1), None));
+    let b = base.clone();
+    let by_gtin: MakeRequest =
+        Arc::new(move |i| (format!("{b}/v1/items?gtin={}", gtin13(pick(i))), None));
+    let b = base.clone();
+    let scan_gs1: MakeRequest = Arc::new(move |i| {
+        let data = format!(
+            "]C101{:0>14}17271231\u{1d}10LOT{}\u{1d}21SN{i}",
+            gtin13(pick(i)),
+            i % 97
+        );
+        (format!("{b}/v1/scans"), Some(json!({ "data": data })))
+    });
+    let b = base.clone();
+    let scan_ean: MakeRequest = Arc::new(move |i| {
+        (
+            format!("{b}/v1/scans"),
+            Some(json!({ "data": gtin13(pick(i)) })),
+        )
+    });
+
+    let rate: f64 = std::env::var("DEPOT_BENCH_SCAN_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000.0);
+    let b = base.clone();
+    let scan_paced: MakeRequest = Arc::new(move |i| {
+        let data = format!(
+            "]C101{:0>14}17271231\u{1d}10LOT{}\u{1d}21SN{i}",
+            gtin13(pick(i)),
+            i % 97
+        );
+        (format!("{b}/v1/scans"), Some(json!({ "data": data })))
+    });
+    let outcomes = vec![
+        drive("GET /healthz (ceiling)", &client, &token, health, run, None).await,
+        drive("GET /v1/items/{id}", &client, &token, by_id, run, None).await,
+        drive("GET /v1/items?gtin=", &client, &token, by_gtin, run, None).await,
         drive(
-            "GET /healthz (ceiling)",
-            client.clone(),
-            token.clone(),
-            health,
+            "POST /v1/scans (GS1-128)",
+            &client,
+            &token,
+            scan_gs1,
+            run,
+            None,
         )
         .await,
-        drive("GET /v1/items/{id}", client.clone(), token.clone(), by_id).await,
         drive(
-            "GET /v1/items?gtin=",
-            client.clone(),
-            token.clone(),
-            by_gtin,
+            "POST /v1/scans (EAN-13)",
+            &client,
+            &token,
+            scan_ean,
+            run,
+            None,
+        )
+        .await,
+        drive(
+            "POST /v1/scans GS1 paced",
+            &client,
+            &token,
+            scan_paced,
+            run,
+            Some(rate),
         )
         .await,
     ];
-    let ceiling = results[0].per_sec;
+    let ceiling = outcomes[0].per_sec;
     println!(
-        "\nbackend: {}   connections: {CONNECTIONS}   run: {}s per endpoint",
+        "\nbackend: {}   items: {items}   connections: {CONNECTIONS}   run: {}s per endpoint   paced rate: {rate}/s",
         if cleanup_pg.is_some() {
             "postgres"
         } else {
             "sqlite"
         },
-        RUN.as_secs()
+        run.as_secs()
     );
     println!(
-        "{:<26} {:>10} {:>8} {:>9} {:>9} {:>11}",
+        "{:<28} {:>10} {:>8} {:>9} {:>9} {:>11}",
         "endpoint", "req/s", "errors", "p50 ms", "p99 ms", "of ceiling"
     );
-    for r in &results {
+    for r in &outcomes {
         println!(
-            "{:<26} {:>10.0} {:>8} {:>9.2} {:>9.2} {:>10.0}%   ({} requests)",
+            "{:<28} {:>10.0} {:>8} {:>9.2} {:>9.2} {:>10.0}%   ({} requests)",
             r.name,
             r.per_sec,
             r.errors,

@@ -18,6 +18,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
+    pub scanning: crate::scanning::Scanning,
+    pub decoder: crate::barcode::decode::Decoder,
 }
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -51,7 +53,17 @@ impl AppState {
                 "\n  Created user 'admin' with password: {password}\n  (set DEPOT_ADMIN_PASSWORD to choose it; change it with PATCH /v1/users/{{id}})\n"
             );
         }
+        let profiles = crate::scanning::profiles::Profiles::load(config.devices_dir.as_deref())
+            .context("loading device profiles")?;
+        let decoder = match &config.decode_worker_exe {
+            Some(exe) => {
+                crate::barcode::decode::Decoder::with_worker_exe(config.decode_workers, exe)
+            }
+            None => crate::barcode::decode::Decoder::new(config.decode_workers),
+        };
         Ok(AppState {
+            decoder,
+            scanning: crate::scanning::Scanning::new(&db, profiles),
             jwt: Arc::new(JwtKeys::new(
                 secret.as_bytes(),
                 config.access_token_ttl_secs,

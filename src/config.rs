@@ -44,6 +44,16 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Log as JSON lines (production) instead of human-readable text.
     pub log_json: bool,
+    /// Extra device profiles (`*.toml`), added to or overriding the built-in ones.
+    pub devices_dir: Option<std::path::PathBuf>,
+    /// Largest accepted photo for `POST /v1/scans/decode`.
+    pub image_limit_bytes: usize,
+    /// Barcode decodes running at once (each in its own worker process).
+    pub decode_workers: usize,
+    /// Time one photo may take to decode before its worker is killed.
+    pub decode_budget_ms: u64,
+    /// Executable hosting decode workers; default: this binary.
+    pub decode_worker_exe: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -57,6 +67,11 @@ impl Default for Config {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             log_json: false,
+            devices_dir: None,
+            image_limit_bytes: 10 * 1024 * 1024,
+            decode_workers: 2,
+            decode_budget_ms: 3000,
+            decode_worker_exe: None,
         }
     }
 }

@@ -28,6 +28,14 @@ pub enum Error {
     Unauthenticated(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Barcode data that claims to be GS1 and breaks its rules: which AI, where, what.
+    #[error("{field}: {message}")]
+    InvalidBarcode {
+        field: String,
+        ai: Option<String>,
+        position: usize,
+        message: String,
+    },
     /// The database is momentarily unable to serve (pool exhausted, locked).
     #[error("database busy")]
     Busy,

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod barcode;
 pub mod catalog;
 pub mod config;
 pub mod crm;
@@ -14,3 +15,4 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod patch;
+pub mod scanning;

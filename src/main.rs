@@ -34,6 +34,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Hidden barcode-decode worker mode: with DEPOT_DECODE_WORKER=1 this process serves decode
+    // requests on stdin/stdout and exits (see depot::barcode::decode). Must stay first.
+    depot::barcode::decode::run_worker_if_requested();
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
     init_tracing(config.log_json);

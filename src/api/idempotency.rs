@@ -62,7 +62,12 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     };
     let scope = principal.label();
     let (mut parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, state.config.body_limit_bytes).await {
+    // Photo uploads are the largest bodies a mutation may carry.
+    let limit = state
+        .config
+        .body_limit_bytes
+        .max(state.config.image_limit_bytes);
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             return ApiError::from(Problem::new(

@@ -43,6 +43,7 @@ use crate::app::AppState;
         (name = "catalog", description = "Items, GTINs, suppliers"),
         (name = "warehouses", description = "Warehouses and their locations (bins)"),
         (name = "crm", description = "Customers, contacts, leads, deals"),
+        (name = "scanning", description = "Resolve scans and photos of barcodes; the scan log"),
         (name = "ops", description = "Health, readiness, metrics")
     )
 )]
@@ -68,19 +69,20 @@ impl Modify for BearerAuth {
 }
 
 /// Every API route, with its OpenAPI description collected from the handlers.
-pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+pub fn routes(config: &crate::config::Config) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::router())
         .merge(auth::router())
         .merge(users::router())
         .merge(crate::catalog::api::router())
         .merge(crate::crm::api::router())
+        .merge(crate::scanning::api::router(config.image_limit_bytes))
         .split_for_parts()
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().1
+    routes(&crate::config::Config::default()).1
 }
 
 #[derive(Clone)]
@@ -90,7 +92,7 @@ struct DocsPages {
 }
 
 pub fn build_router(state: AppState) -> Router {
-    let (api, openapi) = routes();
+    let (api, openapi) = routes(&state.config);
     let json = serde_json::to_value(&openapi).unwrap_or_default();
     let pages = DocsPages {
         html: Arc::new(docs::render_html(&json)),

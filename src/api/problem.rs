@@ -24,6 +24,12 @@ pub struct Problem {
     /// Every offending field with its reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For invalid GS1 data: the Application Identifier concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ai: Option<String>,
+    /// For invalid barcode data: the character offset where the problem is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
 }
 
 impl Problem {
@@ -35,6 +41,8 @@ impl Problem {
             detail: detail.into(),
             field: None,
             errors: Vec::new(),
+            ai: None,
+            position: None,
         }
     }
 
@@ -136,6 +144,22 @@ impl From<Error> for ApiError {
                     Some(f) => p.with_field(f, detail),
                     None => p,
                 }
+            }
+            Error::InvalidBarcode {
+                field,
+                ai,
+                position,
+                message,
+            } => {
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-barcode",
+                    &message,
+                )
+                .with_field(field, message);
+                p.ai = ai;
+                p.position = Some(position);
+                p
             }
             Error::Unauthenticated(detail) => {
                 Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)

@@ -9,8 +9,10 @@ use utoipa_axum::routes;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
-use crate::auth::{Access, Principal};
-use crate::catalog::items::{self, Bom, GtinInput, Item, ItemFilter, ItemPatch, NewItem};
+use crate::auth::{Access, Principal, Role};
+use crate::catalog::items::{
+    self, BarcodeAlias, Bom, GtinInput, Item, ItemFilter, ItemPatch, NewItem,
+};
 use crate::catalog::suppliers::{self, NewSupplier, Supplier, SupplierPatch};
 use crate::catalog::warehouses::{
     self, Location, LocationFilter, LocationPatch, NewLocation, NewWarehouse, Warehouse,
@@ -98,6 +100,35 @@ async fn remove_gtin(
         .parse()
         .map_err(|_| crate::error::Error::not_found("item", &id))?;
     Ok(Json(items::remove_gtin(&s.db, id, &gtin).await?))
+}
+
+/// Link a non-GTIN barcode (an old label, a supplier's code, an unknown code from the scan
+/// log) to an item (admin, warehouse).
+#[utoipa::path(post, path = "/v1/items/{id}/aliases", tag = "catalog", params(("id" = i64, Path)),
+    request_body = BarcodeAlias, responses((status = 201, body = BarcodeAlias), ErrorResponses), security(("bearer" = [])))]
+async fn add_alias(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<BarcodeAlias>,
+) -> Created<BarcodeAlias> {
+    p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
+    created(items::add_alias(&s.db, id, &body.code, body.quantity).await?)
+}
+
+/// The barcode aliases of an item.
+#[utoipa::path(get, path = "/v1/items/{id}/aliases", tag = "catalog", params(("id" = i64, Path)),
+    responses((status = 200, body = Listing<BarcodeAlias>), ErrorResponses), security(("bearer" = [])))]
+async fn list_aliases(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+) -> ApiResult<Json<Listing<BarcodeAlias>>> {
+    p.check(Access::ANYONE)?;
+    Ok(Json(Listing {
+        items: items::aliases(&s.db, id).await?,
+        next_cursor: None,
+    }))
 }
 
 /// The bill of materials of a manufactured item.
@@ -325,6 +356,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_gtin))
         .routes(routes!(remove_gtin))
         .routes(routes!(get_bom, put_bom))
+        .routes(routes!(add_alias, list_aliases))
         .routes(routes!(create_supplier, list_suppliers))
         .routes(routes!(get_supplier, patch_supplier))
         .routes(routes!(create_warehouse, list_warehouses))

@@ -384,30 +384,56 @@ pub async fn get(db: &Db, id: i64) -> Result<Item> {
 }
 
 pub async fn list(db: &Db, filter: &ItemFilter, page: Page) -> Result<Paged<Item>> {
-    let gtin = match filter.gtin.as_deref() {
-        Some(raw) => Some(gtin::normalize(raw).map_err(|e| Error::invalid("gtin", e.to_string()))?),
-        None => None,
+    // A GTIN or a code names at most one item: find it by its unique key first, so the list
+    // query below reads one row instead of scanning the catalog (`$n is null or col = $n`
+    // cannot use an index).
+    let only = match (filter.gtin.as_deref(), filter.code.as_deref()) {
+        (Some(raw), _) => {
+            let gtin = gtin::normalize(raw).map_err(|e| Error::invalid("gtin", e.to_string()))?;
+            Some(by_gtin(db, &gtin).await?.map(|p| p.item_id))
+        }
+        (None, Some(code)) => Some(on_read!(db, pool => {
+            sqlx::query_scalar::<_, i64>("select id from items where code = $1")
+                .bind(code)
+                .fetch_optional(pool)
+                .await?
+        })),
+        (None, None) => None,
+    };
+    let (id_clause, id_bound) = match only {
+        Some(None) => {
+            return Ok(Paged {
+                items: Vec::new(),
+                next_after: None,
+            });
+        }
+        Some(Some(id)) if id > page.after => ("id = $1", id),
+        Some(Some(_)) => {
+            return Ok(Paged {
+                items: Vec::new(),
+                next_after: None,
+            });
+        }
+        None => ("id > $1", page.after),
     };
     let pattern = filter.q.as_ref().map(|q| format!("%{}%", q.to_lowercase()));
     let rows = on_read!(db, pool => {
         sqlx::query_as::<_, ItemRow>(&format!(
             "select {COLUMNS} from items
-             where id > $1
+             where {id_clause}
                and ($2 is null or lower(code) like $2 or lower(name) like $2)
-               and ($3 is null or code = $3)
-               and ($4 is null or id = (select item_id from item_gtins where gtin = $4))
-               and ($5 is null or source = $5)
-               and ($6 is null or tracking = $6)
-               and ($7 is null or supplier_id = $7)
-             order by id limit $8"
+               and ($3 is null or source = $3)
+               and ($4 is null or tracking = $4)
+               and ($5 is null or supplier_id = $5)
+               and ($6 is null or code = $6)
+             order by id limit $7"
         ))
-        .bind(page.after)
+        .bind(id_bound)
         .bind(pattern)
-        .bind(filter.code.as_deref())
-        .bind(gtin)
         .bind(filter.source.map(Source::as_str))
         .bind(filter.tracking.map(Tracking::as_str))
         .bind(filter.supplier_id)
+        .bind(filter.code.as_deref())
         .bind(page.fetch_limit())
         .fetch_all(pool)
         .await?
@@ -649,4 +675,96 @@ async fn contains(db: &Db, assembly: i64, item: i64) -> Result<bool> {
         .await?
     });
     Ok(found > 0)
+}
+
+/// What a scanned code says about an item: which item, and how many base units the scanned
+/// pack holds.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct PackRef {
+    pub item_id: i64,
+    pub code: String,
+    pub name: String,
+    pub unit: String,
+    pub tracking: String,
+    /// Base units in the scanned pack (1 for an each, 12 for a case of 12...).
+    pub quantity: i64,
+}
+
+/// The item and pack level behind a 14-digit GTIN: one primary-key read.
+pub async fn by_gtin(db: &Db, gtin14: &str) -> Result<Option<PackRef>> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_as::<_, PackRef>(
+            "select i.id as item_id, i.code, i.name, i.unit, i.tracking, g.quantity
+             from item_gtins g join items i on i.id = g.item_id where g.gtin = $1",
+        )
+        .bind(gtin14)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+/// The item behind a barcode alias (a non-GTIN code linked to an item).
+pub async fn by_alias(db: &Db, code: &str) -> Result<Option<PackRef>> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_as::<_, PackRef>(
+            "select i.id as item_id, i.code, i.name, i.unit, i.tracking, a.quantity
+             from barcode_aliases a join items i on i.id = a.item_id where a.code = $1",
+        )
+        .bind(code)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
+/// A barcode that is not a GTIN but names an item (an old label, a supplier's own code).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct BarcodeAlias {
+    pub code: String,
+    #[serde(default)]
+    pub item_id: i64,
+    #[serde(default = "one")]
+    pub quantity: i64,
+}
+
+/// Links a code to an item, e.g. an unknown code from the scan log. A code that is a GTIN
+/// belongs in the item's GTINs instead.
+pub async fn add_alias(db: &Db, item_id: i64, code: &str, quantity: i64) -> Result<BarcodeAlias> {
+    let code = code.trim();
+    let mut checks = Checks::new();
+    checks.text("code", code, 200);
+    checks.positive("quantity", quantity);
+    checks.finish()?;
+    if gtin::normalize(code).is_ok() {
+        return Err(Error::invalid(
+            "code",
+            "this is a valid GTIN: add it with POST /v1/items/{id}/gtins",
+        ));
+    }
+    get(db, item_id).await?;
+    let at = now();
+    Ok(in_tx!(db, tx => {
+        sqlx::query_as::<_, BarcodeAlias>(
+            "insert into barcode_aliases (code, item_id, quantity, created_at) values ($1, $2, $3, $4)
+             returning code, item_id, quantity",
+        )
+        .bind(code)
+        .bind(item_id)
+        .bind(quantity)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| Error::from(e).on_unique("code", "this code is already linked to an item"))?
+    }))
+}
+
+pub async fn aliases(db: &Db, item_id: i64) -> Result<Vec<BarcodeAlias>> {
+    get(db, item_id).await?;
+    Ok(on_read!(db, pool => {
+        sqlx::query_as::<_, BarcodeAlias>(
+            "select code, item_id, quantity from barcode_aliases where item_id = $1 order by code",
+        )
+        .bind(item_id)
+        .fetch_all(pool)
+        .await?
+    }))
 }

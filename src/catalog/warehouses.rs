@@ -169,6 +169,17 @@ fn check_barcode(checks: &mut Checks, barcode: &str) {
         "barcode",
         "must be printable ASCII without spaces",
     );
+    // A bin label must never be mistaken for a product or a Depot document when scanned.
+    checks.check(
+        crate::barcode::gs1::interpret(barcode).is_err(),
+        "barcode",
+        "reads as GS1 data (a GTIN or AI string); choose a code that cannot be mistaken for a product",
+    );
+    checks.check(
+        crate::scanning::internal::parse(barcode).is_none(),
+        "barcode",
+        "DPT-<KIND>-<ID> codes are reserved for Depot's documents",
+    );
 }
 
 pub async fn create_location(db: &Db, warehouse_id: i64, new: NewLocation) -> Result<Location> {
@@ -276,5 +287,17 @@ pub async fn update_location(db: &Db, id: i64, patch: LocationPatch) -> Result<L
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| Error::from(e).on_unique("barcode", "another location already has this barcode"))?
+    }))
+}
+
+/// The location whose label carries `barcode`.
+pub async fn location_by_barcode(db: &Db, barcode: &str) -> Result<Option<Location>> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_as::<_, Location>(&format!(
+            "select {LOCATION_COLUMNS} from locations where barcode = $1"
+        ))
+        .bind(barcode)
+        .fetch_optional(pool)
+        .await?
     }))
 }

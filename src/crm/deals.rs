@@ -663,3 +663,14 @@ pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: DealPatch) -> Resul
     });
     load(db, id).await
 }
+
+/// Whether a deal with this id exists, and its title: for resolving a scanned deal barcode,
+/// which devices may do without seeing the deal itself.
+pub async fn title_of(db: &Db, id: i64) -> Result<Option<String>> {
+    Ok(crate::on_read!(db, pool => {
+        sqlx::query_scalar::<_, String>("select title from deals where id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+    }))
+}

@@ -26,6 +26,8 @@ pub enum Backend {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// Runs WAL checkpoints in the background.
+        checkpoint: SqlitePool,
     },
     Postgres(PgPool),
 }
@@ -60,19 +62,31 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
+            // Checkpoints would otherwise run inside whichever commit crosses the threshold,
+            // stalling every write queued behind it; a background task runs them instead.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+                .await
+                .with_context(|| format!("cannot open SQLite database {url}"))?;
+            let checkpoint = SqlitePoolOptions::new()
+                .max_connections(1)
                 .connect_with(options.clone())
                 .await
                 .with_context(|| format!("cannot open SQLite database {url}"))?;
+            tokio::spawn(checkpoint_loop(checkpoint.clone()));
             let read = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options.read_only(true))
                 .await
                 .with_context(|| format!("cannot open SQLite database {url}"))?;
-            Backend::Sqlite { read, write }
+            Backend::Sqlite {
+                read,
+                write,
+                checkpoint,
+            }
         } else {
             anyhow::bail!("unsupported database URL (use sqlite://... or postgres://...)");
         };
@@ -110,11 +124,47 @@ impl Db {
 
     pub async fn close(&self) {
         match &*self.backend {
-            Backend::Sqlite { read, write } => {
+            Backend::Sqlite {
+                read,
+                write,
+                checkpoint,
+            } => {
                 read.close().await;
                 write.close().await;
+                checkpoint.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Moves the SQLite write-ahead log into the database once a second without blocking writers
+/// (PASSIVE), and truncates it when it has grown large and a moment is quiet. Ends when the
+/// database is closed.
+async fn checkpoint_loop(pool: SqlitePool) {
+    let mut every_second = tokio::time::interval(Duration::from_secs(1));
+    every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every_second.tick().await;
+        if pool.is_closed() {
+            break;
+        }
+        // Returns (busy, wal pages, pages checkpointed).
+        match sqlx::query_as::<_, (i64, i64, i64)>("pragma wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await
+        {
+            Ok((_, wal_pages, done)) if wal_pages > 10_000 && done == wal_pages => {
+                let _ = sqlx::query("pragma wal_checkpoint(TRUNCATE)")
+                    .execute(&pool)
+                    .await;
+            }
+            Ok(_) => {}
+            Err(e) if pool.is_closed() => {
+                tracing::debug!(error = %e, "checkpointer stopping");
+                break;
+            }
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
         }
     }
 }

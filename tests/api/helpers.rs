@@ -70,6 +70,9 @@ impl TestApp {
             database_url,
             listen: "127.0.0.1:0".into(),
             admin_password: Some(Secret::new(ADMIN_PASSWORD)),
+            // Photos are decoded in worker processes of the real binary (a debug build: slow).
+            decode_worker_exe: Some(env!("CARGO_BIN_EXE_depot").into()),
+            decode_budget_ms: 60_000,
             ..Config::default()
         };
         let state = AppState::start(config).await.expect("start depot");

@@ -6,4 +6,5 @@ mod auth;
 mod catalog;
 mod crm;
 mod platform;
+mod scanning;
 mod story;

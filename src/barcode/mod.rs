@@ -1,0 +1,4 @@
+//! Barcode data: interpreting what scanners send.
+
+pub mod decode;
+pub mod gs1;

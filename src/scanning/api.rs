@@ -1,0 +1,224 @@
+//! HTTP handlers for scanning.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{StatusCode, header};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::extract::{JsonBody, ListParams, Listing, Query};
+use crate::api::problem::{ApiError, ApiResult, ErrorResponses, Problem};
+use crate::app::AppState;
+use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::barcode::decode::DecodeError;
+use crate::scanning::images::{self, DecodeResult};
+use crate::scanning::log::{self, ScanEntry, ScanFilter};
+use crate::scanning::profiles::Profile;
+use crate::scanning::{Caller, ScanRequest, ScanResult};
+
+/// Every user and scanner devices.
+const SCANNERS: Access = Access {
+    roles: &[Role::Admin, Role::Head, Role::Rep, Role::Warehouse],
+    devices: &[DeviceKind::Scanner],
+};
+
+/// Supervisors reading the scan log.
+const SUPERVISORS: Access = Access::users(&[Role::Admin, Role::Head, Role::Warehouse]);
+
+pub fn caller(principal: &Principal) -> Caller {
+    match principal {
+        Principal::User(u) => Caller {
+            user_id: Some(u.id),
+            ..Caller::default()
+        },
+        Principal::Device(d) => Caller {
+            device_id: Some(d.id),
+            device_profile: Some(d.profile.clone()),
+            ..Caller::default()
+        },
+    }
+}
+
+/// Resolve one scan: what the barcode says (GS1 elements, GTIN, batch, expiry...) and what it
+/// refers to in Depot. Data that claims to be GS1 and breaks its rules is refused with 422,
+/// naming the AI and the position.
+#[utoipa::path(post, path = "/v1/scans", tag = "scanning", request_body = ScanRequest,
+    responses((status = 200, body = ScanResult), ErrorResponses), security(("bearer" = [])))]
+async fn scan(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<ScanRequest>,
+) -> ApiResult<Json<ScanResult>> {
+    principal.check(SCANNERS)?;
+    Ok(Json(
+        state
+            .scanning
+            .scan(&state.db, &caller(&principal), body)
+            .await?,
+    ))
+}
+
+/// The scan log, newest first (admin, head, warehouse).
+#[utoipa::path(get, path = "/v1/scans", tag = "scanning", params(ListParams, ScanFilter),
+    responses((status = 200, body = Listing<ScanEntry>), ErrorResponses), security(("bearer" = [])))]
+async fn list_scans(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<ListParams>,
+    Query(filter): Query<ScanFilter>,
+) -> ApiResult<Json<Listing<ScanEntry>>> {
+    principal.check(SUPERVISORS)?;
+    Ok(Json(
+        log::list(&state.db, &filter, params.page()?).await?.into(),
+    ))
+}
+
+/// The scanner and printer profiles this server knows (`devices/*.toml`).
+#[utoipa::path(get, path = "/v1/scan-profiles", tag = "scanning",
+    responses((status = 200, body = Listing<Profile>), ErrorResponses), security(("bearer" = [])))]
+async fn list_profiles(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Listing<Profile>>> {
+    principal.check(Access::ANYONE)?;
+    Ok(Json(Listing {
+        items: state.scanning.profiles.all().cloned().collect(),
+        next_cursor: None,
+    }))
+}
+
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DecodeParams {
+    /// Comma-separated formats to look for (e.g. `qr_code,data_matrix`); default: the device
+    /// profile's, else every supported format. Fewer is faster.
+    formats: Option<String>,
+    /// Search harder (slower on photos without a code). Default true.
+    try_harder: Option<bool>,
+}
+
+/// Find every barcode in a photo (JPEG, PNG, WebP or BMP; the raw body, or the multipart field
+/// `image`) and resolve each as `POST /v1/scans` would.
+#[utoipa::path(post, path = "/v1/scans/decode", tag = "scanning", params(DecodeParams),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "image/jpeg, image/png, image/webp, image/bmp, or multipart/form-data with field `image`"),
+    responses((status = 200, body = DecodeResult),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "Not a supported image"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "All decoders busy; retry"),
+        ErrorResponses),
+    security(("bearer" = [])))]
+async fn decode(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<DecodeParams>,
+    request: Request,
+) -> ApiResult<Json<DecodeResult>> {
+    principal.check(SCANNERS)?;
+    let caller = caller(&principal);
+    let formats = images::formats(&state.scanning, params.formats.as_deref(), &caller)?;
+    let image = image_bytes(&state, request).await?;
+    let options = images::options(
+        formats,
+        params.try_harder.unwrap_or(true),
+        state.config.decode_budget_ms,
+    );
+    let codes = state
+        .decoder
+        .decode(image, &options)
+        .await
+        .map_err(decode_problem)?;
+    Ok(Json(
+        images::resolve_all(&state.scanning, &state.db, &caller, codes).await?,
+    ))
+}
+
+/// The uploaded image: the multipart field `image`, or the whole body.
+async fn image_bytes(state: &AppState, request: Request) -> ApiResult<Bytes> {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let bytes = if multipart {
+        let mut form = Multipart::from_request(request, state).await.map_err(|e| {
+            ApiError::bad_request(Some("image"), format!("malformed multipart body: {e}"))
+        })?;
+        let mut image = None;
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| multipart_problem(e.status(), e.body_text()))?
+        {
+            if field.name() == Some("image") {
+                image = Some(
+                    field
+                        .bytes()
+                        .await
+                        .map_err(|e| multipart_problem(e.status(), e.body_text()))?,
+                );
+                break;
+            }
+        }
+        image.ok_or_else(|| {
+            ApiError::unprocessable("image", "the multipart body has no field named 'image'")
+        })?
+    } else {
+        Bytes::from_request(request, state)
+            .await
+            .map_err(crate::api::extract::bytes_rejection)?
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::unprocessable(
+            "image",
+            "no image in the request body",
+        ));
+    }
+    Ok(bytes)
+}
+
+fn multipart_problem(status: StatusCode, text: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::from(Problem::new(
+            status,
+            "too-large",
+            "the image is larger than the server accepts",
+        ))
+    } else {
+        ApiError::bad_request(Some("image"), format!("malformed multipart body: {text}"))
+    }
+}
+
+fn decode_problem(e: DecodeError) -> ApiError {
+    let (status, slug) = match &e {
+        DecodeError::NotAnImage(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-an-image"),
+        DecodeError::Corrupt(_) | DecodeError::TooSmall { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "bad-image")
+        }
+        DecodeError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+        DecodeError::Timeout => (StatusCode::UNPROCESSABLE_ENTITY, "decode-timeout"),
+        DecodeError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "decoder-busy"),
+        DecodeError::Internal(_) => {
+            tracing::error!(error = %e, "barcode decoder failure");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    };
+    let detail = match &e {
+        DecodeError::Timeout => {
+            "decoding took too long: send a smaller or sharper photo, or narrow `formats`"
+                .to_string()
+        }
+        other => other.to_string(),
+    };
+    ApiError::from(Problem::new(status, slug, detail.clone()).with_field("image", detail))
+}
+
+pub fn router(image_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(scan, list_scans))
+        .routes(routes!(list_profiles))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(decode))
+                .layer(axum::extract::DefaultBodyLimit::max(image_limit)),
+        )
+}
