@@ -61,6 +61,9 @@ impl AppState {
             }
             None => crate::barcode::decode::Decoder::new(config.decode_workers),
         };
+        if let Err(e) = decoder.warm_up().await {
+            tracing::warn!(error = %e, "barcode decode workers could not start yet; photo decoding will retry");
+        }
         Ok(AppState {
             decoder,
             scanning: crate::scanning::Scanning::new(&db, profiles),

@@ -61,7 +61,8 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("journal_size_limit", "67108864");
             // Checkpoints would otherwise run inside whichever commit crosses the threshold,
             // stalling every write queued behind it; a background task runs them instead.
             let write = SqlitePoolOptions::new()
@@ -138,9 +139,8 @@ impl Db {
     }
 }
 
-/// Moves the SQLite write-ahead log into the database once a second without blocking writers
-/// (PASSIVE), and truncates it when it has grown large and a moment is quiet. Ends when the
-/// database is closed.
+/// Moves the SQLite write-ahead log into the database once a second without blocking writers.
+/// Ends when the database is closed.
 async fn checkpoint_loop(pool: SqlitePool) {
     let mut every_second = tokio::time::interval(Duration::from_secs(1));
     every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -149,16 +149,12 @@ async fn checkpoint_loop(pool: SqlitePool) {
         if pool.is_closed() {
             break;
         }
-        // Returns (busy, wal pages, pages checkpointed).
-        match sqlx::query_as::<_, (i64, i64, i64)>("pragma wal_checkpoint(PASSIVE)")
-            .fetch_one(&pool)
+        // PASSIVE never waits for or blocks the writer; once it catches up, SQLite restarts the
+        // log from its beginning and `journal_size_limit` trims the file.
+        match sqlx::query("pragma wal_checkpoint(PASSIVE)")
+            .execute(&pool)
             .await
         {
-            Ok((_, wal_pages, done)) if wal_pages > 10_000 && done == wal_pages => {
-                let _ = sqlx::query("pragma wal_checkpoint(TRUNCATE)")
-                    .execute(&pool)
-                    .await;
-            }
             Ok(_) => {}
             Err(e) if pool.is_closed() => {
                 tracing::debug!(error = %e, "checkpointer stopping");
