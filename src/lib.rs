@@ -16,3 +16,4 @@ pub mod demo;
 pub mod error;
 pub mod patch;
 pub mod scanning;
+pub mod stock;

@@ -44,6 +44,7 @@ use crate::app::AppState;
         (name = "warehouses", description = "Warehouses and their locations (bins)"),
         (name = "crm", description = "Customers, contacts, leads, deals"),
         (name = "scanning", description = "Resolve scans and photos of barcodes; the scan log"),
+        (name = "stock", description = "Receipts, balances, the ledger, batches, FEFO plans"),
         (name = "ops", description = "Health, readiness, metrics")
     )
 )]
@@ -77,6 +78,7 @@ pub fn routes(config: &crate::config::Config) -> (Router<AppState>, utoipa::open
         .merge(crate::catalog::api::router())
         .merge(crate::crm::api::router())
         .merge(crate::scanning::api::router(config.image_limit_bytes))
+        .merge(crate::stock::api::router())
         .split_for_parts()
 }
 

@@ -95,6 +95,12 @@ pub struct Match {
     pub item_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warehouse_id: Option<i64>,
+    /// For a batch: its expiry date (ISO).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<String>,
+    /// For a batch: `available`, `quarantine`, `expired`, `recalled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 impl Match {
@@ -108,6 +114,8 @@ impl Match {
             unit: None,
             item_id: None,
             warehouse_id: None,
+            expiry: None,
+            status: None,
         }
     }
 
@@ -220,10 +228,21 @@ pub async fn matches(db: &Db, data: &str, reading: &Reading) -> Result<Vec<Match
             if let Some(gtin) = &interpretation.gtin
                 && let Some(pack) = items::by_gtin(db, gtin).await?
             {
+                let item_id = pack.item_id;
                 found.push(Match::item(pack));
+                if let Some(code) = &interpretation.batch
+                    && let Some(batch) = crate::stock::batches::by_code(db, item_id, code).await?
+                {
+                    found.push(Match {
+                        code: Some(batch.code),
+                        item_id: Some(item_id),
+                        expiry: batch.expiry_date.map(|d| d.to_string()),
+                        status: Some(batch.status.as_str().to_string()),
+                        ..Match::new("batch", batch.id)
+                    });
+                }
             }
-            // Batches (by item and batch code) and parcels (by SSCC) join here once stock and
-            // shipping keep them.
+            // Parcels (by SSCC) join here once shipping keeps them.
         }
         Reading::Document(code) => {
             if code.kind == DocumentKind::Deal

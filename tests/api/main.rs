@@ -7,4 +7,5 @@ mod catalog;
 mod crm;
 mod platform;
 mod scanning;
+mod stock;
 mod story;

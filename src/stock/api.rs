@@ -1,0 +1,161 @@
+//! HTTP handlers for stock: receipts, balances, the ledger, batches, FEFO plans, consistency.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::app::AppState;
+use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::stock::Plan;
+use crate::stock::batches::{self, Batch, BatchFilter};
+use crate::stock::ledger::{self, Balance, BalanceFilter, LedgerFilter, Mismatch, Movement};
+use crate::stock::receipts::{self, NewReceipt, Receipt};
+
+/// Warehouse work: admins, warehouse staff and scanners.
+const WAREHOUSE: Access = Access {
+    roles: &[Role::Admin, Role::Warehouse],
+    devices: &[DeviceKind::Scanner],
+};
+/// Stock reads: every user (reps check availability) and scanners.
+const STOCK_READERS: Access = Access {
+    roles: &[Role::Admin, Role::Head, Role::Rep, Role::Warehouse],
+    devices: &[DeviceKind::Scanner],
+};
+
+/// Receive goods into a location: explicit lines or raw GS1 scans (item, batch, expiry and pack
+/// quantity from the barcode). All lines post in one transaction.
+#[utoipa::path(post, path = "/v1/receipts", tag = "stock", request_body = NewReceipt,
+    responses((status = 201, body = Receipt), ErrorResponses), security(("bearer" = [])))]
+async fn receive(
+    State(s): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody<NewReceipt>,
+) -> ApiResult<(StatusCode, Json<Receipt>)> {
+    p.check(WAREHOUSE)?;
+    let receipt = receipts::receive(&s.db, body, p.user_id(), p.device_id()).await?;
+    Ok((StatusCode::CREATED, Json(receipt)))
+}
+
+/// Balances per item, warehouse, location and batch: on hand, reserved, available, expiry.
+#[utoipa::path(get, path = "/v1/stock", tag = "stock", params(BalanceFilter),
+    responses((status = 200, body = Listing<Balance>), ErrorResponses), security(("bearer" = [])))]
+async fn stock(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(filter): Query<BalanceFilter>,
+) -> ApiResult<Json<Listing<Balance>>> {
+    p.check(STOCK_READERS)?;
+    Ok(Json(Listing {
+        items: ledger::balances(&s.db, &filter).await?,
+        next_cursor: None,
+    }))
+}
+
+/// The stock ledger, oldest first: every movement, never edited.
+#[utoipa::path(get, path = "/v1/stock/ledger", tag = "stock", params(ListParams, LedgerFilter),
+    responses((status = 200, body = Listing<Movement>), ErrorResponses), security(("bearer" = [])))]
+async fn stock_ledger(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(params): Query<ListParams>,
+    Query(filter): Query<LedgerFilter>,
+) -> ApiResult<Json<Listing<Movement>>> {
+    p.check(Access::users(&[Role::Admin, Role::Head, Role::Warehouse]))?;
+    Ok(Json(
+        ledger::ledger(&s.db, &filter, params.page()?).await?.into(),
+    ))
+}
+
+/// Batches, by item and status, or expiring within N days.
+#[utoipa::path(get, path = "/v1/batches", tag = "stock", params(BatchFilter),
+    responses((status = 200, body = Listing<Batch>), ErrorResponses), security(("bearer" = [])))]
+async fn list_batches(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(filter): Query<BatchFilter>,
+) -> ApiResult<Json<Listing<Batch>>> {
+    p.check(STOCK_READERS)?;
+    let today = crate::db::now().date();
+    Ok(Json(Listing {
+        items: batches::list(&s.db, &filter, today).await?,
+        next_cursor: None,
+    }))
+}
+
+/// One batch.
+#[utoipa::path(get, path = "/v1/batches/{id}", tag = "stock", params(("id" = i64, Path)),
+    responses((status = 200, body = Batch), ErrorResponses), security(("bearer" = [])))]
+async fn get_batch(State(s): State<AppState>, p: Principal, Id(id): Id) -> ApiResult<Json<Batch>> {
+    p.check(STOCK_READERS)?;
+    Ok(Json(batches::get(&s.db, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AllocateRequest {
+    pub item_id: i64,
+    pub warehouse_id: i64,
+    pub quantity: i64,
+    /// The customer's required remaining shelf life, in days (the item's own applies too).
+    #[serde(default)]
+    pub min_remaining_days: Option<i64>,
+}
+
+/// Dry run of FEFO: the ordered picks (batch, location, quantity, expiry) for a quantity of an
+/// item in a warehouse. Expired, quarantined, recalled and too-short-dated stock is never
+/// planned; `short` is what eligible stock cannot cover. Changes nothing.
+#[utoipa::path(post, path = "/v1/stock/allocate", tag = "stock", request_body = AllocateRequest,
+    responses((status = 200, body = Plan), ErrorResponses), security(("bearer" = [])))]
+async fn allocate(
+    State(s): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody<AllocateRequest>,
+) -> ApiResult<Json<Plan>> {
+    p.check(STOCK_READERS)?;
+    let today = crate::db::now().date();
+    let plan = ledger::plan(
+        &s.db,
+        body.item_id,
+        body.warehouse_id,
+        body.quantity,
+        today,
+        body.min_remaining_days,
+    )
+    .await?;
+    Ok(Json(plan))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Consistency {
+    /// True when every balance equals the sum of its ledger.
+    pub consistent: bool,
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// Re-derive every balance from the ledger and report any mismatch (admin).
+#[utoipa::path(get, path = "/v1/admin/consistency", tag = "stock",
+    responses((status = 200, body = Consistency), ErrorResponses), security(("bearer" = [])))]
+async fn consistency(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Consistency>> {
+    p.check(Access::ADMIN)?;
+    let mismatches = ledger::consistency(&s.db).await?;
+    Ok(Json(Consistency {
+        consistent: mismatches.is_empty(),
+        mismatches,
+    }))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(receive))
+        .routes(routes!(stock))
+        .routes(routes!(stock_ledger))
+        .routes(routes!(list_batches))
+        .routes(routes!(get_batch))
+        .routes(routes!(allocate))
+        .routes(routes!(consistency))
+}

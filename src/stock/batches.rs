@@ -1,0 +1,257 @@
+//! Batches (lots): a code per item, with expiry, production and receipt dates and a status.
+//! The same code may exist for different items.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use utoipa::ToSchema;
+
+use crate::catalog::items::{self, Tracking};
+use crate::db::{Db, now};
+use crate::error::{Checks, Error, Result};
+use crate::{in_tx, on_read};
+
+/// Whether a batch may be handed out. Only `available` batches are (see `fefo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    Available,
+    Quarantine,
+    Expired,
+    Recalled,
+}
+
+impl BatchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchStatus::Available => "available",
+            BatchStatus::Quarantine => "quarantine",
+            BatchStatus::Expired => "expired",
+            BatchStatus::Recalled => "recalled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "available" => Some(BatchStatus::Available),
+            "quarantine" => Some(BatchStatus::Quarantine),
+            "expired" => Some(BatchStatus::Expired),
+            "recalled" => Some(BatchStatus::Recalled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Batch {
+    pub id: i64,
+    pub item_id: i64,
+    pub code: String,
+    pub expiry_date: Option<Date>,
+    pub production_date: Option<Date>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    pub status: BatchStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct BatchRow {
+    id: i64,
+    item_id: i64,
+    code: String,
+    expiry_date: Option<Date>,
+    production_date: Option<Date>,
+    received_at: OffsetDateTime,
+    status: String,
+    created_at: OffsetDateTime,
+}
+
+impl From<BatchRow> for Batch {
+    fn from(r: BatchRow) -> Self {
+        Batch {
+            id: r.id,
+            item_id: r.item_id,
+            code: r.code,
+            expiry_date: r.expiry_date,
+            production_date: r.production_date,
+            received_at: r.received_at,
+            // The column's check constraint admits only the four statuses.
+            status: BatchStatus::parse(&r.status).unwrap_or(BatchStatus::Quarantine),
+            created_at: r.created_at,
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "id, item_id, code, expiry_date, production_date, received_at, status, created_at";
+
+/// A batch as scanned or typed at receipt.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewBatch {
+    pub item_id: i64,
+    pub code: String,
+    /// From the scan (GS1 AI 17). Without it, an item with a shelf life gets
+    /// `received date + shelf_life_days`.
+    #[serde(default)]
+    pub expiry_date: Option<Date>,
+    #[serde(default)]
+    pub production_date: Option<Date>,
+    /// Defaults to now.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub received_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BatchFilter {
+    pub item_id: Option<i64>,
+    pub status: Option<BatchStatus>,
+    /// Only batches whose expiry date is on or before `today + expiring_within_days` (expired ones
+    /// included, see `fefo::is_expired`).
+    pub expiring_within_days: Option<i64>,
+}
+
+/// The batch `code` of `item_id`, created if it does not exist yet. An existing batch with a
+/// different expiry date is a conflict on `expiry`; otherwise the existing batch is returned
+/// unchanged.
+pub async fn find_or_create(db: &Db, new: NewBatch) -> Result<Batch> {
+    let code = new.code.trim().to_string();
+    let mut checks = Checks::new();
+    checks.text("code", &code, 100);
+    if let (Some(p), Some(e)) = (new.production_date, new.expiry_date) {
+        checks.check(e > p, "expiry_date", "must be after the production date");
+    }
+    checks.finish()?;
+    let item = items::get(db, new.item_id)
+        .await
+        .map_err(|_| Error::invalid("item_id", format!("no item with id {}", new.item_id)))?;
+    if item.tracking == Tracking::None {
+        return Err(Error::invalid(
+            "item_id",
+            "this item is not tracked by batch; receive it without a batch",
+        ));
+    }
+    let at = now();
+    let received_at = new.received_at.unwrap_or(at);
+    let expiry = match (new.expiry_date, item.shelf_life_days) {
+        (Some(e), _) => Some(e),
+        (None, Some(days)) => received_at.date().checked_add(time::Duration::days(days)),
+        (None, None) => None,
+    };
+    if let Some(existing) = by_code(db, new.item_id, &code).await? {
+        return check_same(existing, new.expiry_date);
+    }
+    let row = in_tx!(db, tx => {
+        sqlx::query(
+            "insert into batches (item_id, code, expiry_date, production_date, received_at, status, created_at)
+             values ($1, $2, $3, $4, $5, 'available', $6)
+             on conflict (item_id, code) do nothing",
+        )
+        .bind(new.item_id)
+        .bind(&code)
+        .bind(expiry)
+        .bind(new.production_date)
+        .bind(received_at)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query_as::<_, BatchRow>(&format!(
+            "select {COLUMNS} from batches where item_id = $1 and code = $2"
+        ))
+        .bind(new.item_id)
+        .bind(&code)
+        .fetch_one(&mut *tx)
+        .await?
+    });
+    // Someone else may have created it first: same check as for an existing batch.
+    check_same(row.into(), new.expiry_date)
+}
+
+fn check_same(existing: Batch, expiry: Option<Date>) -> Result<Batch> {
+    match expiry {
+        Some(e) if existing.expiry_date != Some(e) => Err(Error::conflict(
+            "expiry",
+            format!(
+                "batch {} of this item already exists with expiry {}",
+                existing.code,
+                existing
+                    .expiry_date
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "none".into())
+            ),
+        )),
+        _ => Ok(existing),
+    }
+}
+
+/// The batch `code` of an item, if it exists.
+pub async fn by_code(db: &Db, item_id: i64, code: &str) -> Result<Option<Batch>> {
+    let row = on_read!(db, pool => {
+        sqlx::query_as::<_, BatchRow>(&format!(
+            "select {COLUMNS} from batches where item_id = $1 and code = $2"
+        ))
+        .bind(item_id)
+        .bind(code)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row.map(Batch::from))
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Batch> {
+    on_read!(db, pool => {
+        sqlx::query_as::<_, BatchRow>(&format!("select {COLUMNS} from batches where id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+    })
+    .map(Batch::from)
+    .ok_or_else(|| Error::not_found("batch", id))
+}
+
+/// Batches matching `filter`, earliest expiry first (undated last), then by id. `today` anchors
+/// `expiring_within_days`.
+pub async fn list(db: &Db, filter: &BatchFilter, today: Date) -> Result<Vec<Batch>> {
+    let mut checks = Checks::new();
+    checks.non_negative("expiring_within_days", filter.expiring_within_days);
+    checks.check(
+        filter.expiring_within_days.is_none_or(|d| d <= 36_500),
+        "expiring_within_days",
+        "must be at most 36500",
+    );
+    checks.finish()?;
+    let before = filter
+        .expiring_within_days
+        .and_then(|d| today.checked_add(time::Duration::days(d)));
+    let rows = on_read!(db, pool => {
+        sqlx::query_as::<_, BatchRow>(&format!(
+            "select {COLUMNS} from batches
+             where ($1 is null or item_id = $1) and ($2 is null or status = $2)
+               and ($3 is null or expiry_date <= $3)
+             order by case when expiry_date is null then 1 else 0 end, expiry_date, id
+             limit 10000"
+        ))
+        .bind(filter.item_id)
+        .bind(filter.status.map(BatchStatus::as_str))
+        .bind(before)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows.into_iter().map(Batch::from).collect())
+}
+
+/// Puts a batch in quarantine, recalls it, marks it expired, or releases it.
+pub async fn set_status(db: &Db, id: i64, status: BatchStatus) -> Result<Batch> {
+    let row = in_tx!(db, tx => {
+        sqlx::query_as::<_, BatchRow>(&format!(
+            "update batches set status = $2 where id = $1 returning {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(status.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+    });
+    row.map(Batch::from)
+        .ok_or_else(|| Error::not_found("batch", id))
+}

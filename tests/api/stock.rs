@@ -1,0 +1,230 @@
+//! Receipts (explicit and by scan), balances, the ledger, batches, FEFO plans, consistency.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem};
+
+const GS: &str = "\u{1d}";
+
+struct Setup {
+    item: i64,
+    plain: i64,
+    wh: i64,
+    a: i64,
+    b: i64,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let item = app.create("/v1/items", json!({
+        "code": "YOG", "name": "Yoghurt", "tracking": "batch", "shelf_life_days": 30,
+        "gtins": [{"gtin": "09506000134352", "quantity": 1}, {"gtin": "4006381333931", "quantity": 12}]
+    })).await;
+    let plain = app
+        .create("/v1/items", json!({"code": "BOLT", "name": "Bolt"}))
+        .await;
+    let wh = app
+        .create("/v1/warehouses", json!({"code": "W1", "name": "Main"}))
+        .await;
+    let wh_id = wh["id"].as_i64().unwrap();
+    let a = app
+        .create(
+            &format!("/v1/warehouses/{wh_id}/locations"),
+            json!({"code": "A", "pick_sequence": 20}),
+        )
+        .await;
+    let b = app
+        .create(
+            &format!("/v1/warehouses/{wh_id}/locations"),
+            json!({"code": "B", "pick_sequence": 10}),
+        )
+        .await;
+    Setup {
+        item: item["id"].as_i64().unwrap(),
+        plain: plain["id"].as_i64().unwrap(),
+        wh: wh_id,
+        a: a["id"].as_i64().unwrap(),
+        b: b["id"].as_i64().unwrap(),
+    }
+}
+
+fn date_in(days: i64) -> String {
+    (time::OffsetDateTime::now_utc().date() + time::Duration::days(days)).to_string()
+}
+
+fn yymmdd(days: i64) -> String {
+    let d = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
+    format!(
+        "{:02}{:02}{:02}",
+        d.year() % 100,
+        u8::from(d.month()),
+        d.day()
+    )
+}
+
+async fn receipts_by_line_and_by_scan_post_to_the_ledger(app: TestApp) {
+    let s = setup(&app).await;
+    let (_, keeper) = app.user("keeper", "warehouse", None).await;
+    let (status, receipt) = app
+        .post(
+            "/v1/receipts",
+            &keeper,
+            json!({
+                "warehouse_id": s.wh, "location_id": s.a,
+                "lines": [
+                    {"item_id": s.item, "quantity": 5, "batch": "L-LATE", "expiry": date_in(40)},
+                    {"item_id": s.plain, "quantity": 100}
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    assert_eq!(receipt["movements"].as_array().unwrap().len(), 2);
+
+    // One scanned case of 12 adds 12 units, with batch and expiry from the barcode.
+    let scan = format!("]C101{}17{}{GS}10L-EARLY", "04006381333931", yymmdd(10));
+    let (status, receipt) = app
+        .post(
+            "/v1/receipts",
+            &keeper,
+            json!({
+                "warehouse_id": s.wh, "location_id": s.b, "lines": [{"scan": scan}]
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    assert_eq!(receipt["movements"][0]["quantity"], 12);
+
+    let (_, stock) = app
+        .get(
+            &format!("/v1/stock?item_id={}&warehouse_id={}", s.item, s.wh),
+            &keeper,
+        )
+        .await;
+    let rows = stock["items"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{stock}");
+    let total: i64 = rows.iter().map(|r| r["on_hand"].as_i64().unwrap()).sum();
+    assert_eq!(total, 17);
+    let early = rows.iter().find(|r| r["batch_code"] == "L-EARLY").unwrap();
+    assert_eq!(early["expiry_date"], date_in(10));
+
+    // FEFO: the early batch first, although its bin comes later on the route... and then the late one.
+    let (status, plan) = app
+        .post(
+            "/v1/stock/allocate",
+            &keeper,
+            json!({"item_id": s.item, "warehouse_id": s.wh, "quantity": 15}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["picks"][0]["batch"], "L-EARLY");
+    assert_eq!(plan["picks"][0]["quantity"], 12);
+    assert_eq!(plan["picks"][0]["expiry"], date_in(10));
+    assert_eq!(plan["picks"][1]["batch"], "L-LATE");
+    assert_eq!(plan["picks"][1]["quantity"], 3);
+    assert_eq!(plan["short"], 0);
+    // A customer needing 20 days of shelf life cannot get the early batch.
+    let (_, plan) = app.post("/v1/stock/allocate", &keeper, json!({"item_id": s.item, "warehouse_id": s.wh, "quantity": 15, "min_remaining_days": 20})).await;
+    assert_eq!(plan["picks"][0]["batch"], "L-LATE");
+    assert_eq!(plan["planned"], 5);
+    assert_eq!(plan["short"], 10);
+
+    // Scanning the same barcode now finds the batch too.
+    let (_, scanned) = app
+        .post(
+            "/v1/scans",
+            &keeper,
+            json!({"data": format!("(01)09506000134352(10)L-LATE")}),
+        )
+        .await;
+    assert_eq!(scanned["matches"][0]["type"], "item", "{scanned}");
+    assert_eq!(scanned["matches"][1]["type"], "batch", "{scanned}");
+    assert_eq!(scanned["matches"][1]["code"], "L-LATE");
+    assert_eq!(scanned["matches"][1]["expiry"], date_in(40));
+
+    let (_, ledger) = app
+        .get(&format!("/v1/stock/ledger?item_id={}", s.item), &keeper)
+        .await;
+    assert_eq!(ledger["items"].as_array().unwrap().len(), 2);
+    let (_, batches) = app
+        .get(
+            &format!("/v1/batches?item_id={}&expiring_within_days=20", s.item),
+            &keeper,
+        )
+        .await;
+    let codes: Vec<&str> = batches["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, vec!["L-EARLY"]);
+    let (status, check) = app.get("/v1/admin/consistency", &app.admin_token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(check["consistent"], true, "{check}");
+
+    // Reps read stock and plans but do not receive.
+    let (_, rep) = app.user("stock-rep", "rep", None).await;
+    let (status, _) = app.get("/v1/stock", &rep).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app.post("/v1/receipts", &rep, json!({"warehouse_id": s.wh, "location_id": s.a, "lines": [{"item_id": s.plain, "quantity": 1}]})).await;
+    assert_problem(status, &body, 403, None);
+    let (status, body) = app.get("/v1/admin/consistency", &rep).await;
+    assert_problem(status, &body, 403, None);
+}
+
+async fn bad_receipts_are_refused_and_change_nothing(app: TestApp) {
+    let s = setup(&app).await;
+    let token = app.admin_token.clone();
+    let post = |body: Value| app.post("/v1/receipts", &token, body);
+    let (status, body) = post(json!({"warehouse_id": s.wh, "location_id": s.a, "lines": [{"item_id": s.item, "quantity": 5}]})).await;
+    assert_problem(status, &body, 422, Some("lines[0].batch"));
+    let (status, body) = post(json!({"warehouse_id": s.wh, "location_id": s.a, "lines": [{"item_id": s.plain, "quantity": 0}]})).await;
+    assert_problem(status, &body, 422, Some("lines[0].quantity"));
+    let (status, body) = post(json!({"warehouse_id": s.wh, "location_id": 999999, "lines": [{"item_id": s.plain, "quantity": 1}]})).await;
+    assert_problem(status, &body, 422, Some("location_id"));
+    let (status, body) = post(json!({"warehouse_id": s.wh, "location_id": s.a, "lines": []})).await;
+    assert_problem(status, &body, 422, Some("lines"));
+    let (status, body) = post(json!({"warehouse_id": s.wh, "location_id": s.a, "lines": [{"item_id": s.item, "quantity": 1, "batch": "OLD", "expiry": date_in(-1)}]})).await;
+    assert_problem(status, &body, 422, Some("lines[0].expiry"));
+    let (status, body) = post(json!({"warehouse_id": s.wh, "location_id": s.a, "lines": [{"scan": "]C10109506000134353"}]})).await;
+    assert_problem(status, &body, 422, Some("lines[0].scan"));
+    assert_eq!(body["ai"], "01");
+    // The second line fails: the first is not posted either.
+    let (status, _) = post(json!({"warehouse_id": s.wh, "location_id": s.a, "lines": [{"item_id": s.plain, "quantity": 3}, {"item_id": 424242, "quantity": 1}]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, stock) = app.get("/v1/stock", &token).await;
+    assert!(stock["items"].as_array().unwrap().is_empty(), "{stock}");
+
+    // Expired goods go only into quarantine, and are never planned.
+    let (status, body) = post(
+        json!({"warehouse_id": s.wh, "location_id": s.a, "quarantine": true,
+        "lines": [{"item_id": s.item, "quantity": 4, "batch": "OLD", "expiry": date_in(-1)}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, plan) = app
+        .post(
+            "/v1/stock/allocate",
+            &token,
+            json!({"item_id": s.item, "warehouse_id": s.wh, "quantity": 4}),
+        )
+        .await;
+    assert_eq!(plan["planned"], 0, "{plan}");
+    assert_eq!(plan["short"], 4);
+    let (status, body) = app
+        .post(
+            "/v1/stock/allocate",
+            &token,
+            json!({"item_id": s.item, "warehouse_id": s.wh, "quantity": 0}),
+        )
+        .await;
+    assert_problem(status, &body, 422, Some("quantity"));
+    let (_, check) = app.get("/v1/admin/consistency", &token).await;
+    assert_eq!(check["consistent"], true);
+}
+
+crate::on_both!(
+    receipts_by_line_and_by_scan_post_to_the_ledger,
+    bad_receipts_are_refused_and_change_nothing,
+);
