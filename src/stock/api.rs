@@ -15,6 +15,7 @@ use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::stock::Plan;
 use crate::stock::batches::{self, Batch, BatchFilter};
 use crate::stock::ledger::{self, Balance, BalanceFilter, LedgerFilter, Mismatch, Movement};
+use crate::stock::operations::{self, Actor, AdjustmentRequest, MoveRequest, WriteOffRequest};
 use crate::stock::receipts::{self, NewReceipt, Receipt};
 
 /// Warehouse work: admins, warehouse staff and scanners.
@@ -149,6 +150,62 @@ async fn consistency(State(s): State<AppState>, p: Principal) -> ApiResult<Json<
     }))
 }
 
+fn actor(p: &Principal) -> Actor {
+    Actor {
+        user_id: p.user_id(),
+        device_id: p.device_id(),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Posted {
+    pub movements: Vec<Movement>,
+}
+
+/// Move stock between locations (or warehouses): two movements in one transaction. Moving more
+/// than is available is 409.
+#[utoipa::path(post, path = "/v1/stock/moves", tag = "stock", request_body = MoveRequest,
+    responses((status = 201, body = Posted), ErrorResponses), security(("bearer" = [])))]
+async fn move_stock(
+    State(s): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody<MoveRequest>,
+) -> ApiResult<(StatusCode, Json<Posted>)> {
+    p.check(WAREHOUSE)?;
+    let movements = operations::move_stock(&s.db, body, actor(&p)).await?;
+    Ok((StatusCode::CREATED, Json(Posted { movements })))
+}
+
+/// Correct a balance up or down (signed quantity) with a reason.
+#[utoipa::path(post, path = "/v1/stock/adjustments", tag = "stock", request_body = AdjustmentRequest,
+    responses((status = 201, body = Movement), ErrorResponses), security(("bearer" = [])))]
+async fn adjust(
+    State(s): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody<AdjustmentRequest>,
+) -> ApiResult<(StatusCode, Json<Movement>)> {
+    p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(operations::adjust(&s.db, body, actor(&p)).await?),
+    ))
+}
+
+/// Write off damaged or expired stock with a reason.
+#[utoipa::path(post, path = "/v1/stock/write-offs", tag = "stock", request_body = WriteOffRequest,
+    responses((status = 201, body = Movement), ErrorResponses), security(("bearer" = [])))]
+async fn write_off(
+    State(s): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody<WriteOffRequest>,
+) -> ApiResult<(StatusCode, Json<Movement>)> {
+    p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(operations::write_off(&s.db, body, actor(&p)).await?),
+    ))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(receive))
@@ -158,4 +215,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_batch))
         .routes(routes!(allocate))
         .routes(routes!(consistency))
+        .routes(routes!(move_stock))
+        .routes(routes!(adjust))
+        .routes(routes!(write_off))
 }

@@ -11,6 +11,7 @@ pub mod api;
 pub mod batches;
 pub mod fefo;
 pub mod ledger;
+pub mod operations;
 pub mod receipts;
 
 pub use batches::{Batch, BatchStatus};

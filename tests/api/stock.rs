@@ -224,7 +224,100 @@ async fn bad_receipts_are_refused_and_change_nothing(app: TestApp) {
     assert_eq!(check["consistent"], true);
 }
 
+async fn moves_adjustments_and_write_offs_never_overdraw(app: TestApp) {
+    let s = setup(&app).await;
+    let (_, keeper) = app.user("mover", "warehouse", None).await;
+    let (status, _) = app.post("/v1/receipts", &keeper, json!({"warehouse_id": s.wh, "location_id": s.a,
+        "lines": [{"item_id": s.plain, "quantity": 100}, {"item_id": s.item, "quantity": 10, "batch": "B1", "expiry": date_in(60)}]})).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (status, moved) = app.post("/v1/stock/moves", &keeper, json!({"item_id": s.item, "batch": "B1", "from_location_id": s.a, "to_location_id": s.b, "quantity": 4})).await;
+    assert_eq!(status, StatusCode::CREATED, "{moved}");
+    assert_eq!(moved["movements"].as_array().unwrap().len(), 2);
+    let (status, body) = app.post("/v1/stock/moves", &keeper, json!({"item_id": s.item, "batch": "B1", "from_location_id": s.a, "to_location_id": s.b, "quantity": 7})).await;
+    assert_problem(status, &body, 409, Some("quantity"));
+    let (status, body) = app.post("/v1/stock/moves", &keeper, json!({"item_id": s.item, "from_location_id": s.a, "to_location_id": s.b, "quantity": 1})).await;
+    assert_problem(status, &body, 422, None);
+    let (status, body) = app.post("/v1/stock/moves", &keeper, json!({"item_id": s.item, "batch": "NOPE", "from_location_id": s.a, "to_location_id": s.b, "quantity": 1})).await;
+    assert_problem(status, &body, 422, Some("batch"));
+
+    let (status, adj) = app
+        .post(
+            "/v1/stock/adjustments",
+            &keeper,
+            json!({"item_id": s.plain, "location_id": s.a, "quantity": -3, "reason": "miscount"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{adj}");
+    let (status, body) = app
+        .post(
+            "/v1/stock/adjustments",
+            &keeper,
+            json!({"item_id": s.plain, "location_id": s.a, "quantity": 0, "reason": "x"}),
+        )
+        .await;
+    assert_problem(status, &body, 422, Some("quantity"));
+    let (status, body) = app
+        .post(
+            "/v1/stock/adjustments",
+            &keeper,
+            json!({"item_id": s.plain, "location_id": s.a, "quantity": 5}),
+        )
+        .await;
+    assert_problem(status, &body, 422, Some("reason"));
+    let (status, off) = app
+        .post(
+            "/v1/stock/write-offs",
+            &keeper,
+            json!({"item_id": s.plain, "location_id": s.a, "quantity": 7, "reason": "damaged"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{off}");
+    assert_eq!(off["quantity"], -7);
+
+    // 20 pickers race to take 10 each from 90: exactly 9 succeed, the balance ends at 0.
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url("/v1/stock/write-offs"),
+            keeper.clone(),
+        );
+        let body =
+            json!({"item_id": s.plain, "location_id": s.a, "quantity": 10, "reason": "race"});
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::CREATED => ok += 1,
+            StatusCode::CONFLICT => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(ok, 9);
+    let (_, stock) = app
+        .get(
+            &format!("/v1/stock?item_id={}&include_empty=true", s.plain),
+            &keeper,
+        )
+        .await;
+    assert_eq!(stock["items"][0]["on_hand"], 0, "{stock}");
+    let (_, check) = app.get("/v1/admin/consistency", &app.admin_token).await;
+    assert_eq!(check["consistent"], true, "{check}");
+}
+
 crate::on_both!(
+    moves_adjustments_and_write_offs_never_overdraw,
     receipts_by_line_and_by_scan_post_to_the_ledger,
     bad_receipts_are_refused_and_change_nothing,
 );
