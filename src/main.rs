@@ -30,6 +30,8 @@ enum Command {
     Demo,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Re-derive every stock balance from the ledger; exit 1 on any mismatch.
+    Check,
 }
 
 #[tokio::main]
@@ -43,6 +45,20 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
             println!("{}", depot::api::openapi().to_pretty_json()?);
+        }
+        Command::Check => {
+            let db = depot::db::Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            let mismatches = depot::stock::ledger::consistency(&db).await?;
+            if mismatches.is_empty() {
+                println!("consistent: every balance equals the sum of its ledger");
+            } else {
+                for m in &mismatches {
+                    println!("{}", serde_json::to_string(m)?);
+                }
+                eprintln!("{} balance(s) disagree with the ledger", mismatches.len());
+                std::process::exit(1);
+            }
         }
         Command::Migrate => {
             let db = depot::db::Db::connect(&config.database_url).await?;

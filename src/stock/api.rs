@@ -206,6 +206,30 @@ async fn write_off(
     ))
 }
 
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ReverseRequest {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Correct a movement by posting its reversal (the same movement with the opposite quantity,
+/// linked by `reversal_of`); the original is never edited. A movement is reversed at most once.
+#[utoipa::path(post, path = "/v1/stock/movements/{id}/reverse", tag = "stock", params(("id" = i64, Path)),
+    request_body = ReverseRequest, responses((status = 201, body = Movement), ErrorResponses), security(("bearer" = [])))]
+async fn reverse(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<ReverseRequest>,
+) -> ApiResult<(StatusCode, Json<Movement>)> {
+    p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
+    let a = actor(&p);
+    Ok((
+        StatusCode::CREATED,
+        Json(ledger::reverse(&s.db, id, a.user_id, a.device_id, body.note).await?),
+    ))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(receive))
@@ -218,4 +242,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(move_stock))
         .routes(routes!(adjust))
         .routes(routes!(write_off))
+        .routes(routes!(reverse))
 }

@@ -274,6 +274,32 @@ async fn moves_adjustments_and_write_offs_never_overdraw(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{off}");
     assert_eq!(off["quantity"], -7);
+    // Corrections are reversals, once.
+    let (status, back) = app
+        .post(
+            &format!("/v1/stock/movements/{}/reverse", off["id"]),
+            &keeper,
+            json!({"note": "not damaged after all"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{back}");
+    assert_eq!(back["quantity"], 7);
+    let (status, body) = app
+        .post(
+            &format!("/v1/stock/movements/{}/reverse", off["id"]),
+            &keeper,
+            json!({}),
+        )
+        .await;
+    assert_problem(status, &body, 409, None);
+    let (status, again) = app
+        .post(
+            "/v1/stock/write-offs",
+            &keeper,
+            json!({"item_id": s.plain, "location_id": s.a, "quantity": 7, "reason": "damaged"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
 
     // 20 pickers race to take 10 each from 90: exactly 9 succeed, the balance ends at 0.
     let mut tasks = Vec::new();
