@@ -71,6 +71,18 @@ impl Scanning {
         }
     }
 
+    /// Restores raw scanner output with the caller's device profile (generic otherwise), for
+    /// endpoints that take a scan inside another request (receipts, picks).
+    pub fn normalize_for(&self, caller: &Caller, raw: &str) -> String {
+        caller
+            .device_profile
+            .as_deref()
+            .and_then(|p| self.profiles.scanner(p))
+            .or_else(|| self.profiles.scanner(DEFAULT_PROFILE))
+            .map(|settings| settings.normalize(raw))
+            .unwrap_or_else(|| raw.to_string())
+    }
+
     /// Resolves one scan and logs it. Invalid GS1 data is logged as refused and answered with
     /// an error naming the AI and position.
     pub async fn scan(&self, db: &Db, caller: &Caller, request: ScanRequest) -> Result<ScanResult> {

@@ -39,6 +39,13 @@ async fn receive(
     JsonBody(body): JsonBody<NewReceipt>,
 ) -> ApiResult<(StatusCode, Json<Receipt>)> {
     p.check(WAREHOUSE)?;
+    let mut body = body;
+    let caller = crate::scanning::api::caller(&p);
+    for line in &mut body.lines {
+        if let Some(raw) = &line.scan {
+            line.scan = Some(s.scanning.normalize_for(&caller, raw));
+        }
+    }
     let receipt = receipts::receive(&s.db, body, p.user_id(), p.device_id()).await?;
     Ok((StatusCode::CREATED, Json(receipt)))
 }

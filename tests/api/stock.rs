@@ -129,6 +129,27 @@ async fn receipts_by_line_and_by_scan_post_to_the_ledger(app: TestApp) {
     assert_eq!(plan["planned"], 5);
     assert_eq!(plan["short"], 10);
 
+    // A Zebra in keystroke mode sends GS as '|' and Enter at the end: its profile restores them.
+    let device = app
+        .create(
+            "/v1/devices",
+            json!({"name": "TC52", "kind": "scanner", "profile": "zebra-datawedge-keystroke"}),
+        )
+        .await;
+    let wedge = format!("]C10109506000134352|17{}|10L-ZEBRA\n", yymmdd(90));
+    let (status, receipt) = app
+        .post(
+            "/v1/receipts",
+            device["token"].as_str().unwrap(),
+            json!({
+                "warehouse_id": s.wh, "location_id": s.a, "lines": [{"scan": wedge, "quantity": 2}]
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    assert_eq!(receipt["movements"][0]["quantity"], 2);
+    assert!(receipt["movements"][0]["device_id"].is_i64(), "{receipt}");
+
     // Scanning the same barcode now finds the batch too.
     let (_, scanned) = app
         .post(
@@ -145,7 +166,7 @@ async fn receipts_by_line_and_by_scan_post_to_the_ledger(app: TestApp) {
     let (_, ledger) = app
         .get(&format!("/v1/stock/ledger?item_id={}", s.item), &keeper)
         .await;
-    assert_eq!(ledger["items"].as_array().unwrap().len(), 2);
+    assert_eq!(ledger["items"].as_array().unwrap().len(), 3);
     let (_, batches) = app
         .get(
             &format!("/v1/batches?item_id={}&expiring_within_days=20", s.item),
