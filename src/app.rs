@@ -90,11 +90,19 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let router = state.router();
     let housekeeping = tokio::spawn(housekeeping(state.db.clone()));
+    let mut scheduler = if state.config.jobs {
+        Some(crate::jobs::start(state.db.clone(), state.config.expiry_alert_days).await?)
+    } else {
+        None
+    };
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")?;
     housekeeping.abort();
+    if let Some(s) = scheduler.as_mut() {
+        let _ = s.shutdown().await;
+    }
     state.db.close().await;
     Ok(())
 }

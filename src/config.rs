@@ -54,6 +54,11 @@ pub struct Config {
     pub decode_budget_ms: u64,
     /// Executable hosting decode workers; default: this binary.
     pub decode_worker_exe: Option<std::path::PathBuf>,
+    /// Raise an alert for batches with stock that expire within this many days.
+    pub expiry_alert_days: i64,
+    /// Run scheduled jobs (expiry) in this instance; they take a database lease, so several
+    /// instances may all leave this on.
+    pub jobs: bool,
 }
 
 impl Default for Config {
@@ -72,6 +77,8 @@ impl Default for Config {
             decode_workers: 2,
             decode_budget_ms: 3000,
             decode_worker_exe: None,
+            expiry_alert_days: 14,
+            jobs: true,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod crm;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod jobs;
 pub mod patch;
 pub mod scanning;
 pub mod stock;

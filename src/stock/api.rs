@@ -12,6 +12,7 @@ use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::jobs::expiry::{self, Alert, AlertFilter};
 use crate::stock::Plan;
 use crate::stock::batches::{self, Batch, BatchFilter};
 use crate::stock::ledger::{self, Balance, BalanceFilter, LedgerFilter, Mismatch, Movement};
@@ -237,6 +238,21 @@ async fn reverse(
     ))
 }
 
+/// Open alerts raised by the expiry job: batches with stock that expire soon or have expired.
+#[utoipa::path(get, path = "/v1/alerts", tag = "stock", params(ListParams, AlertFilter),
+    responses((status = 200, body = Listing<Alert>), ErrorResponses), security(("bearer" = [])))]
+async fn alerts(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(params): Query<ListParams>,
+    Query(filter): Query<AlertFilter>,
+) -> ApiResult<Json<Listing<Alert>>> {
+    p.check(Access::users(&[Role::Admin, Role::Head, Role::Warehouse]))?;
+    Ok(Json(
+        expiry::list(&s.db, &filter, params.page()?).await?.into(),
+    ))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(receive))
@@ -250,4 +266,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(adjust))
         .routes(routes!(write_off))
         .routes(routes!(reverse))
+        .routes(routes!(alerts))
 }

@@ -73,6 +73,8 @@ impl TestApp {
             // Photos are decoded in worker processes of the real binary (a debug build: slow).
             decode_worker_exe: Some(env!("CARGO_BIN_EXE_depot").into()),
             decode_budget_ms: 60_000,
+            // Tests run the expiry job themselves, with the day they choose.
+            jobs: false,
             ..Config::default()
         };
         let state = AppState::start(config).await.expect("start depot");

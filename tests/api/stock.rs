@@ -363,7 +363,96 @@ async fn moves_adjustments_and_write_offs_never_overdraw(app: TestApp) {
     assert_eq!(check["consistent"], true, "{check}");
 }
 
+async fn the_expiry_job_marks_expired_batches_and_raises_alerts_once(app: TestApp) {
+    let s = setup(&app).await;
+    let (status, _) = app
+        .post(
+            "/v1/receipts",
+            &app.admin_token,
+            json!({"warehouse_id": s.wh, "location_id": s.a,
+        "lines": [{"item_id": s.item, "quantity": 3, "batch": "SOON", "expiry": date_in(5)},
+                  {"item_id": s.item, "quantity": 3, "batch": "LATER", "expiry": date_in(100)}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let today = time::OffsetDateTime::now_utc().date();
+    let report = depot::jobs::expiry::run(&app.state.db, today, 14)
+        .await
+        .unwrap();
+    assert_eq!((report.expired, report.alerts), (0, 1));
+    let again = depot::jobs::expiry::run(&app.state.db, today, 14)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.expired, again.alerts),
+        (0, 0),
+        "alerts are raised once"
+    );
+    let (_, alerts) = app.get("/v1/alerts", &app.admin_token).await;
+    assert_eq!(alerts["items"][0]["kind"], "expiring", "{alerts}");
+    assert_eq!(alerts["items"][0]["due_date"], date_in(5));
+
+    // Six days on, the batch has expired: marked, alerted, never planned.
+    let later = today + time::Duration::days(6);
+    let report = depot::jobs::expiry::run(&app.state.db, later, 14)
+        .await
+        .unwrap();
+    assert_eq!((report.expired, report.alerts), (1, 1));
+    let (_, batches) = app
+        .get(
+            &format!("/v1/batches?item_id={}&status=expired", s.item),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(batches["items"][0]["code"], "SOON", "{batches}");
+    let (_, plan) = app
+        .post(
+            "/v1/stock/allocate",
+            &app.admin_token,
+            json!({"item_id": s.item, "warehouse_id": s.wh, "quantity": 6}),
+        )
+        .await;
+    assert_eq!(plan["planned"], 3, "{plan}");
+    assert_eq!(plan["picks"][0]["batch"], "LATER");
+
+    // One instance holds the lease; another cannot take it until it lapses.
+    let db = &app.state.db;
+    let ttl = time::Duration::minutes(10);
+    assert!(
+        depot::jobs::try_lease(db, "expiry-test", "a", ttl)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !depot::jobs::try_lease(db, "expiry-test", "b", ttl)
+            .await
+            .unwrap()
+    );
+    assert!(
+        depot::jobs::try_lease(db, "expiry-test", "a", ttl)
+            .await
+            .unwrap(),
+        "the holder renews"
+    );
+    assert!(
+        depot::jobs::try_lease(db, "lapsed", "a", time::Duration::seconds(-1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        depot::jobs::try_lease(db, "lapsed", "b", ttl)
+            .await
+            .unwrap(),
+        "a lapsed lease is taken over"
+    );
+    let (status, body) = app
+        .get("/v1/alerts", &app.user("alert-rep", "rep", None).await.1)
+        .await;
+    assert_problem(status, &body, 403, None);
+}
+
 crate::on_both!(
+    the_expiry_job_marks_expired_batches_and_raises_alerts_once,
     moves_adjustments_and_write_offs_never_overdraw,
     receipts_by_line_and_by_scan_post_to_the_ledger,
     bad_receipts_are_refused_and_change_nothing,
