@@ -2,7 +2,6 @@
 //! file) and on PostgreSQL (a fresh database, dropped afterwards).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use depot::catalog::{items, warehouses};
 use depot::db::{Db, Page};
@@ -17,102 +16,33 @@ use time::macros::date;
 
 const TODAY: Date = date!(2026 - 06 - 15);
 
-fn postgres_admin_url() -> String {
-    std::env::var("DEPOT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
+#[path = "common/scratch_db.rs"]
+mod scratch_db;
 
-fn unique_name() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "depot_test_stock_{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        time::OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000
-    )
-}
+use scratch_db::ScratchDb;
 
-enum Cleanup {
-    Sqlite(std::path::PathBuf),
-    Postgres(String),
-}
-
+/// A migrated scratch database; `db` is closed before the database is dropped.
 struct Env {
     db: Db,
-    cleanup: Cleanup,
-}
-
-async fn connect_pg(url: &str) -> sqlx::PgConnection {
-    use sqlx::Connection;
-    match sqlx::PgConnection::connect(url).await {
-        Ok(c) => c,
-        Err(e) => {
-            panic!("PostgreSQL tests need a server at {url} (set DEPOT_TEST_POSTGRES_URL): {e}")
-        }
-    }
+    _scratch: ScratchDb,
 }
 
 impl Env {
-    async fn sqlite() -> Env {
-        let dir = std::env::temp_dir().join(unique_name());
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}", dir.join("depot.db").display());
-        let db = Db::connect(&url).await.expect("open sqlite");
-        db.migrate().await.expect("migrate sqlite");
+    async fn open(scratch: ScratchDb) -> Env {
+        let db = Db::connect(&scratch.url).await.expect("open test database");
+        db.migrate().await.expect("migrate test database");
         Env {
             db,
-            cleanup: Cleanup::Sqlite(dir),
+            _scratch: scratch,
         }
+    }
+
+    async fn sqlite() -> Env {
+        Env::open(ScratchDb::sqlite()).await
     }
 
     async fn postgres() -> Env {
-        let admin = postgres_admin_url();
-        let name = unique_name();
-        let mut conn = connect_pg(&admin).await;
-        sqlx::query(&format!("create database {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        let url = match admin.rfind('/') {
-            Some(i) => format!("{}/{name}", &admin[..i]),
-            None => panic!("DEPOT_TEST_POSTGRES_URL needs a database path"),
-        };
-        let db = Db::connect(&url).await.expect("connect postgres");
-        db.migrate().await.expect("migrate postgres");
-        Env {
-            db,
-            cleanup: Cleanup::Postgres(name),
-        }
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::Sqlite(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Postgres(name) => {
-                let name = name.clone();
-                let url = postgres_admin_url();
-                let db = self.db.clone();
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(async {
-                        db.close().await;
-                        let mut conn = connect_pg(&url).await;
-                        let _ =
-                            sqlx::query(&format!("drop database if exists {name} with (force)"))
-                                .execute(&mut conn)
-                                .await;
-                    });
-                })
-                .join();
-            }
-        }
+        Env::open(ScratchDb::postgres().await).await
     }
 }
 

@@ -1,21 +1,15 @@
 //! A real Depot on a real socket, over SQLite (a temp file) or PostgreSQL (a fresh database),
 //! and a small client for it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use depot::app::{AppState, serve};
 use depot::config::{Config, Secret};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-pub const ADMIN_PASSWORD: &str = "admin-password-1";
+use crate::scratch_db::ScratchDb;
 
-/// Where the PostgreSQL tests connect; they create and drop their own database there.
-pub fn postgres_admin_url() -> String {
-    std::env::var("DEPOT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
 pub struct TestApp {
     pub base: String,
@@ -24,50 +18,22 @@ pub struct TestApp {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Sqlite(std::path::PathBuf),
-    Postgres(String),
-}
-
-fn unique_name() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "depot_test_{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        time::OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000
-    )
+    // Last: dropped after the server has stopped.
+    _scratch: ScratchDb,
 }
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
-        let dir = std::env::temp_dir().join(unique_name());
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}", dir.join("depot.db").display());
-        TestApp::start(url, Cleanup::Sqlite(dir)).await
+        TestApp::start(ScratchDb::sqlite()).await
     }
 
     pub async fn postgres() -> TestApp {
-        let admin_url = postgres_admin_url();
-        let name = unique_name();
-        let mut conn = connect_pg(&admin_url).await;
-        sqlx::query(&format!("create database {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        let url = match admin_url.rfind('/') {
-            Some(i) => format!("{}/{name}", &admin_url[..i]),
-            None => panic!("DEPOT_TEST_POSTGRES_URL needs a database path"),
-        };
-        TestApp::start(url, Cleanup::Postgres(name)).await
+        TestApp::start(ScratchDb::postgres().await).await
     }
 
-    async fn start(database_url: String, cleanup: Cleanup) -> TestApp {
+    async fn start(scratch: ScratchDb) -> TestApp {
         let config = Config {
-            database_url,
+            database_url: scratch.url.clone(),
             listen: "127.0.0.1:0".into(),
             admin_password: Some(Secret::new(ADMIN_PASSWORD)),
             // Photos are decoded in worker processes of the real binary (a debug build: slow).
@@ -96,7 +62,7 @@ impl TestApp {
             state,
             shutdown: Some(tx),
             server: Some(server),
-            cleanup,
+            _scratch: scratch,
         };
         app.admin_token = app.login("admin", ADMIN_PASSWORD).await;
         app
@@ -211,16 +177,6 @@ pub fn assert_problem(status: StatusCode, body: &Value, expected: u16, field: Op
     }
 }
 
-async fn connect_pg(url: &str) -> sqlx::PgConnection {
-    use sqlx::Connection;
-    match sqlx::PgConnection::connect(url).await {
-        Ok(c) => c,
-        Err(e) => {
-            panic!("PostgreSQL tests need a server at {url} (set DEPOT_TEST_POSTGRES_URL): {e}")
-        }
-    }
-}
-
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -228,30 +184,6 @@ impl Drop for TestApp {
         }
         if let Some(server) = self.server.take() {
             server.abort();
-        }
-        match &self.cleanup {
-            Cleanup::Sqlite(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Postgres(name) => {
-                let name = name.clone();
-                let url = postgres_admin_url();
-                // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(async {
-                        let mut conn = connect_pg(&url).await;
-                        let _ =
-                            sqlx::query(&format!("drop database if exists {name} with (force)"))
-                                .execute(&mut conn)
-                                .await;
-                    });
-                })
-                .join();
-            }
         }
     }
 }

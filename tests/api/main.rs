@@ -1,6 +1,8 @@
 //! The HTTP suite: every test runs against SQLite and PostgreSQL through a real socket.
 
 mod helpers;
+#[path = "../common/scratch_db.rs"]
+mod scratch_db;
 
 mod auth;
 mod catalog;
