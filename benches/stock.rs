@@ -215,12 +215,12 @@ async fn fefo_plan(db: &Db) {
         .fetch_one(write)
         .await
         .expect("ids");
-    let base = date!(2026 - 01 - 01);
+    let expiry_of = |i: i64| date!(2026 - 01 - 01) + time::Duration::days((i * 37) % 900);
     seed(
         db,
         "insert into batches (id, item_id, code, expiry_date, production_date, received_at, status, created_at)",
         (0..10_000i64).map(|i| {
-            let expiry = base + time::Duration::days((i * 37) % 900);
+            let expiry = expiry_of(i);
             let status = if i % 50 == 0 { "quarantine" } else { "available" };
             format!(
                 "({}, {item}, 'B{i:05}', '{expiry}', null, {AT}, '{status}', {AT})",
@@ -232,13 +232,43 @@ async fn fefo_plan(db: &Db) {
     .await;
     seed(
         db,
-        "insert into stock_balances (item_id, warehouse_id, location_id, batch_id, batch_key, on_hand, reserved, updated_at)",
+        "insert into stock_balances (item_id, warehouse_id, location_id, batch_id, batch_key, on_hand, reserved, expiry_date, updated_at)",
         (0..10_000i64).map(|i| {
             let batch = first_batch + i;
             format!(
-                "({item}, {wh}, {}, {batch}, {batch}, {}, 0, {AT})",
+                "({item}, {wh}, {}, {batch}, {batch}, {}, 0, '{}', {AT})",
                 first_loc + i % 1000,
-                5 + i % 20
+                5 + i % 20,
+                expiry_of(i)
+            )
+        }),
+        500,
+    )
+    .await;
+    // History: 20,000 earlier batches of the same dates whose stock is gone (on hand 0). FEFO
+    // must not walk them.
+    seed(
+        db,
+        "insert into batches (id, item_id, code, expiry_date, production_date, received_at, status, created_at)",
+        (10_000..30_000i64).map(|i| {
+            format!(
+                "({}, {item}, 'B{i:05}', '{}', null, {AT}, 'available', {AT})",
+                first_batch + i,
+                expiry_of(i)
+            )
+        }),
+        500,
+    )
+    .await;
+    seed(
+        db,
+        "insert into stock_balances (item_id, warehouse_id, location_id, batch_id, batch_key, on_hand, reserved, expiry_date, updated_at)",
+        (10_000..30_000i64).map(|i| {
+            let batch = first_batch + i;
+            format!(
+                "({item}, {wh}, {}, {batch}, {batch}, 0, 0, '{}', {AT})",
+                first_loc + i % 1000,
+                expiry_of(i)
             )
         }),
         500,
@@ -266,23 +296,22 @@ async fn fefo_plan(db: &Db) {
             .expect("plan");
         assert_eq!(got, expected, "ledger::plan differs from the pure rule");
     }
-    let mut with_db = Vec::new();
-    for _ in 0..30 {
-        let start = Instant::now();
-        let plan = ledger::plan(db, item, wh, 5_000, today, Some(30))
-            .await
-            .expect("plan");
-        with_db.push(start.elapsed());
-        assert_eq!(plan.short, 0);
-    }
-    let mut small = Vec::new();
-    for _ in 0..30 {
-        let start = Instant::now();
-        let plan = ledger::plan(db, item, wh, 100, today, Some(30))
-            .await
-            .expect("plan");
-        small.push(start.elapsed());
-        assert_eq!(plan.short, 0);
+    let mut timed = Vec::new();
+    for (quantity, label) in [
+        (100, "100 units (~7 batches)"),
+        (1_000, "1,000 units (~70 batches)"),
+        (5_000, "5,000 units (~350 batches)"),
+    ] {
+        let mut runs = Vec::new();
+        for _ in 0..30 {
+            let start = Instant::now();
+            let plan = ledger::plan(db, item, wh, quantity, today, Some(30))
+                .await
+                .expect("plan");
+            runs.push(start.elapsed());
+            assert_eq!(plan.short, 0);
+        }
+        timed.push(format!("{label} {:?}", median(runs)));
     }
     let mut query_only = Vec::new();
     for _ in 0..30 {
@@ -290,15 +319,32 @@ async fn fefo_plan(db: &Db) {
         ledger::candidates(db, item, wh).await.expect("candidates");
         query_only.push(start.elapsed());
     }
+    let Backend::Sqlite { read, .. } = db.backend() else {
+        return;
+    };
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "explain query plan select s.batch_id from stock_balances s
+         join locations l on l.id = s.location_id left join batches b on b.id = s.batch_id
+         where s.item_id = $1 and s.warehouse_id = $2 and s.expiry_date >= $3
+           and s.on_hand > s.reserved and b.status = 'available'
+         order by s.expiry_date limit 64",
+    )
+    .bind(item)
+    .bind(wh)
+    .bind(today)
+    .fetch_all(read)
+    .await
+    .expect("plan");
     println!(
-        "FEFO 10k batches/1k locations, medians: pure fefo::plan over all 10k candidates {:?}; \
-         ledger::plan for 5,000 units (~350 batches) {:?}, for 100 units {:?}; \
-         ledger::candidates (all 10k rows) {:?}",
+        "FEFO 10k batches/1k locations (+20k depleted balances), medians: pure fefo::plan over all \
+         10k candidates {:?}; ledger::plan for {}; ledger::candidates (all 10k rows) {:?}",
         median(pure),
-        median(with_db),
-        median(small),
+        timed.join(", "),
         median(query_only)
     );
+    for row in plan {
+        println!("  plan: {}", row.3);
+    }
 }
 
 async fn balance_read(db: &Db) {

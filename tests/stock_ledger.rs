@@ -3,11 +3,16 @@
 
 use std::sync::Arc;
 
+use depot::auth::Role;
 use depot::catalog::{items, warehouses};
+use depot::crm::visibility::Viewer;
 use depot::db::{Db, Page};
 use depot::error::Error;
 use depot::stock::batches::{self, BatchFilter, BatchStatus, NewBatch};
+use depot::stock::counts::{self, NewCount};
 use depot::stock::ledger::{self, BalanceFilter, LedgerFilter, MovementType, NewMovement};
+use depot::stock::operations::Actor;
+use depot::stock::returns::{self, Condition, NewReturn, ReturnLine};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
@@ -740,6 +745,25 @@ enum Op {
         batch: usize,
         qty: i64,
     },
+    /// Count a location: `counted` of one batch (the other as it stands), then `after` units
+    /// arrive before the count closes.
+    Count {
+        loc: usize,
+        batch: usize,
+        counted: i64,
+        after: i64,
+    },
+    Ship {
+        loc: usize,
+        batch: usize,
+        qty: i64,
+    },
+    Return {
+        loc: usize,
+        batch: usize,
+        qty: i64,
+        good: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -761,7 +785,75 @@ fn op() -> impl Strategy<Value = Op> {
             batch,
             qty
         }),
+        (0usize..3, 0usize..2, 0i64..30, 0i64..5).prop_map(|(loc, batch, counted, after)| {
+            Op::Count {
+                loc,
+                batch,
+                counted,
+                after,
+            }
+        }),
+        (0usize..3, 0usize..2, 1i64..20).prop_map(|(loc, batch, qty)| Op::Ship { loc, batch, qty }),
+        (0usize..3, 0usize..2, 1i64..10, any::<bool>()).prop_map(|(loc, batch, qty, good)| {
+            Op::Return {
+                loc,
+                batch,
+                qty,
+                good,
+            }
+        }),
     ]
+}
+
+async fn deal(db: &Db, user: i64) -> i64 {
+    let viewer = Viewer {
+        id: user,
+        role: Role::Admin,
+    };
+    let customer = depot::crm::customers::create(
+        db,
+        viewer,
+        serde_json::from_value(json!({"legal_name": "Property Ltd"})).unwrap(),
+    )
+    .await
+    .unwrap();
+    depot::crm::deals::create(
+        db,
+        viewer,
+        serde_json::from_value(json!({"customer_id": customer.id, "title": "Random"})).unwrap(),
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn record(
+    db: &Db,
+    count: i64,
+    location_id: i64,
+    item_id: i64,
+    batch_id: Option<i64>,
+    quantity: i64,
+    actor: Actor,
+) {
+    counts::record(
+        db,
+        count,
+        counts::Entry {
+            location_id,
+            item_id,
+            batch: counts::BatchRef {
+                id: batch_id,
+                ..Default::default()
+            },
+            quantity,
+            tally: counts::Tally::Set,
+        },
+        actor,
+        counts::LINE_FIELDS,
+    )
+    .await
+    .unwrap();
 }
 
 async fn random_sequences_stay_consistent(db: &Db) {
@@ -771,6 +863,7 @@ async fn random_sequences_stay_consistent(db: &Db) {
         ..Config::default()
     });
     let strategy = proptest::collection::vec(op(), 1..30);
+    let deal = deal(db, s.user).await;
     for case in 0..16 {
         let ops = strategy.new_tree(&mut runner).unwrap().current();
         let it = item(db, &format!("RND{case}"), true, None).await;
@@ -792,11 +885,125 @@ async fn random_sequences_stay_consistent(db: &Db) {
                 .id,
             );
         }
-        // The model: on hand per (location, batch).
+        // The model: on hand per (location, batch), and what the deal may still return.
         let mut model = [[0i64; 2]; 3];
+        let mut returnable = [0i64; 2];
         for op in &ops {
             let l = &s.locations;
+            let actor = Actor {
+                user_id: Some(s.user),
+                device_id: None,
+            };
+            match *op {
+                Op::Count {
+                    loc,
+                    batch,
+                    counted,
+                    after,
+                } => {
+                    let count = counts::create(
+                        db,
+                        NewCount {
+                            warehouse_id: s.warehouse,
+                            location_ids: Some(vec![l[loc]]),
+                            note: None,
+                        },
+                        Some(s.user),
+                    )
+                    .await
+                    .unwrap();
+                    // Earlier cases' items in this location are counted as they stand.
+                    let standing = ledger::balances(
+                        db,
+                        &BalanceFilter {
+                            location_id: Some(l[loc]),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                    for b in standing.iter().filter(|b| b.item_id != it) {
+                        record(
+                            db, count.id, l[loc], b.item_id, b.batch_id, b.on_hand, actor,
+                        )
+                        .await;
+                    }
+                    for (bi, qty) in [(batch, counted), (1 - batch, model[loc][1 - batch])] {
+                        record(db, count.id, l[loc], it, Some(bs[bi]), qty, actor).await;
+                    }
+                    if after > 0 {
+                        ledger::post(
+                            db,
+                            vec![mv(
+                                &s,
+                                it,
+                                Some(bs[batch]),
+                                l[loc],
+                                after,
+                                MovementType::Receipt,
+                            )],
+                        )
+                        .await
+                        .unwrap();
+                    }
+                    counts::close(db, count.id, actor).await.unwrap();
+                    model[loc][batch] = counted + after;
+                    continue;
+                }
+                Op::Return {
+                    loc,
+                    batch,
+                    qty,
+                    good,
+                } => {
+                    let ok = returnable[batch] >= qty;
+                    let result = returns::create(
+                        db,
+                        NewReturn {
+                            deal_id: deal,
+                            shipment_id: None,
+                            warehouse_id: s.warehouse,
+                            location_id: l[loc],
+                            lines: vec![ReturnLine {
+                                item_id: it,
+                                batch_id: Some(bs[batch]),
+                                batch: None,
+                                quantity: qty,
+                                condition: if good {
+                                    Condition::Good
+                                } else {
+                                    Condition::Damaged
+                                },
+                                reason: Some("test".into()),
+                            }],
+                            note: None,
+                        },
+                        actor,
+                    )
+                    .await;
+                    assert_eq!(result.is_ok(), ok, "case {case}, {op:?}: {result:?}");
+                    if ok {
+                        returnable[batch] -= qty;
+                        if good {
+                            model[loc][batch] += qty;
+                        }
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             let (movements, ok) = match *op {
+                Op::Count { .. } | Op::Return { .. } => unreachable!(),
+                Op::Ship { loc, batch, qty } => {
+                    let ok = model[loc][batch] >= qty;
+                    if ok {
+                        model[loc][batch] -= qty;
+                        returnable[batch] += qty;
+                    }
+                    let mut m = mv(&s, it, Some(bs[batch]), l[loc], -qty, MovementType::Ship);
+                    m.deal_id = Some(deal);
+                    (vec![m], ok)
+                }
                 Op::Receipt { loc, batch, qty } => {
                     model[loc][batch] += qty;
                     (

@@ -162,6 +162,28 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// Two numeric ids in the path (`/v1/counts/{id}/locations/{location_id}`); 404 unless both are.
+pub struct IdPair(pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPair {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path((a, b)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(path_rejection)?;
+        match (a.parse::<i64>(), b.parse::<i64>()) {
+            (Ok(a), Ok(b)) if a > 0 && b > 0 => Ok(IdPair(a, b)),
+            _ => Err(ApiError::from(Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                format!("no record with ids '{a}', '{b}'"),
+            ))),
+        }
+    }
+}
+
 fn path_rejection(rejection: PathRejection) -> ApiError {
     ApiError::from(Problem::new(
         StatusCode::NOT_FOUND,

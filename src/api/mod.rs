@@ -45,6 +45,8 @@ use crate::app::AppState;
         (name = "crm", description = "Customers, contacts, leads, deals"),
         (name = "scanning", description = "Resolve scans and photos of barcodes; the scan log"),
         (name = "stock", description = "Receipts, balances, the ledger, batches, FEFO plans"),
+        (name = "counts", description = "Cycle counts: count locations by scan, post the variances"),
+        (name = "returns", description = "Goods coming back from a deal: restocked or written off"),
         (name = "ops", description = "Health, readiness, metrics")
     )
 )]

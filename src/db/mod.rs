@@ -14,6 +14,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+mod filter;
+pub use filter::{Arg, Where};
 mod settings;
 pub use settings::{get_setting, put_setting_once};
 

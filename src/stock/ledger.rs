@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::db::{Db, Page, Paged, now};
+use crate::db::{Arg, Db, Page, Paged, Where, now};
 use crate::error::{Checks, Error, Result};
 use crate::stock::batches::BatchStatus;
 use crate::stock::fefo::{self, Candidate, Plan};
-use crate::{in_tx, on_read};
+use crate::{bind_args, in_tx, on_read};
 
 /// The largest quantity one movement may carry (keeps every sum far from overflow).
 pub const MAX_QUANTITY: i64 = 1_000_000_000_000;
@@ -281,6 +281,7 @@ struct Refs {
     tracking: Option<String>,
     location_warehouse: Option<i64>,
     batch_item: Option<i64>,
+    batch_expiry: Option<Date>,
     users: i64,
     devices: i64,
     deals: i64,
@@ -290,6 +291,7 @@ const REFS_SQL: &str = "select
     (select tracking from items where id = $1) as tracking,
     (select warehouse_id from locations where id = $2) as location_warehouse,
     (select item_id from batches where id = $3) as batch_item,
+    (select expiry_date from batches where id = $3) as batch_expiry,
     (select count(*) from users where id = $4) as users,
     (select count(*) from devices where id = $5) as devices,
     (select count(*) from deals where id = $6) as deals";
@@ -380,7 +382,56 @@ fn short_error(m: &NewMovement, i: usize, n: usize, on_hand: i64, reserved: i64)
 /// Any failure rolls back all of them. The result is in the order given. Taking more than is available (on hand minus reserved)
 /// is a conflict on `quantity` that says how much is available.
 pub async fn post(db: &Db, movements: Vec<NewMovement>) -> Result<Vec<Movement>> {
-    post_all(db, movements.into_iter().map(|m| (m, None)).collect()).await
+    post_all(
+        db,
+        movements.into_iter().map(|m| (m, None)).collect(),
+        Vec::new(),
+    )
+    .await
+}
+
+/// A statement of the document that posts movements, run in the posting transaction before the
+/// movements (or after them, with `after`): it must change at least one row, or the whole post
+/// is refused with `refusal`. A document changes state and posts its stock together or not at
+/// all (a count closes and posts its variances; a return is booked and restocks), and a second
+/// attempt finds the state changed. An `after` guard checks a rule over what was just posted.
+pub struct Guard {
+    pub sql: String,
+    pub args: Vec<Arg>,
+    pub refusal: Error,
+    pub after: bool,
+}
+
+impl Guard {
+    pub fn before(sql: &str, args: Vec<Arg>, refusal: Error) -> Guard {
+        Guard {
+            sql: sql.into(),
+            args,
+            refusal,
+            after: false,
+        }
+    }
+
+    pub fn after(sql: &str, args: Vec<Arg>, refusal: Error) -> Guard {
+        Guard {
+            after: true,
+            ..Guard::before(sql, args, refusal)
+        }
+    }
+}
+
+/// [`post`] with document statements in the same transaction (see [`Guard`]).
+pub async fn post_with(
+    db: &Db,
+    movements: Vec<NewMovement>,
+    guards: Vec<Guard>,
+) -> Result<Vec<Movement>> {
+    post_all(
+        db,
+        movements.into_iter().map(|m| (m, None)).collect(),
+        guards,
+    )
+    .await
 }
 
 /// Posts the correction of movement `id`: the same movement with the opposite quantity, linked
@@ -413,7 +464,7 @@ pub async fn reverse(
         deal_id: original.deal_id,
         note,
     };
-    let mut posted = post_all(db, vec![(new, Some(id))])
+    let mut posted = post_all(db, vec![(new, Some(id))], Vec::new())
         .await
         .map_err(|e| e.on_unique("reversal_of", &format!("movement {id} is already reversed")))?;
     posted
@@ -421,8 +472,14 @@ pub async fn reverse(
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("reversal posted nothing")))
 }
 
-async fn post_all(db: &Db, movements: Vec<(NewMovement, Option<i64>)>) -> Result<Vec<Movement>> {
-    check_movements(&movements)?;
+async fn post_all(
+    db: &Db,
+    movements: Vec<(NewMovement, Option<i64>)>,
+    guards: Vec<Guard>,
+) -> Result<Vec<Movement>> {
+    if !movements.is_empty() || guards.is_empty() {
+        check_movements(&movements)?;
+    }
     let n = movements.len();
     let at = now();
     // Balance rows are touched in key order (stable, so movements of one balance keep their
@@ -437,7 +494,17 @@ async fn post_all(db: &Db, movements: Vec<(NewMovement, Option<i64>)>) -> Result
             m.batch_id.unwrap_or(0),
         )
     });
+    let (after, before): (Vec<Guard>, Vec<Guard>) = guards.into_iter().partition(|g| g.after);
     let posted = in_tx!(db, tx => {
+        for guard in before {
+            let changed = bind_args!(sqlx::query(&guard.sql), &guard.args)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                return Err(guard.refusal);
+            }
+        }
         let mut posted: Vec<Option<Movement>> = vec![None; n];
         for &i in &order {
             let (m, reversal_of) = &movements[i];
@@ -455,8 +522,9 @@ async fn post_all(db: &Db, movements: Vec<(NewMovement, Option<i64>)>) -> Result
             if m.quantity > 0 {
                 sqlx::query(
                     "insert into stock_balances
-                         (item_id, warehouse_id, location_id, batch_id, batch_key, on_hand, reserved, updated_at)
-                     values ($1, $2, $3, $4, $5, $6, 0, $7)
+                         (item_id, warehouse_id, location_id, batch_id, batch_key, on_hand, reserved,
+                          expiry_date, updated_at)
+                     values ($1, $2, $3, $4, $5, $6, 0, $8, $7)
                      on conflict (item_id, warehouse_id, location_id, batch_key)
                      do update set on_hand = stock_balances.on_hand + excluded.on_hand,
                                    updated_at = excluded.updated_at",
@@ -468,6 +536,7 @@ async fn post_all(db: &Db, movements: Vec<(NewMovement, Option<i64>)>) -> Result
                 .bind(batch_key)
                 .bind(m.quantity)
                 .bind(at)
+                .bind(refs.batch_expiry)
                 .execute(&mut *tx)
                 .await?;
             } else {
@@ -525,6 +594,15 @@ async fn post_all(db: &Db, movements: Vec<(NewMovement, Option<i64>)>) -> Result
             .await?;
             posted[i] = Some(Movement::from(row));
         }
+        for guard in after {
+            let changed = bind_args!(sqlx::query(&guard.sql), &guard.args)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                return Err(guard.refusal);
+            }
+        }
         posted
     });
     Ok(posted.into_iter().flatten().collect())
@@ -542,60 +620,6 @@ pub async fn movement(db: &Db, id: i64) -> Result<Movement> {
     })
     .map(Movement::from)
     .ok_or_else(|| Error::not_found("movement", id))
-}
-
-/// A bound value of a dynamically built filter.
-enum Arg {
-    Int(i64),
-    Text(String),
-    Time(OffsetDateTime),
-}
-
-/// `and`-ed conditions with `$n` placeholders numbered as they are added.
-#[derive(Default)]
-struct Where {
-    clauses: Vec<String>,
-    args: Vec<Arg>,
-}
-
-impl Where {
-    fn add(&mut self, sql: &str, arg: Arg) {
-        self.args.push(arg);
-        self.clauses
-            .push(sql.replace("$?", &format!("${}", self.args.len())));
-    }
-
-    fn int(&mut self, sql: &str, value: Option<i64>) {
-        if let Some(v) = value {
-            self.add(sql, Arg::Int(v));
-        }
-    }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            "true".into()
-        } else {
-            self.clauses.join(" and ")
-        }
-    }
-
-    fn next(&self) -> usize {
-        self.args.len() + 1
-    }
-}
-
-macro_rules! bind_args {
-    ($query:expr, $args:expr) => {{
-        let mut q = $query;
-        for a in $args {
-            q = match a {
-                Arg::Int(v) => q.bind(*v),
-                Arg::Text(v) => q.bind(v.clone()),
-                Arg::Time(v) => q.bind(*v),
-            };
-        }
-        q
-    }};
 }
 
 /// Which balances to read. Without `include_empty`, rows with nothing on hand are left out.
@@ -746,19 +770,13 @@ impl From<CandidateRow> for Candidate {
 }
 
 const CANDIDATES_SQL: &str =
-    "select s.batch_id, b.code as batch_code, b.expiry_date, b.received_at,
-        b.status, s.location_id, l.code as location_code, l.pick_sequence,
-        s.on_hand - s.reserved as available
-     from stock_balances s
-     join locations l on l.id = s.location_id
-     left join batches b on b.id = s.batch_id
-     where s.item_id = $1 and s.warehouse_id = $2 and s.on_hand > s.reserved";
+    "where s.item_id = $1 and s.warehouse_id = $2 and s.on_hand > s.reserved";
 
 /// Every balance of an item in a warehouse with something available, as FEFO candidates
 /// (unordered, ineligible ones included: [`fefo::plan`] decides).
 pub async fn candidates(db: &Db, item_id: i64, warehouse_id: i64) -> Result<Vec<Candidate>> {
     let rows = on_read!(db, pool => {
-        sqlx::query_as::<_, CandidateRow>(CANDIDATES_SQL)
+        sqlx::query_as::<_, CandidateRow>(&format!("{FEFO_SELECT} {CANDIDATES_SQL}"))
             .bind(item_id)
             .bind(warehouse_id)
             .fetch_all(pool)
@@ -815,52 +833,40 @@ pub async fn plan(
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
-    // Only as much stock is read as the plan can use: dated batches in expiry order (walking
-    // the batches (item_id, expiry_date) index), a chunk at a time, each chunk completed with
-    // every row of its last expiry date, until the chunks cover the quantity; undated stock only
-    // if they do not. fefo::plan orders everything before a later expiry date ahead of it, so
-    // planning over this prefix gives the same plan as planning over all candidates. SQL leaves
-    // out only what can never qualify; fefo::plan applies the whole rule again.
+    // Only as much stock is read as the plan can use. Dated stock of available batches comes
+    // in expiry order from the stock_balances_fefo index (balances with something available,
+    // by item, warehouse, expiry) and is read as a stream, stopped once it covers the quantity
+    // and the last expiry date read is complete: fefo::plan orders everything before a later
+    // expiry date ahead of it, so planning over this prefix gives the same plan as planning over
+    // all candidates. Undated stock is read only if dated stock falls short. SQL leaves out only
+    // what can never qualify; fefo::plan applies the whole rule again.
     let cutoff = today.checked_add(time::Duration::days(min.unwrap_or(0).max(1)));
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut covered = 0i64;
-    let mut after: Option<Date> = None;
-    let mut limit = FIRST_CHUNK;
-    while let Some(cutoff) = cutoff {
-        let mut chunk =
-            dated_candidates(db, item_id, warehouse_id, cutoff, after, None, limit).await?;
-        let Some(last) = chunk.last().and_then(|c| c.expiry) else {
-            break;
-        };
-        let exhausted = (chunk.len() as i64) < limit;
-        if !exhausted {
-            chunk.retain(|c| c.expiry != Some(last));
-            chunk.extend(
-                dated_candidates(
-                    db,
-                    item_id,
-                    warehouse_id,
-                    cutoff,
-                    None,
-                    Some(last),
-                    i64::MAX,
-                )
-                .await?,
-            );
-        }
-        limit = (limit * 4).min(MAX_CHUNK);
-        covered = covered.saturating_add(chunk.iter().map(|c| c.available).sum::<i64>());
-        candidates.extend(chunk);
-        after = Some(last);
-        if covered >= quantity || exhausted {
-            break;
+    if let Some(cutoff) = cutoff {
+        let mut from = cutoff;
+        let mut limit = FIRST_CHUNK;
+        loop {
+            let chunk =
+                dated_candidates(db, item_id, warehouse_id, from, limit, quantity - covered)
+                    .await?;
+            covered = covered.saturating_add(chunk.rows.iter().map(|c| c.available).sum::<i64>());
+            candidates.extend(chunk.rows);
+            match chunk.next_from {
+                Some(next) if covered < quantity => {
+                    from = next;
+                    limit = limit.saturating_mul(8);
+                }
+                _ => break,
+            }
         }
     }
     if covered < quantity {
         let rows = on_read!(db, pool => {
             sqlx::query_as::<_, CandidateRow>(&format!(
-                "{CANDIDATES_SQL}
-                   and (s.batch_id is null or (b.status = 'available' and b.expiry_date is null))"
+                "{FEFO_SELECT}
+                 where s.item_id = $1 and s.warehouse_id = $2 and s.expiry_date is null
+                   and s.on_hand > s.reserved and (s.batch_id is null or b.status = 'available')"
             ))
             .bind(item_id)
             .bind(warehouse_id)
@@ -872,54 +878,87 @@ pub async fn plan(
     Ok(fefo::plan(&candidates, quantity, today, min))
 }
 
-/// Rows of dated batches read by the first round of [`plan`]; each further round reads four
-/// times more, up to [`MAX_CHUNK`].
-const FIRST_CHUNK: i64 = 32;
-const MAX_CHUNK: i64 = 4096;
+/// Rows the first read of [`plan`] may return; each further read may return eight times more.
+const FIRST_CHUNK: i64 = 64;
+
+const FEFO_SELECT: &str =
+    "select s.batch_id, b.code as batch_code, s.expiry_date, b.received_at, b.status,
+            s.location_id, l.code as location_code, l.pick_sequence,
+            s.on_hand - s.reserved as available
+     from stock_balances s
+     join locations l on l.id = s.location_id
+     left join batches b on b.id = s.batch_id";
+
+/// One read of dated candidates.
+struct Chunk {
+    rows: Vec<Candidate>,
+    /// Where the next read starts (inclusive), when this one did not reach the end of the
+    /// dated stock and did not cover the quantity; its rows of that date were left out.
+    next_from: Option<Date>,
+}
 
 /// Available stock of `available` batches of an item in a warehouse expiring on or after
-/// `cutoff`, in expiry order: after `after` (at most `chunk` rows), or all of those
-/// expiring exactly on `on`.
+/// `from`, in expiry order, read as a stream: it stops after the row that covers `wanted` and
+/// every other row of that expiry date, or after `limit` rows.
 async fn dated_candidates(
     db: &Db,
     item_id: i64,
     warehouse_id: i64,
-    cutoff: Date,
-    after: Option<Date>,
-    on: Option<Date>,
-    chunk: i64,
-) -> Result<Vec<Candidate>> {
-    // One range (or equality) on expiry_date, so the (item_id, expiry_date) index drives the
-    // query and balances are found through their batch_id index.
-    let (clause, from, limit) = match (on, after) {
-        (Some(day), _) => ("b.expiry_date = $3", day, i64::MAX),
-        (None, Some(a)) => match a.next_day() {
-            Some(d) => ("b.expiry_date >= $3", d.max(cutoff), chunk),
-            None => return Ok(Vec::new()),
-        },
-        (None, None) => ("b.expiry_date >= $3", cutoff, chunk),
-    };
-    let rows = on_read!(db, pool => {
-        sqlx::query_as::<_, CandidateRow>(&format!(
-            "select s.batch_id, b.code as batch_code, b.expiry_date, b.received_at, b.status,
-                    s.location_id, l.code as location_code, l.pick_sequence,
-                    s.on_hand - s.reserved as available
-             from batches b
-             join stock_balances s on s.batch_id = b.id
-             join locations l on l.id = s.location_id
-             where b.item_id = $1 and {clause} and b.status = 'available'
-               and s.warehouse_id = $2 and s.on_hand > s.reserved
-             order by b.expiry_date
-             limit $4"
-        ))
-        .bind(item_id)
-        .bind(warehouse_id)
-        .bind(from)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?
+    from: Date,
+    limit: i64,
+    wanted: i64,
+) -> Result<Chunk> {
+    use futures_util::TryStreamExt;
+    // The WHERE repeats the partial index's condition (on_hand > reserved) word for word, so
+    // both databases may use it; the range on expiry_date keeps the index order.
+    let sql = format!(
+        "{FEFO_SELECT}
+         where s.item_id = $1 and s.warehouse_id = $2 and s.expiry_date >= $3
+           and s.on_hand > s.reserved and b.status = 'available'
+         order by s.expiry_date
+         limit $4"
+    );
+    let mut rows: Vec<Candidate> = Vec::new();
+    let mut covered = 0i64;
+    let mut covered_on: Option<Date> = None;
+    let mut read = 0i64;
+    let mut complete = false;
+    on_read!(db, pool => {
+        let mut stream = sqlx::query_as::<_, CandidateRow>(&sql)
+            .bind(item_id)
+            .bind(warehouse_id)
+            .bind(from)
+            .bind(limit)
+            .fetch(pool);
+        while let Some(row) = stream.try_next().await? {
+            read += 1;
+            if let Some(day) = covered_on
+                && row.expiry_date != Some(day)
+            {
+                complete = true;
+                break;
+            }
+            covered = covered.saturating_add(row.available);
+            if covered >= wanted && covered_on.is_none() {
+                covered_on = row.expiry_date;
+            }
+            rows.push(Candidate::from(row));
+        }
     });
-    Ok(rows.into_iter().map(Candidate::from).collect())
+    if complete || read < limit {
+        // Covered with its last date complete, or the end of the dated stock.
+        return Ok(Chunk {
+            rows,
+            next_from: None,
+        });
+    }
+    // The limit cut the read: the last date may be incomplete, so it is read again next time.
+    let last = rows.last().and_then(|c| c.expiry);
+    rows.retain(|c| c.expiry != last);
+    Ok(Chunk {
+        rows,
+        next_from: last,
+    })
 }
 
 /// A balance that disagrees with the sum of its ledger.

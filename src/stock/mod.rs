@@ -9,10 +9,12 @@
 
 pub mod api;
 pub mod batches;
+pub mod counts;
 pub mod fefo;
 pub mod ledger;
 pub mod operations;
 pub mod receipts;
+pub mod returns;
 
 pub use batches::{Batch, BatchStatus};
 pub use fefo::{Candidate, Pick, Plan};

@@ -6,8 +6,10 @@ mod scratch_db;
 
 mod auth;
 mod catalog;
+mod counts;
 mod crm;
 mod platform;
+mod returns;
 mod scanning;
 mod stock;
 mod story;

@@ -5,17 +5,17 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem};
 
-const GS: &str = "\u{1d}";
+pub const GS: &str = "\u{1d}";
 
-struct Setup {
-    item: i64,
-    plain: i64,
-    wh: i64,
-    a: i64,
-    b: i64,
+pub struct Setup {
+    pub item: i64,
+    pub plain: i64,
+    pub wh: i64,
+    pub a: i64,
+    pub b: i64,
 }
 
-async fn setup(app: &TestApp) -> Setup {
+pub async fn setup(app: &TestApp) -> Setup {
     let item = app.create("/v1/items", json!({
         "code": "YOG", "name": "Yoghurt", "tracking": "batch", "shelf_life_days": 30,
         "gtins": [{"gtin": "09506000134352", "quantity": 1}, {"gtin": "4006381333931", "quantity": 12}]
@@ -48,11 +48,11 @@ async fn setup(app: &TestApp) -> Setup {
     }
 }
 
-fn date_in(days: i64) -> String {
+pub fn date_in(days: i64) -> String {
     (time::OffsetDateTime::now_utc().date() + time::Duration::days(days)).to_string()
 }
 
-fn yymmdd(days: i64) -> String {
+pub fn yymmdd(days: i64) -> String {
     let d = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
     format!(
         "{:02}{:02}{:02}",

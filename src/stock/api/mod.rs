@@ -19,6 +19,9 @@ use crate::stock::ledger::{self, Balance, BalanceFilter, LedgerFilter, Mismatch,
 use crate::stock::operations::{self, Actor, AdjustmentRequest, MoveRequest, WriteOffRequest};
 use crate::stock::receipts::{self, NewReceipt, Receipt};
 
+mod counts;
+mod returns;
+
 /// Warehouse work: admins, warehouse staff and scanners.
 const WAREHOUSE: Access = Access {
     roles: &[Role::Admin, Role::Warehouse],
@@ -267,4 +270,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(write_off))
         .routes(routes!(reverse))
         .routes(routes!(alerts))
+        .merge(counts::router())
+        .merge(returns::router())
 }

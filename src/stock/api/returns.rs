@@ -1,0 +1,70 @@
+//! HTTP handlers for customer returns.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::app::AppState;
+use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::stock::operations::Actor;
+use crate::stock::returns::{self, NewReturn, Return, ReturnFilter};
+
+const RECEIVERS: Access = Access {
+    roles: &[Role::Admin, Role::Warehouse],
+    devices: &[DeviceKind::Scanner],
+};
+const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Warehouse]);
+
+/// Book goods coming back from a deal: each line back into the batch it was shipped from
+/// (`good`) or written off with its reason (`damaged`). At most what was shipped for the deal
+/// (less what came back already) can be returned, per item and batch.
+#[utoipa::path(post, path = "/v1/returns", tag = "returns", request_body = NewReturn,
+    responses((status = 201, body = Return), ErrorResponses), security(("bearer" = [])))]
+async fn create(
+    State(s): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody<NewReturn>,
+) -> ApiResult<(StatusCode, Json<Return>)> {
+    p.check(RECEIVERS)?;
+    let actor = Actor {
+        user_id: p.user_id(),
+        device_id: p.device_id(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(returns::create(&s.db, body, actor).await?),
+    ))
+}
+
+/// Returns, by deal or shipment, with their movements.
+#[utoipa::path(get, path = "/v1/returns", tag = "returns", params(ListParams, ReturnFilter),
+    responses((status = 200, body = Listing<Return>), ErrorResponses), security(("bearer" = [])))]
+async fn list(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(params): Query<ListParams>,
+    Query(filter): Query<ReturnFilter>,
+) -> ApiResult<Json<Listing<Return>>> {
+    p.check(READERS)?;
+    Ok(Json(
+        returns::list(&s.db, &filter, params.page()?).await?.into(),
+    ))
+}
+
+/// One return with its movements.
+#[utoipa::path(get, path = "/v1/returns/{id}", tag = "returns", params(("id" = i64, Path)),
+    responses((status = 200, body = Return), ErrorResponses), security(("bearer" = [])))]
+async fn get(State(s): State<AppState>, p: Principal, Id(id): Id) -> ApiResult<Json<Return>> {
+    p.check(READERS)?;
+    Ok(Json(returns::get(&s.db, id).await?))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get))
+}

@@ -1,0 +1,415 @@
+//! Customer returns: goods shipped for a deal coming back. Each line goes back into the batch it
+//! was shipped from (`return` movement) when in good condition, or comes back and is written off
+//! with its reason (`return` then `write_off`, so the ledger shows both). Nothing can be returned
+//! that was not shipped for the deal: the ledger's `ship` movements for the deal, less what was
+//! already returned, are the limit per item and batch.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::catalog::warehouses;
+use crate::db::{Arg, Db, Page, Paged, Where, now};
+use crate::error::{Checks, Error, Result};
+use crate::stock::batches;
+use crate::stock::ledger::{self, Guard, LedgerFilter, Movement, MovementType, NewMovement};
+use crate::stock::operations::Actor;
+use crate::{bind_args, in_tx, on_read};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// Back to stock, into its batch.
+    Good,
+    /// Written off with the line's reason.
+    Damaged,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ReturnLine {
+    pub item_id: i64,
+    #[serde(default)]
+    pub batch_id: Option<i64>,
+    /// Batch code, instead of `batch_id`. May be left out when the deal received one batch of
+    /// the item.
+    #[serde(default)]
+    pub batch: Option<String>,
+    /// Base units, positive.
+    pub quantity: i64,
+    pub condition: Condition,
+    /// Why it came back; required when damaged.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewReturn {
+    pub deal_id: i64,
+    /// The shipment the goods came from (optional until shipments exist).
+    #[serde(default)]
+    pub shipment_id: Option<i64>,
+    pub warehouse_id: i64,
+    /// Where good goods are put back (and damaged ones are booked before the write-off).
+    pub location_id: i64,
+    pub lines: Vec<ReturnLine>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Return {
+    pub id: i64,
+    pub deal_id: i64,
+    pub shipment_id: Option<i64>,
+    pub warehouse_id: i64,
+    pub location_id: i64,
+    pub note: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// `return` movements (and `write_off` for damaged goods), in line order.
+    pub movements: Vec<Movement>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReturnRow {
+    id: i64,
+    deal_id: i64,
+    shipment_id: Option<i64>,
+    warehouse_id: i64,
+    location_id: i64,
+    note: Option<String>,
+    created_at: OffsetDateTime,
+}
+
+const COLUMNS: &str = "id, deal_id, shipment_id, warehouse_id, location_id, note, created_at";
+
+/// What a deal may still return, per (item, batch key): shipped less returned.
+async fn returnable(db: &Db, deal_id: i64) -> Result<HashMap<(i64, i64), i64>> {
+    let rows = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64, i64)>(
+            "select item_id, coalesce(batch_id, 0), cast(sum(-quantity) as bigint)
+             from stock_movements
+             where deal_id = $1 and movement_type in ('ship', 'return')
+             group by item_id, coalesce(batch_id, 0)",
+        )
+        .bind(deal_id)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows.into_iter().map(|(i, b, q)| ((i, b), q)).collect())
+}
+
+/// Books a return and posts its movements, in one transaction.
+pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
+    let mut checks = Checks::new();
+    checks.check(
+        !new.lines.is_empty(),
+        "lines",
+        "at least one line is required",
+    );
+    checks.check(
+        new.lines.len() <= 1000,
+        "lines",
+        "at most 1000 lines per return",
+    );
+    checks.opt_text("note", new.note.as_deref(), 2000);
+    for (i, line) in new.lines.iter().enumerate() {
+        checks.positive(&format!("lines[{i}].quantity"), line.quantity);
+        checks.check(
+            line.quantity <= ledger::MAX_QUANTITY,
+            &format!("lines[{i}].quantity"),
+            "is larger than any stock can be",
+        );
+        match line.condition {
+            Condition::Damaged => checks.text(
+                &format!("lines[{i}].reason"),
+                line.reason.as_deref().unwrap_or(""),
+                200,
+            ),
+            Condition::Good => {
+                checks.opt_text(&format!("lines[{i}].reason"), line.reason.as_deref(), 200)
+            }
+        }
+    }
+    checks.finish()?;
+    if crate::crm::deals::title_of(db, new.deal_id)
+        .await?
+        .is_none()
+    {
+        return Err(Error::invalid(
+            "deal_id",
+            format!("no deal with id {}", new.deal_id),
+        ));
+    }
+    let location = warehouses::location(db, new.location_id)
+        .await
+        .map_err(|_| {
+            Error::invalid(
+                "location_id",
+                format!("no location with id {}", new.location_id),
+            )
+        })?;
+    if location.warehouse_id != new.warehouse_id {
+        return Err(Error::invalid(
+            "location_id",
+            format!(
+                "location {} is not in warehouse {}",
+                location.code, new.warehouse_id
+            ),
+        ));
+    }
+    let mut left = returnable(db, new.deal_id).await?;
+    let mut resolved = Vec::with_capacity(new.lines.len());
+    for (i, line) in new.lines.iter().enumerate() {
+        let field = |name: &str| format!("lines[{i}].{name}");
+        let batch_id = match (line.batch_id, line.batch.as_deref().map(str::trim)) {
+            (Some(id), _) => Some(id),
+            (None, Some(code)) if !code.is_empty() => Some(
+                batches::by_code(db, line.item_id, code)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            field("batch"),
+                            format!("item {} has no batch '{code}'", line.item_id),
+                        )
+                    })?
+                    .id,
+            ),
+            _ => {
+                // The deal's only batch of this item, when there is exactly one.
+                let shipped: Vec<i64> = left
+                    .iter()
+                    .filter(|((item, _), q)| *item == line.item_id && **q > 0)
+                    .map(|((_, b), _)| *b)
+                    .collect();
+                match shipped.as_slice() {
+                    [0] => None,
+                    [b] => Some(*b),
+                    [] => None,
+                    _ => {
+                        return Err(Error::invalid(
+                            field("batch"),
+                            format!(
+                                "deal {} received several batches of item {}: name the batch",
+                                new.deal_id, line.item_id
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        let key = (line.item_id, batch_id.unwrap_or(0));
+        let available = left.get(&key).copied().unwrap_or(0);
+        if line.quantity > available {
+            let what = batch_id
+                .map(|b| format!("item {} batch {b}", line.item_id))
+                .unwrap_or_else(|| format!("item {}", line.item_id));
+            return Err(Error::invalid(
+                field("quantity"),
+                format!(
+                    "deal {} can return at most {available} of {what} (shipped less returned)",
+                    new.deal_id
+                ),
+            ));
+        }
+        left.insert(key, available - line.quantity);
+        resolved.push(batch_id);
+    }
+    let at = now();
+    let id = in_tx!(db, tx => {
+        sqlx::query_scalar::<_, i64>(
+            "insert into stock_returns (deal_id, shipment_id, warehouse_id, location_id, status,
+                 note, created_by, created_by_device, created_at)
+             values ($1, $2, $3, $4, 'draft', $5, $6, $7, $8) returning id",
+        )
+        .bind(new.deal_id)
+        .bind(new.shipment_id)
+        .bind(new.warehouse_id)
+        .bind(new.location_id)
+        .bind(new.note.as_deref().map(str::trim))
+        .bind(actor.user_id)
+        .bind(actor.device_id)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?
+    });
+    let movement = |line: &ReturnLine, batch_id: Option<i64>, quantity: i64, kind| NewMovement {
+        item_id: line.item_id,
+        batch_id,
+        warehouse_id: new.warehouse_id,
+        location_id: new.location_id,
+        quantity,
+        kind,
+        user_id: actor.user_id,
+        device_id: actor.device_id,
+        document_type: Some("return".into()),
+        document_id: Some(id),
+        deal_id: Some(new.deal_id),
+        note: line.reason.as_deref().map(str::trim).map(str::to_string),
+    };
+    let mut movements = Vec::new();
+    for (line, batch_id) in new.lines.iter().zip(&resolved) {
+        movements.push(movement(
+            line,
+            *batch_id,
+            line.quantity,
+            MovementType::Return,
+        ));
+        if line.condition == Condition::Damaged {
+            movements.push(movement(
+                line,
+                *batch_id,
+                -line.quantity,
+                MovementType::WriteOff,
+            ));
+        }
+    }
+    // In the posting transaction: the deal's row is locked (so returns of one deal queue on
+    // PostgreSQL), the draft becomes the posted return, and after the movements no item or
+    // batch of the deal has more returned than shipped. A failed post leaves a draft that
+    // nothing refers to, which is removed.
+    let posted = ledger::post_with(
+        db,
+        movements,
+        vec![
+            Guard::before(
+                "update deals set id = id where id = $1",
+                vec![Arg::Int(new.deal_id)],
+                Error::invalid("deal_id", format!("no deal with id {}", new.deal_id)),
+            ),
+            Guard::before(
+                "update stock_returns set status = 'posted' where id = $1 and status = 'draft'",
+                vec![Arg::Int(id)],
+                Error::conflict("status", format!("return {id} is already posted")),
+            ),
+            Guard::after(
+                "update stock_returns set status = 'posted' where id = $1 and not exists (
+                     select 1 from stock_movements
+                     where deal_id = $2 and movement_type in ('ship', 'return')
+                     group by item_id, coalesce(batch_id, 0)
+                     having sum(quantity) > 0)",
+                vec![Arg::Int(id), Arg::Int(new.deal_id)],
+                Error::conflict(
+                    "lines",
+                    format!(
+                        "another return of deal {} was booked meanwhile: more would come back than was shipped",
+                        new.deal_id
+                    ),
+                ),
+            ),
+        ],
+    )
+    .await;
+    let posted = match posted {
+        Ok(p) => p,
+        Err(e) => {
+            in_tx!(db, tx => {
+                sqlx::query("delete from stock_returns where id = $1 and status = 'draft'")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            });
+            return Err(relabel(e));
+        }
+    };
+    Ok(Return {
+        id,
+        deal_id: new.deal_id,
+        shipment_id: new.shipment_id,
+        warehouse_id: new.warehouse_id,
+        location_id: new.location_id,
+        note: new.note,
+        created_at: at,
+        movements: posted,
+    })
+}
+
+/// Ledger errors name plain fields (`batch_id`); a return's lines are `lines[i]`.
+fn relabel(e: Error) -> Error {
+    match e {
+        Error::Validation(mut v) => {
+            for f in &mut v {
+                if !f.field.starts_with("lines") {
+                    f.field = format!("lines.{}", f.field);
+                }
+            }
+            Error::Validation(v)
+        }
+        other => other,
+    }
+}
+
+async fn with_movements(db: &Db, row: ReturnRow) -> Result<Return> {
+    let movements = ledger::ledger(
+        db,
+        &LedgerFilter {
+            document_type: Some("return".into()),
+            document_id: Some(row.id),
+            ..Default::default()
+        },
+        Page::first(Page::MAX_LIMIT),
+    )
+    .await?
+    .items;
+    Ok(Return {
+        id: row.id,
+        deal_id: row.deal_id,
+        shipment_id: row.shipment_id,
+        warehouse_id: row.warehouse_id,
+        location_id: row.location_id,
+        note: row.note,
+        created_at: row.created_at,
+        movements,
+    })
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Return> {
+    let row = on_read!(db, pool => {
+        sqlx::query_as::<_, ReturnRow>(&format!(
+            "select {COLUMNS} from stock_returns where id = $1 and status = 'posted'"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    })
+    .ok_or_else(|| Error::not_found("return", id))?;
+    with_movements(db, row).await
+}
+
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReturnFilter {
+    pub deal_id: Option<i64>,
+    pub shipment_id: Option<i64>,
+}
+
+/// Posted returns, oldest first, paged by id.
+pub async fn list(db: &Db, filter: &ReturnFilter, page: Page) -> Result<Paged<Return>> {
+    let mut w = Where::default();
+    w.add("id > $?", Arg::Int(page.after));
+    w.clauses.push("status = 'posted'".into());
+    w.int("deal_id = $?", filter.deal_id);
+    w.int("shipment_id = $?", filter.shipment_id);
+    let limit = w.next();
+    w.args.push(Arg::Int(page.fetch_limit()));
+    let sql = format!(
+        "select {COLUMNS} from stock_returns where {} order by id limit ${limit}",
+        w.sql()
+    );
+    let rows = on_read!(db, pool => {
+        bind_args!(sqlx::query_as::<_, ReturnRow>(&sql), &w.args)
+            .fetch_all(pool)
+            .await?
+    });
+    let paged = Paged::from_rows(rows, page, |r| r.id);
+    let mut items = Vec::with_capacity(paged.items.len());
+    for row in paged.items {
+        items.push(with_movements(db, row).await?);
+    }
+    Ok(Paged {
+        items,
+        next_after: paged.next_after,
+    })
+}
