@@ -105,6 +105,7 @@ async fn posting(db: &Db) {
         document_id: None,
         deal_id: None,
         note: None,
+        reservation_id: None,
     };
     for i in 0..200 {
         ledger::post(db, vec![movement(i)]).await.expect("warm up");

@@ -50,13 +50,24 @@ async fn main() -> anyhow::Result<()> {
             let db = depot::db::Db::connect(&config.database_url).await?;
             db.migrate().await?;
             let mismatches = depot::stock::ledger::consistency(&db).await?;
-            if mismatches.is_empty() {
-                println!("consistent: every balance equals the sum of its ledger");
+            let reserved = depot::stock::ledger::reserved_consistency(&db).await?;
+            if mismatches.is_empty() && reserved.is_empty() {
+                println!(
+                    "consistent: every balance equals the sum of its ledger, every reserved \
+                     quantity the sum of its reservations"
+                );
             } else {
                 for m in &mismatches {
                     println!("{}", serde_json::to_string(m)?);
                 }
-                eprintln!("{} balance(s) disagree with the ledger", mismatches.len());
+                for m in &reserved {
+                    println!("{}", serde_json::to_string(m)?);
+                }
+                eprintln!(
+                    "{} balance(s) disagree with the ledger, {} with their reservations",
+                    mismatches.len(),
+                    reserved.len()
+                );
                 std::process::exit(1);
             }
         }

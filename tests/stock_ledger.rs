@@ -168,6 +168,7 @@ fn mv(
         document_id: None,
         deal_id: None,
         note: None,
+        reservation_id: None,
     }
 }
 

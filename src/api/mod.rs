@@ -47,6 +47,9 @@ use crate::app::AppState;
         (name = "stock", description = "Receipts, balances, the ledger, batches, FEFO plans"),
         (name = "counts", description = "Cycle counts: count locations by scan, post the variances"),
         (name = "returns", description = "Goods coming back from a deal: restocked or written off"),
+        (name = "fulfilment", description = "Reserve deals, their fulfilment, item availability"),
+        (name = "production", description = "Production orders: components, completion, output to waiting deals"),
+        (name = "purchasing", description = "Purchase orders: one open order per supplier, receiving"),
         (name = "ops", description = "Health, readiness, metrics")
     )
 )]
@@ -81,6 +84,9 @@ pub fn routes(config: &crate::config::Config) -> (Router<AppState>, utoipa::open
         .merge(crate::crm::api::router())
         .merge(crate::scanning::api::router(config.image_limit_bytes))
         .merge(crate::stock::api::router())
+        .merge(crate::fulfilment::api::router())
+        .merge(crate::production::api::router())
+        .merge(crate::purchasing::api::router())
         .split_for_parts()
 }
 

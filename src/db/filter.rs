@@ -10,6 +10,7 @@ pub enum Arg {
     Int(i64),
     OptInt(Option<i64>),
     Text(String),
+    OptText(Option<String>),
     Time(OffsetDateTime),
     Date(Date),
 }
@@ -65,6 +66,7 @@ macro_rules! bind_args {
                 $crate::db::Arg::Int(v) => q.bind(*v),
                 $crate::db::Arg::OptInt(v) => q.bind(*v),
                 $crate::db::Arg::Text(v) => q.bind(v.clone()),
+                $crate::db::Arg::OptText(v) => q.bind(v.clone()),
                 $crate::db::Arg::Time(v) => q.bind(*v),
                 $crate::db::Arg::Date(v) => q.bind(*v),
             };

@@ -42,7 +42,8 @@ pub fn holder_id() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-/// Starts the scheduler: the expiry job at minute 5 of every hour (UTC), and once at start.
+/// Starts the scheduler: the expiry job at minute 5 of every hour (UTC), and once at start;
+/// releasing reservations whose hold ran out (quotes), every five minutes.
 pub async fn start(db: Db, alert_days: i64) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
     let holder = holder_id();
@@ -53,6 +54,14 @@ pub async fn start(db: Db, alert_days: i64) -> anyhow::Result<JobScheduler> {
         .add(Job::new_async("0 5 * * * *", move |_, _| {
             let (db, holder) = (job_db.clone(), job_holder.clone());
             Box::pin(async move { run_expiry_once(&db, &holder, alert_days).await })
+        })?)
+        .await?;
+    let job_db = db.clone();
+    let job_holder = holder.clone();
+    scheduler
+        .add(Job::new_async("30 */5 * * * *", move |_, _| {
+            let (db, holder) = (job_db.clone(), job_holder.clone());
+            Box::pin(async move { run_reservation_expiry_once(&db, &holder).await })
         })?)
         .await?;
     scheduler.start().await?;
@@ -76,5 +85,17 @@ async fn run_expiry_once(db: &Db, holder: &str, alert_days: i64) {
         },
         Ok(false) => tracing::debug!("expiry job runs on another instance"),
         Err(e) => tracing::warn!(error = %e, "cannot take the expiry job lease"),
+    }
+}
+
+/// Releases expired reservations, on one instance per run (lease shorter than the interval).
+pub async fn run_reservation_expiry_once(db: &Db, holder: &str) {
+    match try_lease(db, "reservation-expiry", holder, time::Duration::minutes(4)).await {
+        Ok(true) => match crate::fulfilment::release_expired(db).await {
+            Ok(n) => tracing::info!(released = n, "reservation expiry job done"),
+            Err(e) => tracing::warn!(error = %e, "reservation expiry job failed"),
+        },
+        Ok(false) => tracing::debug!("reservation expiry job runs on another instance"),
+        Err(e) => tracing::warn!(error = %e, "cannot take the reservation expiry job lease"),
     }
 }

@@ -839,6 +839,7 @@ pub async fn close(db: &Db, id: i64, actor: Actor) -> Result<ClosedCount> {
                     l.expected,
                     l.counted.unwrap_or(0)
                 )),
+                reservation_id: None,
             })
         })
         .collect();

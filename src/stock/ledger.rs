@@ -117,6 +117,11 @@ pub struct NewMovement {
     /// Free text: the reason of an adjustment or write-off.
     #[serde(default)]
     pub note: Option<String>,
+    /// Takes reserved stock: the movement (negative) also consumes this much of the
+    /// reservation, which must hold the same item, location and batch (shipping reserved goods,
+    /// consuming a production order's components, moving picked goods).
+    #[serde(skip)]
+    pub reservation_id: Option<i64>,
 }
 
 /// A posted movement.
@@ -463,6 +468,7 @@ pub async fn reverse(
         document_id: original.document_id,
         deal_id: original.deal_id,
         note,
+        reservation_id: None,
     };
     let mut posted = post_all(db, vec![(new, Some(id))], Vec::new())
         .await
@@ -539,6 +545,50 @@ async fn post_all(
                 .bind(refs.batch_expiry)
                 .execute(&mut *tx)
                 .await?;
+            } else if let Some(reservation) = m.reservation_id {
+                // Reserved stock leaves with its reservation: both shrink together.
+                let held = sqlx::query(
+                    "update reservations set quantity = quantity + $1, updated_at = $2
+                     where id = $3 and quantity + $1 >= 0 and item_id = $4 and warehouse_id = $5
+                       and location_id = $6 and batch_key = $7",
+                )
+                .bind(m.quantity)
+                .bind(at)
+                .bind(reservation)
+                .bind(m.item_id)
+                .bind(m.warehouse_id)
+                .bind(m.location_id)
+                .bind(batch_key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                let changed = sqlx::query(
+                    "update stock_balances set on_hand = on_hand + $1, reserved = reserved + $1,
+                         updated_at = $2
+                     where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
+                       and reserved + $1 >= 0",
+                )
+                .bind(m.quantity)
+                .bind(at)
+                .bind(m.item_id)
+                .bind(m.warehouse_id)
+                .bind(m.location_id)
+                .bind(batch_key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if held != 1 || changed != 1 {
+                    return Err(Error::conflict(
+                        "quantity",
+                        format!(
+                            "{}reservation {reservation} does not hold {} of item {} at location {}",
+                            which(i, n),
+                            -m.quantity,
+                            m.item_id,
+                            m.location_id
+                        ),
+                    ));
+                }
             } else {
                 let changed = sqlx::query(
                     "update stock_balances set on_hand = on_hand + $1, updated_at = $2
@@ -959,6 +1009,49 @@ async fn dated_candidates(
         rows,
         next_from: last,
     })
+}
+
+/// A balance whose `reserved` disagrees with the sum of the reservations on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ReservedMismatch {
+    pub item_id: i64,
+    pub warehouse_id: i64,
+    pub location_id: i64,
+    pub batch_key: i64,
+    pub reserved: i64,
+    pub reservations: i64,
+}
+
+/// Balances whose `reserved` is not the sum of their reservations (or reservations without a
+/// balance). Empty when all is well.
+pub async fn reserved_consistency(db: &Db) -> Result<Vec<ReservedMismatch>> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_as::<_, ReservedMismatch>(
+            "with r as (
+                 select item_id, warehouse_id, location_id, batch_key,
+                        cast(sum(quantity) as bigint) as total
+                 from reservations
+                 group by item_id, warehouse_id, location_id, batch_key
+             )
+             select s.item_id, s.warehouse_id, s.location_id, s.batch_key, s.reserved,
+                    coalesce(r.total, 0) as reservations
+             from stock_balances s
+             left join r on r.item_id = s.item_id and r.warehouse_id = s.warehouse_id
+                        and r.location_id = s.location_id and r.batch_key = s.batch_key
+             where s.reserved <> coalesce(r.total, 0)
+             union all
+             select r.item_id, r.warehouse_id, r.location_id, r.batch_key, 0, r.total
+             from r
+             where r.total <> 0 and not exists (
+                 select 1 from stock_balances s
+                 where s.item_id = r.item_id and s.warehouse_id = r.warehouse_id
+                   and s.location_id = r.location_id and s.batch_key = r.batch_key
+             )
+             order by 1, 2, 3, 4",
+        )
+        .fetch_all(pool)
+        .await?
+    }))
 }
 
 /// A balance that disagrees with the sum of its ledger.

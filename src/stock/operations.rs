@@ -128,6 +128,7 @@ fn movement(
         document_id: None,
         deal_id: None,
         note,
+        reservation_id: None,
     }
 }
 

@@ -221,6 +221,7 @@ pub async fn receive(
             document_id,
             deal_id: new.deal_id,
             note: new.note.clone(),
+            reservation_id: None,
         });
     }
     Ok(Receipt {

@@ -248,6 +248,7 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
         document_id: Some(id),
         deal_id: Some(new.deal_id),
         note: line.reason.as_deref().map(str::trim).map(str::to_string),
+        reservation_id: None,
     };
     let mut movements = Vec::new();
     for (line, batch_id) in new.lines.iter().zip(&resolved) {

@@ -8,6 +8,7 @@ mod auth;
 mod catalog;
 mod counts;
 mod crm;
+mod fulfilment;
 mod platform;
 mod returns;
 mod scanning;

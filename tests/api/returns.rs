@@ -62,6 +62,7 @@ async fn returns_restock_into_the_shipped_batch_or_write_off(app: TestApp) {
         document_id: Some(1),
         deal_id: Some(deal_id),
         note: None,
+        reservation_id: None,
     };
     ledger::post(
         &app.state.db,
@@ -228,6 +229,7 @@ async fn concurrent_returns_never_exceed_what_was_shipped(app: TestApp) {
             document_id: None,
             deal_id: Some(deal_id),
             note: None,
+            reservation_id: None,
         }],
     )
     .await

@@ -144,9 +144,11 @@ async fn allocate(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Consistency {
-    /// True when every balance equals the sum of its ledger.
+    /// True when every balance equals the sum of its ledger and every reserved quantity the
+    /// sum of its reservations.
     pub consistent: bool,
     pub mismatches: Vec<Mismatch>,
+    pub reserved_mismatches: Vec<ledger::ReservedMismatch>,
 }
 
 /// Re-derive every balance from the ledger and report any mismatch (admin).
@@ -155,9 +157,11 @@ pub struct Consistency {
 async fn consistency(State(s): State<AppState>, p: Principal) -> ApiResult<Json<Consistency>> {
     p.check(Access::ADMIN)?;
     let mismatches = ledger::consistency(&s.db).await?;
+    let reserved_mismatches = ledger::reserved_consistency(&s.db).await?;
     Ok(Json(Consistency {
-        consistent: mismatches.is_empty(),
+        consistent: mismatches.is_empty() && reserved_mismatches.is_empty(),
         mismatches,
+        reserved_mismatches,
     }))
 }
 

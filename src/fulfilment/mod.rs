@@ -1,0 +1,771 @@
+//! Deals to stock: reserve what stock covers (by the FEFO rule, with the customer's required
+//! shelf life), raise a production order (manufactured items, with their components in turn
+//! reserved, made or bought) or a purchase order line (purchased items) for every shortfall, and
+//! keep all of it in line when the deal changes.
+//!
+//! A reservation run is a reconciliation: for each deal line it compares what is wanted with
+//! what is held (reservations) and what is coming (the pending part of its orders) and applies
+//! the difference in short transactions, each keeping the invariants on its own (see
+//! [`reservations`]). Running it twice changes nothing the second time; a run interrupted half
+//! way is completed by the next. Runs of one deal take turns through a lease on the deal row;
+//! runs of different deals proceed in parallel and meet only at the balances' conditional
+//! updates, which never let `reserved` pass `on_hand`.
+
+pub mod api;
+pub mod reservations;
+pub mod supply;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+use time::{Date, OffsetDateTime};
+use utoipa::ToSchema;
+
+use crate::catalog::items::{self, Source};
+use crate::db::{Db, now};
+use crate::error::{Error, Result};
+use crate::stock::ledger;
+use crate::{in_tx, on_read};
+use reservations::{BalanceKey, Holder};
+
+/// How long a reservation run may hold a deal's lease before another may take it over.
+const LEASE_SECONDS: i64 = 60;
+/// Bills of materials nest at most this deep.
+const MAX_DEPTH: usize = 16;
+
+/// What a reservation run decided for one deal line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineOutcome {
+    pub line_id: i64,
+    pub item_id: i64,
+    pub requested: i64,
+    /// Held from stock for the line now.
+    pub reserved: i64,
+    /// `requested - reserved`: what orders must bring.
+    pub shortfall: i64,
+    /// The active production order for the line's shortfall, if any.
+    pub production_order_id: Option<i64>,
+    /// The active purchase order for the line's shortfall, if any.
+    pub purchase_order_id: Option<i64>,
+    /// When what is not reserved is expected (the latest of its orders), if known.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub expected_date: Option<Date>,
+    /// Anything the rep should know (no supplier, an order waiting for a decision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReserveResult {
+    pub deal_id: i64,
+    pub warehouse_id: Option<i64>,
+    pub lines: Vec<LineOutcome>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReserveOptions {
+    pub warehouse_id: Option<i64>,
+    /// The reservations of this run end then (quotes); released by the expiry job.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DealRow {
+    status: String,
+    warehouse_id: Option<i64>,
+    min_remaining: Option<i64>,
+}
+
+async fn deal_row(db: &Db, deal_id: i64) -> Result<DealRow> {
+    on_read!(db, pool => {
+        sqlx::query_as::<_, DealRow>(
+            "select d.status, d.warehouse_id, c.min_remaining_shelf_life_days as min_remaining
+             from deals d join customers c on c.id = d.customer_id where d.id = $1",
+        )
+        .bind(deal_id)
+        .fetch_optional(pool)
+        .await?
+    })
+    .ok_or_else(|| Error::not_found("deal", deal_id))
+}
+
+/// Unique per run: the process, the time and a counter.
+fn lease_token(deal_id: i64) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{deal_id}:{}:{}:{}",
+        std::process::id(),
+        now().unix_timestamp_nanos(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Whether a deal holds any reservation or order (so that a change of its lines must be
+/// reconciled).
+pub async fn has_any(db: &Db, deal_id: i64) -> Result<bool> {
+    let n = on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "select (select count(*) from reservations where deal_id = $1 and quantity > 0)
+                  + (select count(*) from supply_demands where deal_id = $1)",
+        )
+        .bind(deal_id)
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(n > 0)
+}
+
+async fn take_lease(db: &Db, deal_id: i64, token: &str) -> Result<()> {
+    let at = now();
+    let until = at + time::Duration::seconds(LEASE_SECONDS);
+    let taken = in_tx!(db, tx => {
+        sqlx::query(
+            "update deals set fulfilment_lease = $1, fulfilment_lease_until = $2
+             where id = $3 and (fulfilment_lease is null or fulfilment_lease_until < $4)",
+        )
+        .bind(token)
+        .bind(until)
+        .bind(deal_id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    });
+    if taken == 1 {
+        Ok(())
+    } else {
+        Err(Error::conflict(
+            "deal_id",
+            format!("deal {deal_id} is being reserved by another request: retry in a moment"),
+        ))
+    }
+}
+
+async fn drop_lease(db: &Db, deal_id: i64, token: &str) -> Result<()> {
+    in_tx!(db, tx => {
+        sqlx::query(
+            "update deals set fulfilment_lease = null, fulfilment_lease_until = null
+             where id = $1 and fulfilment_lease = $2",
+        )
+        .bind(deal_id)
+        .bind(token)
+        .execute(&mut *tx)
+        .await?;
+    });
+    Ok(())
+}
+
+async fn only_warehouse(db: &Db) -> Result<Option<i64>> {
+    let ids = on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>("select id from warehouses order by id limit 2")
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(if ids.len() == 1 { Some(ids[0]) } else { None })
+}
+
+/// Reserves a deal: every line decided (reserved, produced or bought), orders for lines that
+/// shrank or vanished reduced, everything of a lost deal released.
+pub async fn reserve_deal(db: &Db, deal_id: i64, options: ReserveOptions) -> Result<ReserveResult> {
+    let deal = deal_row(db, deal_id).await?;
+    let warehouse_id = match options.warehouse_id.or(deal.warehouse_id) {
+        Some(w) => Some(w),
+        None => only_warehouse(db).await?,
+    };
+    let Some(warehouse_id) = warehouse_id else {
+        return Err(Error::invalid(
+            "warehouse_id",
+            "there are several warehouses: say which one the deal is fulfilled from",
+        ));
+    };
+    if let Some(w) = options.warehouse_id
+        && crate::catalog::warehouses::get(db, w).await.is_err()
+    {
+        return Err(Error::invalid(
+            "warehouse_id",
+            format!("no warehouse with id {w}"),
+        ));
+    }
+    let token = lease_token(deal_id);
+    take_lease(db, deal_id, &token).await?;
+    let result = run(db, deal_id, &deal, warehouse_id, &options).await;
+    drop_lease(db, deal_id, &token).await?;
+    result
+}
+
+async fn run(
+    db: &Db,
+    deal_id: i64,
+    deal: &DealRow,
+    warehouse_id: i64,
+    options: &ReserveOptions,
+) -> Result<ReserveResult> {
+    if deal.warehouse_id != Some(warehouse_id) {
+        in_tx!(db, tx => {
+            sqlx::query("update deals set warehouse_id = $1 where id = $2")
+                .bind(warehouse_id)
+                .bind(deal_id)
+                .execute(&mut *tx)
+                .await?;
+        });
+    }
+    let lost = deal.status == "lost";
+    let lines = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64, i64)>(
+            "select id, item_id, quantity from deal_lines where deal_id = $1 order by item_id, id",
+        )
+        .bind(deal_id)
+        .fetch_all(pool)
+        .await?
+    });
+    // Lines that are gone but still hold stock or orders: wanted 0.
+    let known: BTreeSet<i64> = lines.iter().map(|l| l.0).collect();
+    let mut orphans: BTreeSet<(i64, i64)> = BTreeSet::new();
+    for r in reservations::of_deal(db, deal_id).await? {
+        if let Some(line) = r.deal_line_id.filter(|l| !known.contains(l)) {
+            orphans.insert((line, r.item_id));
+        }
+    }
+    for d in supply::of_deal(db, deal_id).await? {
+        if let Some(line) = d.deal_line_id.filter(|l| !known.contains(l)) {
+            orphans.insert((line, d.item_id));
+        }
+    }
+    let mut outcomes = Vec::with_capacity(lines.len());
+    for (line_id, item_id, quantity) in lines {
+        let want = if lost { 0 } else { quantity };
+        let mut outcome = reconcile(
+            db,
+            Holder::DealLine { deal_id, line_id },
+            item_id,
+            warehouse_id,
+            want,
+            deal.min_remaining,
+            options.expires_at,
+            0,
+        )
+        .await?;
+        outcome.requested = quantity;
+        outcome.shortfall = if lost { 0 } else { quantity - outcome.reserved };
+        outcomes.push(outcome);
+    }
+    for (line_id, item_id) in orphans {
+        reconcile(
+            db,
+            Holder::DealLine { deal_id, line_id },
+            item_id,
+            warehouse_id,
+            0,
+            None,
+            None,
+            0,
+        )
+        .await?;
+    }
+    Ok(ReserveResult {
+        deal_id,
+        warehouse_id: Some(warehouse_id),
+        lines: outcomes,
+    })
+}
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// Brings one holder's reservations and orders in line with `want` (see the module doc).
+#[allow(clippy::too_many_arguments)]
+fn reconcile(
+    db: &Db,
+    holder: Holder,
+    item_id: i64,
+    warehouse_id: i64,
+    want: i64,
+    min_remaining: Option<i64>,
+    expires_at: Option<OffsetDateTime>,
+    depth: usize,
+) -> Boxed<'_, LineOutcome> {
+    Box::pin(async move {
+        if depth > MAX_DEPTH {
+            return Err(Error::conflict(
+                "bom",
+                format!("bills of materials nest deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let mut message = None;
+        let held = reservations::held(db, holder).await?;
+        let demands = supply::of_holder(db, holder).await?;
+        let reserved: i64 = held.iter().map(|r| r.quantity).sum();
+        let pending: i64 = demands.iter().map(|d| d.pending()).sum();
+        if reserved + pending < want {
+            let missing = want - reserved - pending;
+            let got = reserve_from_stock(
+                db,
+                holder,
+                item_id,
+                warehouse_id,
+                missing,
+                min_remaining,
+                expires_at,
+            )
+            .await?;
+            if got < missing {
+                message = raise(db, holder, item_id, warehouse_id, missing - got, depth).await?;
+            }
+        } else {
+            // Stock in hand is kept first (up to what is wanted), then what is coming.
+            let mut release = (reserved - want).max(0);
+            for r in &held {
+                if release == 0 {
+                    break;
+                }
+                let take = release.min(r.quantity);
+                reservations::release(db, r.id, take).await?;
+                release -= take;
+            }
+            let mut excess = pending - (want - reserved.min(want));
+            for d in demands.iter().rev().filter(|d| d.pending() > 0) {
+                if excess <= 0 {
+                    break;
+                }
+                let by = excess.min(d.pending());
+                let shrunk = if d.is_unstarted() {
+                    supply::shrink(db, d, by).await?
+                } else {
+                    0
+                };
+                if shrunk > 0 {
+                    if let Some(order) = d.production_order_id {
+                        reconcile_components_at(db, order, depth + 1).await?;
+                    }
+                    excess -= shrunk;
+                } else {
+                    supply::flag(
+                        db,
+                        d,
+                        &format!(
+                            "{} no longer needs {by} of it: decide what happens to the output",
+                            describe(holder)
+                        ),
+                    )
+                    .await?;
+                    message = Some(format!(
+                        "{:?} order {} has started: it is flagged for a decision",
+                        d.source(),
+                        d.order_id()
+                    ));
+                    excess -= by;
+                }
+            }
+        }
+        let reserved: i64 = reservations::held(db, holder)
+            .await?
+            .iter()
+            .map(|r| r.quantity)
+            .sum();
+        let demands = supply::of_holder(db, holder).await?;
+        let active: Vec<&supply::Demand> = demands.iter().filter(|d| d.pending() > 0).collect();
+        let line_id = match holder {
+            Holder::DealLine { line_id, .. } => line_id,
+            Holder::Component { order_id, .. } => order_id,
+        };
+        Ok(LineOutcome {
+            line_id,
+            item_id,
+            requested: want,
+            reserved,
+            shortfall: (want - reserved).max(0),
+            production_order_id: active.iter().rev().find_map(|d| d.production_order_id),
+            purchase_order_id: active.iter().rev().find_map(|d| d.purchase_order_id),
+            expected_date: active.iter().filter_map(|d| d.expected_date).max(),
+            message,
+        })
+    })
+}
+
+fn describe(holder: Holder) -> String {
+    match holder {
+        Holder::DealLine { deal_id, line_id } => format!("deal {deal_id} (line {line_id})"),
+        Holder::Component { order_id, .. } => format!("production order {order_id}"),
+    }
+}
+
+/// Holds up to `quantity` from stock by the FEFO plan; plans again when another request took a
+/// planned balance first. Returns how much it held.
+async fn reserve_from_stock(
+    db: &Db,
+    holder: Holder,
+    item_id: i64,
+    warehouse_id: i64,
+    quantity: i64,
+    min_remaining: Option<i64>,
+    expires_at: Option<OffsetDateTime>,
+) -> Result<i64> {
+    let today = now().date();
+    let mut got = 0;
+    for _round in 0..4 {
+        let left = quantity - got;
+        if left <= 0 {
+            break;
+        }
+        let plan = ledger::plan(db, item_id, warehouse_id, left, today, min_remaining).await?;
+        if plan.planned == 0 {
+            break;
+        }
+        let mut this_round = 0;
+        for pick in &plan.picks {
+            this_round += reservations::hold(
+                db,
+                holder,
+                BalanceKey {
+                    item_id,
+                    warehouse_id,
+                    location_id: pick.location_id,
+                    batch_id: pick.batch_id,
+                },
+                pick.quantity,
+                expires_at,
+                None,
+            )
+            .await?;
+        }
+        got += this_round;
+        if this_round == plan.planned {
+            break;
+        }
+    }
+    Ok(got)
+}
+
+/// Orders the shortfall: a production order for a manufactured item (grown when the holder's
+/// order has not been released yet), a purchase order line for a purchased one. Returns a
+/// message when nothing could be ordered.
+async fn raise(
+    db: &Db,
+    holder: Holder,
+    item_id: i64,
+    warehouse_id: i64,
+    quantity: i64,
+    depth: usize,
+) -> Result<Option<String>> {
+    let item = items::get(db, item_id).await?;
+    match item.source {
+        Source::Manufactured => {
+            let planned = supply::of_holder(db, holder)
+                .await?
+                .into_iter()
+                .find(|d| d.status == "planned" && d.production_order_id.is_some());
+            let order = match planned {
+                Some(d) => {
+                    let order = d.production_order_id.unwrap_or_default();
+                    if crate::production::grow(db, order, d.id, quantity).await? {
+                        order
+                    } else {
+                        crate::production::create(db, item_id, warehouse_id, quantity, Some(holder))
+                            .await?
+                    }
+                }
+                None => {
+                    crate::production::create(db, item_id, warehouse_id, quantity, Some(holder))
+                        .await?
+                }
+            };
+            reconcile_components_at(db, order, depth + 1).await?;
+            Ok(None)
+        }
+        Source::Purchased => match item.supplier_id {
+            Some(supplier) => {
+                crate::purchasing::order_for(db, holder, item_id, supplier, warehouse_id, quantity)
+                    .await?;
+                Ok(None)
+            }
+            None => Ok(Some(format!(
+                "item {} has no supplier: nothing was ordered for {quantity}",
+                item.code
+            ))),
+        },
+    }
+}
+
+/// Brings a production order's component reservations and orders in line with what is left
+/// to make (none once it is done or cancelled).
+pub async fn reconcile_components(db: &Db, order_id: i64) -> Result<()> {
+    reconcile_components_at(db, order_id, 1).await
+}
+
+fn reconcile_components_at(db: &Db, order_id: i64, depth: usize) -> Boxed<'_, ()> {
+    Box::pin(async move {
+        for (component, need, warehouse) in crate::production::component_needs(db, order_id).await?
+        {
+            reconcile(
+                db,
+                Holder::Component {
+                    order_id,
+                    item_id: component,
+                },
+                component,
+                warehouse,
+                need,
+                None,
+                None,
+                depth,
+            )
+            .await?;
+        }
+        Ok(())
+    })
+}
+
+/// Reserves an order's output for the demands it serves, oldest waiting first. Returns how
+/// much was reserved; the rest is free stock.
+pub async fn allocate_output(
+    db: &Db,
+    production_order_id: Option<i64>,
+    purchase_order_line_id: Option<i64>,
+    output: BalanceKey,
+    quantity: i64,
+) -> Result<i64> {
+    let mut left = quantity;
+    for d in supply::of_supply(db, production_order_id, purchase_order_line_id).await? {
+        if left <= 0 {
+            break;
+        }
+        let Some(holder) = d.holder() else {
+            continue;
+        };
+        let want = left.min(d.quantity - d.allocated);
+        if want <= 0 {
+            continue;
+        }
+        left -= reservations::hold(db, holder, output, want, None, Some(d.id)).await?;
+    }
+    Ok(quantity - left)
+}
+
+/// Releases reservations whose hold has run out (quotes). Returns how many.
+pub async fn release_expired(db: &Db) -> Result<usize> {
+    let due = reservations::expired(db, now()).await?;
+    for (id, quantity) in &due {
+        // Released meanwhile by someone else: nothing to do.
+        match reservations::release(db, *id, *quantity).await {
+            Ok(()) | Err(Error::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(due.len())
+}
+
+/// Stock of an item for reps: what is on hand, held, free, unusable and on its way.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Availability {
+    pub item_id: i64,
+    pub warehouse_id: Option<i64>,
+    pub on_hand: i64,
+    pub reserved: i64,
+    /// On hand, not reserved, not expired, quarantined or recalled.
+    pub available: i64,
+    /// On hand in batches past their expiry day (or marked expired).
+    pub expired: i64,
+    /// On hand in quarantined or recalled batches.
+    pub quarantined: i64,
+    pub incoming: Vec<Incoming>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Incoming {
+    /// `production` or `purchase`.
+    pub source: String,
+    pub id: i64,
+    pub quantity: i64,
+    pub expected_date: Option<Date>,
+}
+
+pub async fn availability(
+    db: &Db,
+    item_id: i64,
+    warehouse_id: Option<i64>,
+) -> Result<Availability> {
+    items::get(db, item_id).await?;
+    let today = now().date();
+    let rows = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64, Option<String>, Option<Date>)>(
+            "select s.on_hand, s.reserved, b.status, s.expiry_date
+             from stock_balances s left join batches b on b.id = s.batch_id
+             where s.item_id = $1 and ($2 is null or s.warehouse_id = $2) and s.on_hand > 0",
+        )
+        .bind(item_id)
+        .bind(warehouse_id)
+        .fetch_all(pool)
+        .await?
+    });
+    let (mut on_hand, mut reserved, mut available, mut expired, mut quarantined) = (0, 0, 0, 0, 0);
+    for (hand, held, status, expiry) in rows {
+        on_hand += hand;
+        reserved += held;
+        match status.as_deref() {
+            Some("quarantine" | "recalled") => quarantined += hand,
+            Some("expired") => expired += hand,
+            _ if crate::stock::fefo::is_expired(expiry, today) => expired += hand,
+            _ => available += hand - held,
+        }
+    }
+    let incoming = on_read!(db, pool => {
+        sqlx::query_as::<_, Incoming>(
+            "select 'production' as source, id, quantity - produced as quantity,
+                    planned_date as expected_date
+             from production_orders
+             where item_id = $1 and ($2 is null or warehouse_id = $2)
+               and status in ('planned', 'released', 'in_progress') and quantity > produced
+             union all
+             select 'purchase', p.id, l.quantity - l.received, coalesce(l.expected_date, p.expected_date)
+             from purchase_order_lines l join purchase_orders p on p.id = l.purchase_order_id
+             where l.item_id = $1 and ($2 is null or p.warehouse_id = $2)
+               and p.status in ('open', 'ordered') and l.quantity > l.received
+             order by 4, 2",
+        )
+        .bind(item_id)
+        .bind(warehouse_id)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(Availability {
+        item_id,
+        warehouse_id,
+        on_hand,
+        reserved,
+        available,
+        expired,
+        quarantined,
+        incoming,
+    })
+}
+
+/// A deal's fulfilment for reps: per line what is reserved (by batch), made, bought, shipped;
+/// every ledger movement and document of the deal.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Fulfilment {
+    pub deal_id: i64,
+    pub status: String,
+    pub warehouse_id: Option<i64>,
+    pub lines: Vec<LineFulfilment>,
+    pub movements: Vec<ledger::Movement>,
+    pub documents: Vec<Document>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineFulfilment {
+    pub line_id: i64,
+    pub item_id: i64,
+    pub requested: i64,
+    pub reserved: i64,
+    pub reservations: Vec<reservations::Reservation>,
+    pub in_production: Vec<Incoming>,
+    pub on_order: Vec<Incoming>,
+    /// Shipped for this deal of this item (less returns).
+    pub shipped: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Document {
+    /// `production_order`, `purchase_order`, `return`, `receipt`, `shipment`...
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: i64,
+}
+
+pub async fn fulfilment(db: &Db, deal_id: i64) -> Result<Fulfilment> {
+    let deal = deal_row(db, deal_id).await?;
+    let lines = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64, i64)>(
+            "select id, item_id, quantity from deal_lines where deal_id = $1 order by line_no",
+        )
+        .bind(deal_id)
+        .fetch_all(pool)
+        .await?
+    });
+    let held = reservations::of_deal(db, deal_id).await?;
+    let demands = supply::of_deal(db, deal_id).await?;
+    let movements = ledger::ledger(
+        db,
+        &ledger::LedgerFilter {
+            deal_id: Some(deal_id),
+            ..Default::default()
+        },
+        crate::db::Page::first(crate::db::Page::MAX_LIMIT),
+    )
+    .await?
+    .items;
+    let mut documents = BTreeSet::new();
+    for d in &demands {
+        documents.insert(Document {
+            kind: match d.source() {
+                supply::Source::Production => "production_order".into(),
+                supply::Source::Purchase => "purchase_order".into(),
+            },
+            id: d.order_id(),
+        });
+    }
+    for m in &movements {
+        if let (Some(t), Some(id)) = (&m.document_type, m.document_id) {
+            documents.insert(Document {
+                kind: t.clone(),
+                id,
+            });
+        }
+    }
+    let lines = lines
+        .into_iter()
+        .map(|(line_id, item_id, requested)| {
+            let mine: Vec<_> = held
+                .iter()
+                .filter(|r| r.deal_line_id == Some(line_id))
+                .cloned()
+                .collect();
+            let incoming = |source: supply::Source| {
+                demands
+                    .iter()
+                    .filter(|d| d.deal_line_id == Some(line_id) && d.source() == source)
+                    .filter(|d| d.pending() > 0)
+                    .map(|d| Incoming {
+                        source: match source {
+                            supply::Source::Production => "production".into(),
+                            supply::Source::Purchase => "purchase".into(),
+                        },
+                        id: d.order_id(),
+                        quantity: d.pending(),
+                        expected_date: d.expected_date,
+                    })
+                    .collect::<Vec<_>>()
+            };
+            LineFulfilment {
+                line_id,
+                item_id,
+                requested,
+                reserved: mine.iter().map(|r| r.quantity).sum(),
+                reservations: mine,
+                in_production: incoming(supply::Source::Production),
+                on_order: incoming(supply::Source::Purchase),
+                shipped: movements
+                    .iter()
+                    .filter(|m| {
+                        m.item_id == item_id
+                            && matches!(
+                                m.kind,
+                                ledger::MovementType::Ship | ledger::MovementType::Return
+                            )
+                    })
+                    .map(|m| -m.quantity)
+                    .sum(),
+            }
+        })
+        .collect();
+    Ok(Fulfilment {
+        deal_id,
+        status: deal.status,
+        warehouse_id: deal.warehouse_id,
+        lines,
+        movements,
+        documents: documents.into_iter().collect(),
+    })
+}

@@ -1,0 +1,131 @@
+//! HTTP handlers for production orders.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::app::AppState;
+use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::error::{Checks, Error};
+use crate::production::{self, Completed, Completion, Filter, ProductionOrder, StatusChange};
+use crate::stock::operations::Actor;
+
+const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Rep, Role::Warehouse]);
+const PRODUCTION: Access = Access::users(&[Role::Admin, Role::Warehouse]);
+const FLOOR: Access = Access {
+    roles: &[Role::Admin, Role::Warehouse],
+    devices: &[DeviceKind::Scanner],
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewProductionOrder {
+    pub item_id: i64,
+    pub warehouse_id: i64,
+    pub quantity: i64,
+}
+
+/// Plan a production order by hand (make to stock). Orders for deals are raised by
+/// `POST /v1/deals/{id}/reserve`.
+#[utoipa::path(post, path = "/v1/production-orders", tag = "production", request_body = NewProductionOrder,
+    responses((status = 201, body = ProductionOrder), ErrorResponses), security(("bearer" = [])))]
+async fn create(
+    State(s): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody<NewProductionOrder>,
+) -> ApiResult<(StatusCode, Json<ProductionOrder>)> {
+    p.check(PRODUCTION)?;
+    let mut checks = Checks::new();
+    checks.positive("quantity", body.quantity);
+    checks.finish()?;
+    crate::catalog::warehouses::get(&s.db, body.warehouse_id)
+        .await
+        .map_err(|_| {
+            Error::invalid(
+                "warehouse_id",
+                format!("no warehouse with id {}", body.warehouse_id),
+            )
+        })?;
+    let id =
+        production::create(&s.db, body.item_id, body.warehouse_id, body.quantity, None).await?;
+    crate::fulfilment::reconcile_components(&s.db, id).await?;
+    Ok((StatusCode::CREATED, Json(production::get(&s.db, id).await?)))
+}
+
+/// Production orders, by status, item, warehouse, or waiting for a decision.
+#[utoipa::path(get, path = "/v1/production-orders", tag = "production", params(ListParams, Filter),
+    responses((status = 200, body = Listing<ProductionOrder>), ErrorResponses), security(("bearer" = [])))]
+async fn list(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(params): Query<ListParams>,
+    Query(filter): Query<Filter>,
+) -> ApiResult<Json<Listing<ProductionOrder>>> {
+    p.check(READERS)?;
+    Ok(Json(
+        production::list(&s.db, &filter, params.page()?)
+            .await?
+            .into(),
+    ))
+}
+
+/// One production order: components (required, reserved, consumed) and the deals it serves.
+#[utoipa::path(get, path = "/v1/production-orders/{id}", tag = "production", params(("id" = i64, Path)),
+    responses((status = 200, body = ProductionOrder), ErrorResponses), security(("bearer" = [])))]
+async fn get(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+) -> ApiResult<Json<ProductionOrder>> {
+    p.check(READERS)?;
+    Ok(Json(production::get(&s.db, id).await?))
+}
+
+/// Release, start or cancel an order (a `decision_note` clears `needs_decision`). Cancelling
+/// releases its component reservations and reduces the orders raised for them.
+#[utoipa::path(post, path = "/v1/production-orders/{id}/status", tag = "production", params(("id" = i64, Path)),
+    request_body = StatusChange, responses((status = 200, body = ProductionOrder), ErrorResponses),
+    security(("bearer" = [])))]
+async fn set_status(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<StatusChange>,
+) -> ApiResult<Json<ProductionOrder>> {
+    p.check(PRODUCTION)?;
+    production::set_status(&s.db, id, body).await?;
+    crate::fulfilment::reconcile_components(&s.db, id).await?;
+    Ok(Json(production::get(&s.db, id).await?))
+}
+
+/// Complete (part of) an order: components consumed, output received (`production_output`),
+/// in one transaction; the output is then reserved for the deals waiting for it, oldest first.
+#[utoipa::path(post, path = "/v1/production-orders/{id}/complete", tag = "production", params(("id" = i64, Path)),
+    request_body = Completion, responses((status = 200, body = Completed), ErrorResponses),
+    security(("bearer" = [])))]
+async fn complete(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<Completion>,
+) -> ApiResult<Json<Completed>> {
+    p.check(FLOOR)?;
+    let actor = Actor {
+        user_id: p.user_id(),
+        device_id: p.device_id(),
+    };
+    Ok(Json(production::complete(&s.db, id, body, actor).await?))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get))
+        .routes(routes!(set_status))
+        .routes(routes!(complete))
+}

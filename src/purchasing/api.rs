@@ -1,0 +1,96 @@
+//! HTTP handlers for purchase orders.
+
+use axum::Json;
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::app::AppState;
+use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::purchasing::{self, Filter, PurchaseOrder, PurchaseReceipt, Received, StatusChange};
+
+const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Rep, Role::Warehouse]);
+const BUYERS: Access = Access::users(&[Role::Admin, Role::Warehouse]);
+const RECEIVERS: Access = Access {
+    roles: &[Role::Admin, Role::Warehouse],
+    devices: &[DeviceKind::Scanner],
+};
+
+/// Purchase orders, by status, supplier, warehouse.
+#[utoipa::path(get, path = "/v1/purchase-orders", tag = "purchasing", params(ListParams, Filter),
+    responses((status = 200, body = Listing<PurchaseOrder>), ErrorResponses), security(("bearer" = [])))]
+async fn list(
+    State(s): State<AppState>,
+    p: Principal,
+    Query(params): Query<ListParams>,
+    Query(filter): Query<Filter>,
+) -> ApiResult<Json<Listing<PurchaseOrder>>> {
+    p.check(READERS)?;
+    Ok(Json(
+        purchasing::list(&s.db, &filter, params.page()?)
+            .await?
+            .into(),
+    ))
+}
+
+/// One purchase order: lines (ordered, received) and the deal lines they serve.
+#[utoipa::path(get, path = "/v1/purchase-orders/{id}", tag = "purchasing", params(("id" = i64, Path)),
+    responses((status = 200, body = PurchaseOrder), ErrorResponses), security(("bearer" = [])))]
+async fn get(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+) -> ApiResult<Json<PurchaseOrder>> {
+    p.check(READERS)?;
+    Ok(Json(purchasing::get(&s.db, id).await?))
+}
+
+/// Send an open order to its supplier (`ordered`: later deals start a new open order) or
+/// cancel it; a `decision_note` clears `needs_decision`.
+#[utoipa::path(post, path = "/v1/purchase-orders/{id}/status", tag = "purchasing", params(("id" = i64, Path)),
+    request_body = StatusChange, responses((status = 200, body = PurchaseOrder), ErrorResponses),
+    security(("bearer" = [])))]
+async fn set_status(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<StatusChange>,
+) -> ApiResult<Json<PurchaseOrder>> {
+    p.check(BUYERS)?;
+    purchasing::set_status(&s.db, id, body).await?;
+    Ok(Json(purchasing::get(&s.db, id).await?))
+}
+
+/// Receive goods of the order (by line or by scan, partly or fully): posted as a receipt with
+/// the order as document, then reserved for the deals waiting for them, oldest first.
+#[utoipa::path(post, path = "/v1/purchase-orders/{id}/receipts", tag = "purchasing", params(("id" = i64, Path)),
+    request_body = PurchaseReceipt, responses((status = 200, body = Received), ErrorResponses),
+    security(("bearer" = [])))]
+async fn receive(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<PurchaseReceipt>,
+) -> ApiResult<Json<Received>> {
+    p.check(RECEIVERS)?;
+    let mut body = body;
+    let caller = crate::scanning::api::caller(&p);
+    for line in &mut body.lines {
+        if let Some(raw) = &line.scan {
+            line.scan = Some(s.scanning.normalize_for(&caller, raw));
+        }
+    }
+    Ok(Json(
+        purchasing::receive(&s.db, id, body, p.user_id(), p.device_id()).await?,
+    ))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get))
+        .routes(routes!(set_status))
+        .routes(routes!(receive))
+}
