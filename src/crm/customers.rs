@@ -85,6 +85,9 @@ pub struct Customer {
     pub preferred_shipping_address_id: Option<i64>,
     pub preferred_billing_address_id: Option<i64>,
     pub primary_contact_id: Option<i64>,
+    /// Days of shelf life the customer requires left on delivery: reservations for its deals
+    /// only take batches with at least that much left (the item's own minimum applies too).
+    pub min_remaining_shelf_life_days: Option<i64>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -103,6 +106,7 @@ struct CustomerRow {
     public: bool,
     phone: Option<String>,
     email: Option<String>,
+    min_remaining_shelf_life_days: Option<i64>,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
 }
@@ -119,6 +123,7 @@ impl CustomerRow {
             tags: serde_json::from_str(&self.tags).unwrap_or_default(),
             owner_id: self.owner_id,
             public: self.public,
+            min_remaining_shelf_life_days: self.min_remaining_shelf_life_days,
             phone: self.phone,
             email: self.email,
             preferred_shipping_address_id: addresses
@@ -139,7 +144,7 @@ impl CustomerRow {
 }
 
 const COLUMNS: &str = "c.id, c.legal_name, c.tax_id, c.kind, c.source, c.tags, c.owner_id, c.public, \
-    c.phone, c.email, c.created_at, c.updated_at";
+    c.phone, c.email, c.min_remaining_shelf_life_days, c.created_at, c.updated_at";
 
 /// An address as given. In a PATCH, an entry with the `id` of an existing address of the customer
 /// updates that address; entries without `id` are added; existing addresses left out are removed.
@@ -184,6 +189,9 @@ pub struct NewCustomer {
     pub owner_id: Option<i64>,
     #[serde(default)]
     pub public: bool,
+    /// Days of shelf life required left on delivery.
+    #[serde(default)]
+    pub min_remaining_shelf_life_days: Option<i64>,
     #[serde(default)]
     pub phone: Option<String>,
     #[serde(default)]
@@ -211,6 +219,9 @@ pub struct CustomerPatch {
     /// move along.
     pub owner_id: Option<i64>,
     pub public: Option<bool>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub min_remaining_shelf_life_days: Option<Option<i64>>,
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
@@ -339,6 +350,7 @@ pub(crate) struct CustomerValues {
     pub tags: Vec<String>,
     pub owner_id: i64,
     pub public: bool,
+    pub min_remaining_shelf_life_days: Option<i64>,
     pub phone: Option<String>,
     pub email: Option<String>,
     pub addresses: Vec<AddressValues>,
@@ -400,8 +412,9 @@ macro_rules! insert_customer {
         let v: &$crate::crm::customers::CustomerValues = $v;
         let id = sqlx::query_scalar::<_, i64>(
             "insert into customers (legal_name, tax_id, kind, source, tags, owner_id, public, phone,
-                 phone_norm, email, email_norm, search_text, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) returning id",
+                 phone_norm, email, email_norm, search_text, created_at, updated_at,
+                 min_remaining_shelf_life_days)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) returning id",
         )
         .bind(&v.legal_name)
         .bind(&v.tax_id)
@@ -416,6 +429,7 @@ macro_rules! insert_customer {
         .bind(v.email.as_deref().and_then($crate::crm::normalize_email))
         .bind(v.search_text())
         .bind($at)
+        .bind(v.min_remaining_shelf_life_days)
         .fetch_one(&mut *$tx)
         .await?;
         for a in &v.addresses {
@@ -487,12 +501,14 @@ impl CustomerValues {
             tags: check_tags(&mut checks, &new.tags),
             owner_id,
             public: new.public,
+            min_remaining_shelf_life_days: new.min_remaining_shelf_life_days,
             phone: clean(new.phone),
             email: clean(new.email),
             addresses: AddressValues::check_all(&mut checks, &new.addresses),
             contacts: ContactValues::check_all(&mut checks, &new.contacts),
         };
         checks.text("legal_name", &v.legal_name, NAME_MAX);
+        check_shelf_life(&mut checks, v.min_remaining_shelf_life_days);
         checks.opt_text("tax_id", v.tax_id.as_deref(), 50);
         checks.opt_text("source", v.source.as_deref(), NAME_MAX);
         check_phone(&mut checks, "phone", v.phone.as_deref());
@@ -723,12 +739,19 @@ pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: CustomerPatch) -> R
         None => Vec::new(),
     };
     let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
+    let min_remaining = match patch.min_remaining_shelf_life_days {
+        Some(v) => v,
+        None => current.min_remaining_shelf_life_days,
+    };
+    let mut shelf = Checks::new();
+    check_shelf_life(&mut shelf, min_remaining);
+    shelf.finish()?;
     let at = now();
     in_tx!(db, tx => {
         sqlx::query(
             "update customers set legal_name = $2, tax_id = $3, kind = $4, source = $5, tags = $6,
                  public = $7, phone = $8, phone_norm = $9, email = $10, email_norm = $11,
-                 search_text = $12, updated_at = $13
+                 search_text = $12, updated_at = $13, min_remaining_shelf_life_days = $14
              where id = $1",
         )
         .bind(id)
@@ -744,6 +767,7 @@ pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: CustomerPatch) -> R
         .bind(email.as_deref().and_then(normalize_email))
         .bind(search_text(&legal_name, tax_id.as_deref()))
         .bind(at)
+        .bind(min_remaining)
         .execute(&mut *tx)
         .await?;
         if let Some(list) = &addresses {
@@ -891,4 +915,13 @@ pub async fn transfers(
         .await?
     });
     Ok(Paged::from_rows(rows, page, |t| t.id))
+}
+
+fn check_shelf_life(checks: &mut Checks, days: Option<i64>) {
+    checks.non_negative("min_remaining_shelf_life_days", days);
+    checks.check(
+        days.is_none_or(|d| d <= 36_500),
+        "min_remaining_shelf_life_days",
+        "must be at most 36500",
+    );
 }

@@ -55,6 +55,7 @@ fn customer(
         tags: tags.iter().map(|t| t.to_string()).collect(),
         owner_id: Some(owner_id),
         public,
+        min_remaining_shelf_life_days: None,
         phone: Some(phone.into()),
         email: None,
         addresses,

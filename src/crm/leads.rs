@@ -479,6 +479,7 @@ pub async fn convert(db: &Db, viewer: Viewer, id: i64, input: ConvertLead) -> Re
                     tags: Vec::new(),
                     owner_id: None,
                     public: false,
+                    min_remaining_shelf_life_days: None,
                     phone: lead.phone.clone(),
                     email: lead.email.clone(),
                     addresses: Vec::new(),

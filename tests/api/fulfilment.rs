@@ -475,7 +475,75 @@ async fn concurrent_reservations_never_oversell(app: TestApp) {
     let _ = (s.b, s.cake, s.flour);
 }
 
+/// A customer who needs 45 days left gets only the batch that has them; the rest is bought.
+async fn the_customers_required_shelf_life_is_respected(app: TestApp) {
+    let s = shop(&app).await;
+    let admin = app.admin_token.clone();
+    let (status, body) = app
+        .post(
+            "/v1/receipts",
+            &admin,
+            json!({"warehouse_id": s.wh, "location_id": s.a, "lines": [
+                {"item_id": s.yog, "quantity": 5, "batch": "S30", "expiry": date_in(30)},
+                {"item_id": s.yog, "quantity": 5, "batch": "S60", "expiry": date_in(60)}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .patch(
+            &format!("/v1/customers/{}", s.customer),
+            &admin,
+            json!({"min_remaining_shelf_life_days": -1}),
+        )
+        .await;
+    assert_problem(status, &body, 422, Some("min_remaining_shelf_life_days"));
+    let (status, body) = app
+        .patch(
+            &format!("/v1/customers/{}", s.customer),
+            &admin,
+            json!({"min_remaining_shelf_life_days": 45}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["min_remaining_shelf_life_days"], 45);
+    let d = deal(
+        &app,
+        &admin,
+        s.customer,
+        json!([{"item_id": s.yog, "quantity": 8}]),
+    )
+    .await;
+    let (status, r) = app
+        .post(
+            &format!("/v1/deals/{d}/reserve"),
+            &admin,
+            json!({"warehouse_id": s.wh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(line(&r, s.yog)["reserved"], 5);
+    assert_eq!(line(&r, s.yog)["shortfall"], 3);
+    let (_, f) = app.get(&format!("/v1/deals/{d}/fulfilment"), &admin).await;
+    assert_eq!(
+        line(&f, s.yog)["reservations"][0]["batch_code"],
+        "S60",
+        "{f}"
+    );
+    assert_eq!(line(&f, s.yog)["on_order"][0]["quantity"], 3, "{f}");
+    let (status, body) = app
+        .post(
+            &format!("/v1/deals/{d}/reserve"),
+            &admin,
+            json!({"warehouse_id": 999_999}),
+        )
+        .await;
+    assert_problem(status, &body, 422, Some("warehouse_id"));
+    consistent(&app).await;
+}
+
 crate::on_both!(
+    the_customers_required_shelf_life_is_respected,
     a_won_deal_is_reserved_made_and_bought,
     concurrent_reservations_never_oversell,
 );
