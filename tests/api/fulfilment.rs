@@ -547,3 +547,135 @@ crate::on_both!(
     a_won_deal_is_reserved_made_and_bought,
     concurrent_reservations_never_oversell,
 );
+
+/// A second Depot: the real binary, as its own process, on the same PostgreSQL database.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn second_depot(app: &TestApp) -> (Process, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_depot"))
+        .arg("serve")
+        .env("DEPOT_DATABASE_URL", &app.state.config.database_url)
+        .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("DEPOT_JOBS", "false")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start a second depot");
+    let process = Process(child);
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..300 {
+        if let Ok(r) = app.client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return (process, base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the second depot did not come up on {base}");
+}
+
+/// Two Depot processes on one PostgreSQL: 64 deals of 3 against 90 on the shelf, each deal
+/// reserved at once through both processes. Exactly 90 are reserved, each deal's line is
+/// covered exactly once (reserved or on order), never twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_never_oversell() {
+    let app = TestApp::postgres().await;
+    let (_process, other) = second_depot(&app).await;
+    let s = shop(&app).await;
+    let admin = app.admin_token.clone();
+    let (status, body) = app
+        .post(
+            "/v1/receipts",
+            &admin,
+            json!({"warehouse_id": s.wh, "location_id": s.a, "lines": [
+                {"item_id": s.yog, "quantity": 90, "batch": "P1", "expiry": date_in(30)}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut deals = Vec::new();
+    for _ in 0..64 {
+        deals.push(
+            deal(
+                &app,
+                &admin,
+                s.customer,
+                json!([{"item_id": s.yog, "quantity": 3}]),
+            )
+            .await,
+        );
+    }
+    let mut tasks = Vec::new();
+    for d in &deals {
+        for base in [app.base.clone(), other.clone()] {
+            let client = app.client.clone();
+            let token = admin.clone();
+            let d = *d;
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(format!("{base}/v1/deals/{d}/reserve"))
+                    .bearer_auth(token)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }));
+        }
+    }
+    for t in tasks {
+        let status = t.await.unwrap();
+        assert!(
+            [
+                StatusCode::OK,
+                StatusCode::CONFLICT,
+                StatusCode::SERVICE_UNAVAILABLE
+            ]
+            .contains(&status),
+            "{status}"
+        );
+    }
+    // Whatever was told to retry is settled by one more run per deal.
+    let (mut reserved, mut ordered) = (0, 0);
+    for d in &deals {
+        let (status, body) = app
+            .post(&format!("/v1/deals/{d}/reserve"), &admin, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let l = &body["lines"][0];
+        reserved += l["reserved"].as_i64().unwrap();
+        ordered += l["shortfall"].as_i64().unwrap();
+        let (_, f) = app.get(&format!("/v1/deals/{d}/fulfilment"), &admin).await;
+        let on_order: i64 = f["lines"][0]["on_order"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["quantity"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            f["lines"][0]["reserved"].as_i64().unwrap() + on_order,
+            3,
+            "deal {d} covered exactly once: {f}"
+        );
+    }
+    assert_eq!(reserved, 90);
+    assert_eq!(ordered, 64 * 3 - 90);
+    let (_, orders) = app.get("/v1/purchase-orders?status=open", &admin).await;
+    let open = orders["items"].as_array().unwrap();
+    assert_eq!(open.len(), 1, "{orders}");
+    assert_eq!(open[0]["lines"][0]["quantity"], 64 * 3 - 90);
+    consistent(&app).await;
+}
