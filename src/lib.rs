@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod fulfilment;
 pub mod jobs;
+pub mod labels;
 pub mod patch;
 pub mod production;
 pub mod purchasing;

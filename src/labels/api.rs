@@ -1,0 +1,1 @@
+//! Label HTTP handlers: to be written.

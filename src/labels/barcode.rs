@@ -1,0 +1,1 @@
+//! Barcode encoding: to be written.

@@ -1,0 +1,1 @@
+//! SSCC generation: to be written.
