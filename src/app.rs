@@ -20,6 +20,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub scanning: crate::scanning::Scanning,
     pub decoder: crate::barcode::decode::Decoder,
+    pub printing: crate::printing::Printing,
+    pub labels: crate::labels::Labels,
 }
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -64,7 +66,14 @@ impl AppState {
         if let Err(e) = decoder.warm_up().await {
             tracing::warn!(error = %e, "barcode decode workers could not start yet; photo decoding will retry");
         }
+        let labels = crate::labels::Labels::load(config.labels_dir.as_deref())
+            .context("loading label templates")?;
         Ok(AppState {
+            labels: labels.clone(),
+            printing: crate::printing::Printing::load(
+                config.devices_dir.as_deref(),
+                labels.clone(),
+            )?,
             decoder,
             scanning: crate::scanning::Scanning::new(&db, profiles),
             jwt: Arc::new(JwtKeys::new(
@@ -90,6 +99,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let router = state.router();
     let housekeeping = tokio::spawn(housekeeping(state.db.clone()));
+    let print_worker = state.printing.start_worker(state.db.clone());
     let mut scheduler = if state.config.jobs {
         Some(crate::jobs::start(state.db.clone(), state.config.expiry_alert_days).await?)
     } else {
@@ -100,6 +110,7 @@ pub async fn serve(
         .await
         .context("serving HTTP")?;
     housekeeping.abort();
+    print_worker.stop().await;
     if let Some(s) = scheduler.as_mut() {
         let _ = s.shutdown().await;
     }

@@ -59,6 +59,12 @@ pub struct Config {
     /// Run scheduled jobs (expiry) in this instance; they take a database lease, so several
     /// instances may all leave this on.
     pub jobs: bool,
+    /// Extra label templates (`*.toml`), added to or overriding the built-in ones.
+    pub labels_dir: Option<std::path::PathBuf>,
+    /// The GS1 Company Prefix SSCCs are made from (7 to 10 digits); SSCCs are refused without.
+    pub gs1_company_prefix: Option<String>,
+    /// The SSCC extension digit (0-9).
+    pub sscc_extension_digit: u8,
 }
 
 impl Default for Config {
@@ -79,6 +85,9 @@ impl Default for Config {
             decode_worker_exe: None,
             expiry_alert_days: 14,
             jobs: true,
+            labels_dir: None,
+            gs1_company_prefix: None,
+            sscc_extension_digit: 0,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod fulfilment;
 pub mod jobs;
 pub mod labels;
 pub mod patch;
+pub mod printing;
 pub mod production;
 pub mod purchasing;
 pub mod scanning;

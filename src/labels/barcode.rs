@@ -80,7 +80,11 @@ pub fn prepare_in(
     let data = data.trim();
     match symbology {
         Symbology::Ean13 | Symbology::UpcA => {
-            let want = if symbology == Symbology::Ean13 { 13 } else { 12 };
+            let want = if symbology == Symbology::Ean13 {
+                13
+            } else {
+                12
+            };
             let digits = data.trim_start_matches('0');
             if !data.chars().all(|c| c.is_ascii_digit()) || data.is_empty() {
                 return Err(format!("'{data}' is not digits"));
@@ -100,10 +104,7 @@ pub fn prepare_in(
                     body
                 }
                 _ => {
-                    return Err(format!(
-                        "'{data}' is not {} or {want} digits",
-                        want - 1
-                    ));
+                    return Err(format!("'{data}' is not {} or {want} digits", want - 1));
                 }
             };
             Ok((full, Vec::new()))
@@ -204,10 +205,7 @@ pub fn encode_in(symbology: Symbology, data: &str, context: &str) -> Result<Symb
     Ok(Symbol {
         symbology,
         data: carried,
-        gs1: elements
-            .into_iter()
-            .map(|e| (e.ai, e.value))
-            .collect(),
+        gs1: elements.into_iter().map(|e| (e.ai, e.value)).collect(),
         columns,
         rows,
         modules,

@@ -116,7 +116,12 @@ impl Labels {
 }
 
 /// Renders one template with `data` to `format`.
-pub fn render(t: &Template, format: Format, dpi: u32, data: &serde_json::Value) -> Result<Rendered> {
+pub fn render(
+    t: &Template,
+    format: Format,
+    dpi: u32,
+    data: &serde_json::Value,
+) -> Result<Rendered> {
     if !matches!(dpi, 72..=1200) {
         return Err(Error::invalid("dpi", "must be between 72 and 1200"));
     }

@@ -26,10 +26,16 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("item-gs1", include_str!("../../labels/item-gs1.toml")),
     ("batch", include_str!("../../labels/batch.toml")),
     ("location", include_str!("../../labels/location.toml")),
-    ("logistic-4x6", include_str!("../../labels/logistic-4x6.toml")),
+    (
+        "logistic-4x6",
+        include_str!("../../labels/logistic-4x6.toml"),
+    ),
     ("logistic-a6", include_str!("../../labels/logistic-a6.toml")),
     ("pick-list", include_str!("../../labels/pick-list.toml")),
-    ("delivery-note", include_str!("../../labels/delivery-note.toml")),
+    (
+        "delivery-note",
+        include_str!("../../labels/delivery-note.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,7 +193,8 @@ pub struct Template {
 pub fn load_all(dir: Option<&Path>) -> anyhow::Result<Vec<Template>> {
     let mut by_name: BTreeMap<String, Template> = BTreeMap::new();
     for (name, text) in BUILT_IN {
-        let t = parse(name, text, None).map_err(|e| anyhow::anyhow!("label template {name}: {e}"))?;
+        let t =
+            parse(name, text, None).map_err(|e| anyhow::anyhow!("label template {name}: {e}"))?;
         by_name.insert(t.name.clone(), t);
     }
     if let Some(dir) = dir.filter(|d| d.is_dir()) {
@@ -222,7 +229,8 @@ pub fn parse(stem: &str, text: &str, dir: Option<&Path>) -> std::result::Result<
             let Some(dir) = dir else {
                 return Err(format!("image {image}: built-in templates carry no images"));
             };
-            let bytes = std::fs::read(dir.join(image)).map_err(|e| format!("image {image}: {e}"))?;
+            let bytes =
+                std::fs::read(dir.join(image)).map_err(|e| format!("image {image}: {e}"))?;
             let luma = image::load_from_memory(&bytes)
                 .map_err(|e| format!("image {image}: {e}"))?
                 .to_luma8();
@@ -241,16 +249,14 @@ pub fn parse(stem: &str, text: &str, dir: Option<&Path>) -> std::result::Result<
     };
     template.check_bindings()?;
     // Lay out the examples: catches elements off the page and barcodes too wide for their box.
-    template
-        .lay_out(&template.example())
-        .map_err(|e| match e {
-            Error::Validation(v) => v
-                .into_iter()
-                .map(|f| format!("{}: {}", f.field, f.reason))
-                .collect::<Vec<_>>()
-                .join("; "),
-            other => other.to_string(),
-        })?;
+    template.lay_out(&template.example()).map_err(|e| match e {
+        Error::Validation(v) => v
+            .into_iter()
+            .map(|f| format!("{}: {}", f.field, f.reason))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    })?;
     Ok(template)
 }
 
@@ -263,7 +269,9 @@ struct Binding<'a> {
 const FILTERS: &[&str] = &["date", "date_eu", "yymmdd", "upper", "qty", "gtin13"];
 
 /// Splits a string into literal text and bindings.
-fn bindings(text: &str) -> std::result::Result<Vec<std::result::Result<&str, Binding<'_>>>, String> {
+fn bindings(
+    text: &str,
+) -> std::result::Result<Vec<std::result::Result<&str, Binding<'_>>>, String> {
     let mut parts = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -347,7 +355,7 @@ fn filter(value: String, name: &str, path: &str) -> Result<String> {
             let digits = n.unsigned_abs().to_string();
             let mut out = String::new();
             for (i, c) in digits.chars().enumerate() {
-                if i > 0 && (digits.len() - i) % 3 == 0 {
+                if i > 0 && (digits.len() - i).is_multiple_of(3) {
                     out.push(' ');
                 }
                 out.push(c);
@@ -456,7 +464,11 @@ impl Template {
             for part in bindings(text).map_err(|e| format!("element {}: {e}", i + 1))? {
                 if let Err(b) = part {
                     if !known(b.path, row_keys) {
-                        return Err(format!("element {}: unknown field '{}' (declare it under [fields])", i + 1, b.path));
+                        return Err(format!(
+                            "element {}: unknown field '{}' (declare it under [fields])",
+                            i + 1,
+                            b.path
+                        ));
                     }
                     if let Some(f) = b.filters.iter().find(|f| !FILTERS.contains(f)) {
                         return Err(format!(
@@ -503,7 +515,10 @@ impl Template {
                         .and_then(Value::as_object)
                         .map(|o| o.keys().cloned().collect())
                         .ok_or_else(|| {
-                            format!("element {}: the example of '{rows}' must be a list of objects", i + 1)
+                            format!(
+                                "element {}: the example of '{rows}' must be a list of objects",
+                                i + 1
+                            )
                         })?;
                     for c in columns {
                         check(i, &c.text, Some(&keys))?;
@@ -512,7 +527,13 @@ impl Template {
                 _ => {}
             }
         }
-        if self.elements.iter().filter(|e| matches!(e, ElementSpec::Table { .. })).count() > 1 {
+        if self
+            .elements
+            .iter()
+            .filter(|e| matches!(e, ElementSpec::Table { .. }))
+            .count()
+            > 1
+        {
             return Err("a template has at most one table".into());
         }
         Ok(())
@@ -572,7 +593,11 @@ impl Template {
         // Rows of the table, and how many fit on a page.
         let table = self.elements.iter().find_map(|e| match e {
             ElementSpec::Table {
-                y, size, rows, bottom, ..
+                y,
+                size,
+                rows,
+                bottom,
+                ..
             } => Some((*y, *size, rows.as_str(), *bottom)),
             _ => None,
         });
@@ -591,7 +616,10 @@ impl Template {
                 let row_height = size * 1.6;
                 let fit = ((bottom - y) / row_height).floor() as i64 - 1;
                 if fit < 1 {
-                    return Err(Error::invalid("template", "the table has no room for a row"));
+                    return Err(Error::invalid(
+                        "template",
+                        "the table has no room for a row",
+                    ));
                 }
                 (rows, fit as usize)
             }
@@ -691,9 +719,21 @@ impl Template {
                         Some(c) => self.bind(c, data)?,
                         None => String::new(),
                     };
-                    let symbol = barcode::encode_in(*symbology, &bound, &context)
-                        .map_err(|why| Error::invalid("data", format!("{}: {why}", field("barcode"))))?;
-                    let needed = (symbol.columns + 2 * symbol.quiet_modules) as f64 * module;
+                    let symbol =
+                        barcode::encode_in(*symbology, &bound, &context).map_err(|why| {
+                            Error::invalid("data", format!("{}: {why}", field("barcode")))
+                        })?;
+                    // ZPL lets the printer encode Code 128 itself: its symbol must fit too.
+                    let columns = match symbology {
+                        Symbology::Code128 | Symbology::Gs1_128 => {
+                            symbol.columns.max(crate::labels::zpl::code128_modules(
+                                &symbol.data,
+                                *symbology == Symbology::Gs1_128,
+                            ))
+                        }
+                        _ => symbol.columns,
+                    };
+                    let needed = (columns + 2 * symbol.quiet_modules) as f64 * module;
                     if needed > width + 1e-6 {
                         return Err(Error::invalid(
                             field("barcode"),
@@ -735,7 +775,9 @@ impl Template {
                         if side > height + 1e-6 {
                             return Err(Error::invalid(
                                 field("barcode"),
-                                format!("too tall for its box: {side:.1} mm, the box is {height} mm"),
+                                format!(
+                                    "too tall for its box: {side:.1} mm, the box is {height} mm"
+                                ),
                             ));
                         }
                         items.push(Item::Barcode {
@@ -826,25 +868,26 @@ impl Template {
                         ));
                     }
                     let row_height = size * 1.6;
-                    let cell = |cx: f64, cy: f64, w: f64, text: String, bold: bool, a: AlignSpec| {
-                        let line = wrap(&text, w - 1.0, *size, bold, 1)
-                            .into_iter()
-                            .next()
-                            .unwrap_or_default();
-                        Item::Text {
-                            x_mm: cx + 0.5,
-                            y_mm: cy + size * 0.3,
-                            width_mm: w - 1.0,
-                            size_mm: *size,
-                            line_height_mm: size * 1.2,
-                            bold,
-                            align: align(a),
-                            lines: vec![TextLine {
-                                rtl: fonts::is_rtl(&line),
-                                text: line,
-                            }],
-                        }
-                    };
+                    let cell =
+                        |cx: f64, cy: f64, w: f64, text: String, bold: bool, a: AlignSpec| {
+                            let line = wrap(&text, w - 1.0, *size, bold, 1)
+                                .into_iter()
+                                .next()
+                                .unwrap_or_default();
+                            Item::Text {
+                                x_mm: cx + 0.5,
+                                y_mm: cy + size * 0.3,
+                                width_mm: w - 1.0,
+                                size_mm: *size,
+                                line_height_mm: size * 1.2,
+                                bold,
+                                align: align(a),
+                                lines: vec![TextLine {
+                                    rtl: fonts::is_rtl(&line),
+                                    text: line,
+                                }],
+                            }
+                        };
                     let mut cx = *x;
                     for c in columns {
                         items.push(cell(cx, *y, c.width, c.title.clone(), true, c.align));
@@ -865,7 +908,14 @@ impl Template {
                         }
                         let mut cx = *x;
                         for c in columns {
-                            items.push(cell(cx, ry, c.width, self.bind(&c.text, &scope)?, false, c.align));
+                            items.push(cell(
+                                cx,
+                                ry,
+                                c.width,
+                                self.bind(&c.text, &scope)?,
+                                false,
+                                c.align,
+                            ));
                             cx += c.width;
                         }
                         items.push(Item::Line {
@@ -925,19 +975,36 @@ data = "(01){{ item.gtin }}(17){{ batch.expiry | yymmdd }}(10){{ batch.code }}"
         let pages = t.lay_out(&t.example()).unwrap();
         assert_eq!(pages.len(), 1);
         assert_eq!(pages[0].items.len(), 2);
-        let Item::Barcode { symbol, hri, .. } = &pages[0].items[1] else { panic!() };
+        let Item::Barcode { symbol, hri, .. } = &pages[0].items[1] else {
+            panic!()
+        };
         assert_eq!(symbol.data, "01095060001343521726123110L42");
-        assert_eq!(hri.as_deref(), Some("(01) 09506000134352 (17) 261231 (10) L42"));
+        assert_eq!(
+            hri.as_deref(),
+            Some("(01) 09506000134352 (17) 261231 (10) L42")
+        );
     }
 
     #[test]
     fn bad_templates_are_refused_with_the_element_named() {
         let unknown = SMALL.replace("{{ item.name }}", "{{ item.nmae }}");
-        assert!(parse("t", &unknown, None).unwrap_err().contains("unknown field 'item.nmae'"));
+        assert!(
+            parse("t", &unknown, None)
+                .unwrap_err()
+                .contains("unknown field 'item.nmae'")
+        );
         let filter = SMALL.replace("yymmdd", "ddmmyy");
-        assert!(parse("t", &filter, None).unwrap_err().contains("unknown filter"));
+        assert!(
+            parse("t", &filter, None)
+                .unwrap_err()
+                .contains("unknown filter")
+        );
         let off = SMALL.replace("width = 54", "width = 70");
-        assert!(parse("t", &off, None).unwrap_err().contains("runs off the page"));
+        assert!(
+            parse("t", &off, None)
+                .unwrap_err()
+                .contains("runs off the page")
+        );
         let wide = SMALL.replace("module = 0.2", "module = 0.5");
         assert!(parse("t", &wide, None).unwrap_err().contains("too wide"));
         let typo = SMALL.replace("max_lines", "max_line");
@@ -947,12 +1014,16 @@ data = "(01){{ item.gtin }}(17){{ batch.expiry | yymmdd }}(10){{ batch.code }}"
     #[test]
     fn data_is_checked_and_optional_fields_drop_out() {
         let t = parse("small", SMALL, None).unwrap();
-        let e = t.lay_out(&serde_json::json!({"item": {"name": "X"}})).unwrap_err();
+        let e = t
+            .lay_out(&serde_json::json!({"item": {"name": "X"}}))
+            .unwrap_err();
         assert!(matches!(e, Error::Validation(v) if v[0].field == "data.item.gtin"));
         let pages = t
             .lay_out(&serde_json::json!({"item": {"name": "X", "gtin": "09506000134352"}}))
             .unwrap();
-        let Item::Barcode { symbol, .. } = &pages[0].items[1] else { panic!() };
+        let Item::Barcode { symbol, .. } = &pages[0].items[1] else {
+            panic!()
+        };
         assert_eq!(symbol.data, "0109506000134352");
         let bad = t
             .lay_out(&serde_json::json!({"item": {"name": "X", "gtin": "09506000134353"}}))

@@ -41,6 +41,8 @@ impl TestApp {
             decode_budget_ms: 60_000,
             // Tests run the expiry job themselves, with the day they choose.
             jobs: false,
+            // The GS1 General Specifications' example company prefix.
+            gs1_company_prefix: Some("0614141".into()),
             ..Config::default()
         };
         let state = AppState::start(config).await.expect("start depot");

@@ -1,0 +1,666 @@
+//! The PDF and PNG label renderers, end to end: pages built by hand (symbols encoded with
+//! rxing), rendered, then read back the way a scanner or a PDF reader would: barcodes decoded
+//! with rxing from the PNG and from the PDF rasterised by `pdftoppm`, text extracted with
+//! `pdftotext` (poppler-utils; the PDF tests fail, never skip, without it).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use depot::error::Error;
+use depot::labels::layout::{Align, Item, Page, Symbol, Symbology, TextLine};
+use depot::labels::{pdf, png};
+use image::GrayImage;
+use rxing::{
+    BarcodeFormat, DecodeHintValue, DecodeHints, EncodeHintValue, EncodeHints, MultiFormatWriter,
+    Writer,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Building pages
+
+/// Encodes `contents` into a symbol without margin (what `labels::barcode` produces).
+fn symbol(symbology: Symbology, contents: &str, data: &str) -> Symbol {
+    let mut hints = EncodeHints::default().with(EncodeHintValue::Margin("0".into()));
+    let (format, quiet) = match symbology {
+        Symbology::Code128 | Symbology::Gs1_128 => (BarcodeFormat::CODE_128, 10),
+        Symbology::Qr => {
+            hints = hints.with(EncodeHintValue::ErrorCorrection("M".into()));
+            (BarcodeFormat::QR_CODE, 4)
+        }
+        Symbology::Datamatrix => (BarcodeFormat::DATA_MATRIX, 1),
+        other => panic!("not used here: {other:?}"),
+    };
+    let m = MultiFormatWriter
+        .encode_with_hints(contents, &format, 0, 0, &hints)
+        .unwrap_or_else(|e| panic!("encoding {format:?} {contents:?}: {e:?}"));
+    let linear = format == BarcodeFormat::CODE_128;
+    let (columns, rows) = (
+        m.getWidth() as usize,
+        if linear { 1 } else { m.getHeight() as usize },
+    );
+    let mut modules = Vec::with_capacity(columns * rows);
+    for y in 0..rows {
+        for x in 0..columns {
+            modules.push(m.get(x as u32, y as u32));
+        }
+    }
+    Symbol {
+        symbology,
+        data: data.to_string(),
+        gs1: Vec::new(),
+        columns,
+        rows,
+        modules,
+        quiet_modules: quiet,
+    }
+}
+
+/// A barcode placed like the layout does: `x_mm`/`y_mm` on the first module, the quiet zone
+/// reserved around it. Returns the item and the box (mm) to crop for decoding it.
+fn barcode(
+    x: f64,
+    y: f64,
+    module: f64,
+    bars: f64,
+    symbol: Symbol,
+    hri: Option<&str>,
+) -> (Item, [f64; 4]) {
+    let q = symbol.quiet_modules as f64 * module;
+    let w = symbol.columns as f64 * module;
+    let h = if symbol.is_linear() {
+        bars
+    } else {
+        symbol.rows as f64 * module
+    };
+    let crop = [x - q, y - q.min(3.0), w + 2.0 * q, h + 2.0 * q.min(3.0)];
+    (
+        Item::Barcode {
+            x_mm: x,
+            y_mm: y,
+            height_mm: h,
+            module_mm: module,
+            symbol,
+            hri: hri.map(str::to_string),
+            hri_size_mm: 2.5,
+        },
+        crop,
+    )
+}
+
+fn text(x: f64, y: f64, width: f64, size: f64, bold: bool, align: Align, lines: &[&str]) -> Item {
+    Item::Text {
+        x_mm: x,
+        y_mm: y,
+        width_mm: width,
+        size_mm: size,
+        line_height_mm: size * 1.2,
+        bold,
+        align,
+        lines: lines
+            .iter()
+            .map(|l| TextLine {
+                text: l.to_string(),
+                rtl: depot::labels::fonts::is_rtl(l),
+            })
+            .collect(),
+    }
+}
+
+const CODE128: &str = "DEPOT-4711-ab";
+/// GS1-128: (00) SSCC, then (10) batch, a variable-length AI needing no separator at the end.
+const GS1_ELEMENTS: &str = "00006141411234567890\u{1d}10ABC123";
+const GS1_CONTENTS: &str = "\u{f1}00006141411234567890\u{f1}10ABC123";
+const QR: &str = "https://id.example.com/01/09506000134352/10/ABC?x=Müller";
+const DATAMATRIX: &str = "LOC-A-01-02-03";
+
+/// What each barcode on the test label carries, and where to look for it.
+struct Expect {
+    format: BarcodeFormat,
+    gs1: bool,
+    text: &'static str,
+    crop: [f64; 4],
+}
+
+/// A 100 × 150 mm label: Code 128, GS1-128 with HRI, QR, DataMatrix, ten lines of text in
+/// three scripts, a frame, a rule, a logo.
+fn label() -> (Page, Vec<Expect>) {
+    let mut items = vec![Item::Rect {
+        x_mm: 1.0,
+        y_mm: 1.0,
+        width_mm: 98.0,
+        height_mm: 148.0,
+        thickness_mm: 0.5,
+        fill: false,
+    }];
+    items.push(text(
+        5.0,
+        4.0,
+        90.0,
+        5.0,
+        true,
+        Align::Left,
+        &["Müller GmbH"],
+    ));
+    items.push(text(
+        5.0,
+        11.0,
+        90.0,
+        4.0,
+        false,
+        Align::Left,
+        &["ООО Ромашка", "ул. Ленина, д. 5"],
+    ));
+    items.push(text(
+        5.0,
+        21.0,
+        90.0,
+        5.0,
+        false,
+        Align::Right,
+        &["شركة النور"],
+    ));
+    items.push(text(
+        5.0,
+        28.0,
+        60.0,
+        3.0,
+        false,
+        Align::Center,
+        &[
+            "Line 5",
+            "Line 6 — Straße",
+            "Line 7",
+            "Line 8",
+            "Line 9",
+            "Line 10",
+        ],
+    ));
+    items.push(Item::Line {
+        x1_mm: 3.0,
+        y1_mm: 52.0,
+        x2_mm: 97.0,
+        y2_mm: 52.0,
+        thickness_mm: 0.4,
+    });
+    items.push(Item::Line {
+        x1_mm: 70.0,
+        y1_mm: 28.0,
+        x2_mm: 95.0,
+        y2_mm: 48.0,
+        thickness_mm: 0.3,
+    });
+    // A 16 × 16 px checkerboard logo.
+    let luma = (0..256)
+        .map(|i| {
+            if (i / 16 / 4 + i % 16 / 4) % 2 == 0 {
+                0
+            } else {
+                200
+            }
+        })
+        .collect();
+    items.push(Item::Image {
+        x_mm: 80.0,
+        y_mm: 4.0,
+        width_mm: 15.0,
+        height_mm: 15.0,
+        pixels_wide: 16,
+        pixels_high: 16,
+        luma,
+    });
+
+    let mut expect = Vec::new();
+    let (item, crop) = barcode(
+        10.0,
+        56.0,
+        0.375,
+        15.0,
+        symbol(Symbology::Code128, CODE128, CODE128),
+        None,
+    );
+    items.push(item);
+    expect.push(Expect {
+        format: BarcodeFormat::CODE_128,
+        gs1: false,
+        text: CODE128,
+        crop,
+    });
+    let (item, crop) = barcode(
+        5.0,
+        78.0,
+        0.25,
+        18.0,
+        symbol(Symbology::Gs1_128, GS1_CONTENTS, GS1_ELEMENTS),
+        Some("(00) 006141411234567890 (10) ABC123"),
+    );
+    items.push(item);
+    expect.push(Expect {
+        format: BarcodeFormat::CODE_128,
+        gs1: true,
+        text: GS1_ELEMENTS,
+        crop,
+    });
+    let (item, crop) = barcode(8.0, 108.0, 0.6, 0.0, symbol(Symbology::Qr, QR, QR), None);
+    items.push(item);
+    expect.push(Expect {
+        format: BarcodeFormat::QR_CODE,
+        gs1: false,
+        text: QR,
+        crop,
+    });
+    let (item, crop) = barcode(
+        70.0,
+        115.0,
+        0.75,
+        0.0,
+        symbol(Symbology::Datamatrix, DATAMATRIX, DATAMATRIX),
+        None,
+    );
+    items.push(item);
+    expect.push(Expect {
+        format: BarcodeFormat::DATA_MATRIX,
+        gs1: false,
+        text: DATAMATRIX,
+        crop,
+    });
+    (
+        Page {
+            width_mm: 100.0,
+            height_mm: 150.0,
+            items,
+        },
+        expect,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading back
+
+fn decode_png(bytes: &[u8]) -> GrayImage {
+    image::load_from_memory(bytes)
+        .expect("a valid PNG")
+        .to_luma8()
+}
+
+/// Decodes the one symbol inside `crop` (mm) of a picture at `dpi`.
+fn decode(img: &GrayImage, dpi: f64, offset: (f64, f64), e: &Expect) -> String {
+    let px = |mm: f64| (mm * dpi / 25.4).round().max(0.0) as u32;
+    let [x, y, w, h] = e.crop;
+    let (x0, y0) = (
+        px(x + offset.0).min(img.width()),
+        px(y + offset.1).min(img.height()),
+    );
+    let x1 = px(x + offset.0 + w).min(img.width());
+    let y1 = px(y + offset.1 + h).min(img.height());
+    let cropped = image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image();
+    let mut hints = DecodeHints::default()
+        .with(DecodeHintValue::PossibleFormats(HashSet::from([e.format])))
+        .with(DecodeHintValue::TryHarder(true));
+    if e.gs1 {
+        hints = hints.with(DecodeHintValue::AssumeGs1(true));
+    }
+    let (cw, ch) = cropped.dimensions();
+    let result = rxing::helpers::detect_in_luma_with_hints(
+        cropped.into_raw(),
+        cw,
+        ch,
+        Some(e.format),
+        &mut hints,
+    )
+    .unwrap_or_else(|err| {
+        panic!(
+            "no {:?} found at {dpi} dpi in {:?}: {err:?}",
+            e.format, e.crop
+        )
+    });
+    let text = result.getText();
+    // With AssumeGs1 a leading FNC1 comes back as the symbology identifier.
+    text.strip_prefix("]C1").unwrap_or(text).to_string()
+}
+
+fn require(tool: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/local/bin", "/bin"] {
+        let p = Path::new(dir).join(tool);
+        if p.exists() {
+            return p;
+        }
+    }
+    match Command::new(tool).arg("-v").output() {
+        Ok(_) => PathBuf::from(tool),
+        Err(e) => panic!(
+            "`{tool}` (poppler-utils) is required to check the rendered PDFs and was not found \
+             ({e}); install it: apt-get install -y poppler-utils"
+        ),
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("label_render-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Rasterises every page of a PDF at `dpi` with pdftoppm, in page order.
+fn rasterise(pdf: &[u8], dpi: u32, name: &str) -> Vec<GrayImage> {
+    let tool = require("pdftoppm");
+    let dir = temp_dir(name);
+    let input = dir.join("in.pdf");
+    std::fs::write(&input, pdf).unwrap();
+    let out = Command::new(tool)
+        .args(["-r", &dpi.to_string(), "-gray", "-png"])
+        .arg(&input)
+        .arg(dir.join("page"))
+        .output()
+        .expect("pdftoppm runs");
+    assert!(
+        out.status.success(),
+        "pdftoppm failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    pages.sort();
+    let images = pages
+        .iter()
+        .map(|p| image::open(p).expect("pdftoppm wrote a PNG").to_luma8())
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    images
+}
+
+fn pdf_text(pdf: &[u8], name: &str) -> String {
+    let tool = require("pdftotext");
+    let dir = temp_dir(name);
+    let input = dir.join("in.pdf");
+    std::fs::write(&input, pdf).unwrap();
+    let out = Command::new(tool)
+        .args(["-enc", "UTF-8"])
+        .arg(&input)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "pdftotext failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 text")
+}
+
+// ---------------------------------------------------------------------------------------------
+// PNG
+
+fn png_round_trip(dpi: u32) {
+    let (page, expect) = label();
+    let bytes = png::render(&page, dpi).expect("renders");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let img = decode_png(&bytes);
+    let want = |mm: f64| (mm / 25.4 * f64::from(dpi)).round() as u32;
+    assert_eq!((img.width(), img.height()), (want(100.0), want(150.0)));
+    for e in &expect {
+        assert_eq!(
+            decode(&img, f64::from(dpi), (0.0, 0.0), e),
+            e.text,
+            "{:?} at {dpi} dpi",
+            e.format
+        );
+    }
+    // Background white, bars black, text anti-aliased.
+    assert_eq!(img.get_pixel(img.width() / 2, img.height() - 3).0[0], 255);
+    assert!(img.pixels().any(|p| p.0[0] > 40 && p.0[0] < 215));
+}
+
+#[test]
+fn png_203_dpi_barcodes_decode() {
+    png_round_trip(203);
+}
+
+#[test]
+fn png_300_dpi_barcodes_decode() {
+    png_round_trip(300);
+}
+
+#[test]
+fn png_bars_are_not_anti_aliased() {
+    let (page, expect) = label();
+    let img = decode_png(&png::render(&page, 203).unwrap());
+    // A row through the middle of the Code 128 bars: black and white only.
+    let [x, y, w, h] = expect[0].crop;
+    let px = |mm: f64| (mm * 203.0 / 25.4).round() as u32;
+    let row = px(y + h / 2.0);
+    let values: HashSet<u8> = (px(x)..px(x + w))
+        .map(|c| img.get_pixel(c, row).0[0])
+        .collect();
+    assert_eq!(values, HashSet::from([0, 255]));
+}
+
+#[test]
+fn png_refuses_more_than_20_megapixels() {
+    let page = Page {
+        width_mm: 210.0,
+        height_mm: 297.0,
+        items: Vec::new(),
+    };
+    // 2480 × 3508 = 8.7 Mpx at 300 dpi is fine; 4961 × 7016 = 34.8 Mpx at 600 dpi is not.
+    let img = decode_png(&png::render(&page, 300).expect("8.7 Mpx renders"));
+    assert_eq!(img.dimensions(), (2480, 3508));
+    match png::render(&page, 600) {
+        Err(Error::Validation(errors)) => assert_eq!(errors[0].field, "dpi"),
+        other => panic!(
+            "expected a dpi validation error, got {:?}",
+            other.map(|b| b.len())
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PDF
+
+#[test]
+fn pdf_barcodes_decode_after_rasterising() {
+    let (page, expect) = label();
+    let bytes = pdf::render(std::slice::from_ref(&page)).expect("renders");
+    assert!(bytes.starts_with(b"%PDF-"));
+    let pages = rasterise(&bytes, 300, "single");
+    assert_eq!(pages.len(), 1);
+    let img = &pages[0];
+    // 100 × 150 mm at 300 dpi.
+    assert!(
+        (i64::from(img.width()) - 1181).abs() <= 1,
+        "{}",
+        img.width()
+    );
+    assert!(
+        (i64::from(img.height()) - 1772).abs() <= 1,
+        "{}",
+        img.height()
+    );
+    for e in &expect {
+        assert_eq!(
+            decode(img, 300.0, (0.0, 0.0), e),
+            e.text,
+            "{:?} in the PDF",
+            e.format
+        );
+    }
+}
+
+#[test]
+fn pdf_text_is_embedded_and_extractable() {
+    let (page, _) = label();
+    let bytes = pdf::render(&[page.clone(), page]).expect("renders");
+    let raw = String::from_utf8_lossy(&bytes);
+    assert!(raw.contains("/FontFile2"), "the TrueType font is embedded");
+    let text = pdf_text(&bytes, "text");
+    for needle in [
+        "Müller GmbH",
+        "ООО Ромашка",
+        "ул. Ленина, д. 5",
+        "Line 6 — Straße",
+        "(00) 006141411234567890",
+    ] {
+        assert!(
+            text.contains(needle),
+            "{needle:?} not in the extracted text:\n{text}"
+        );
+    }
+    // Two pages.
+    assert_eq!(text.matches("Müller GmbH").count(), 2);
+    // Arabic: shaped glyphs map back to Arabic letters (base or presentation forms).
+    let arabic: String = text
+        .chars()
+        .filter(|c| matches!(*c as u32, 0x0600..=0x06FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF))
+        .collect();
+    for letter in ['ش', 'ر', 'ك', 'ة', 'ا', 'ل', 'ن', 'و'] {
+        assert!(
+            arabic.contains(letter),
+            "{letter} not in the extracted Arabic {arabic:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn pdf_arabic_is_drawn_with_joined_forms() {
+    // The same word shaped (joined) must rasterise differently from its letters set apart.
+    let page = |line: &str| Page {
+        width_mm: 60.0,
+        height_mm: 15.0,
+        items: vec![text(2.0, 2.0, 56.0, 8.0, false, Align::Center, &[line])],
+    };
+    let joined = rasterise(&pdf::render(&[page("شركة")]).unwrap(), 150, "arabic-joined");
+    let isolated = rasterise(
+        &pdf::render(&[page("ش ر ك ة")]).unwrap(),
+        150,
+        "arabic-isolated",
+    );
+    let ink = |img: &GrayImage| img.pixels().filter(|p| p.0[0] < 128).count();
+    assert!(ink(&joined[0]) > 50, "the Arabic line is drawn");
+    assert_ne!(joined[0].as_raw(), isolated[0].as_raw());
+    // PNG draws it too.
+    let img = decode_png(&png::render(&page("شركة"), 203).unwrap());
+    assert!(ink(&img) > 50);
+}
+
+#[test]
+fn sheet_of_seven_labels_on_one_a4_page() {
+    let mut labels = Vec::new();
+    let mut crops = Vec::new();
+    for i in 1..=7 {
+        let data = format!("SHEET-{i:03}");
+        let (item, crop) = barcode(
+            8.0,
+            12.0,
+            0.33,
+            12.0,
+            symbol(Symbology::Code128, &data, &data),
+            None,
+        );
+        labels.push(Page {
+            width_mm: 100.0,
+            height_mm: 70.0,
+            items: vec![
+                text(
+                    5.0,
+                    3.0,
+                    90.0,
+                    4.0,
+                    true,
+                    Align::Left,
+                    &[&format!("Label {i}")],
+                ),
+                item,
+                Item::Rect {
+                    x_mm: 0.0,
+                    y_mm: 0.0,
+                    width_mm: 100.0,
+                    height_mm: 70.0,
+                    thickness_mm: 0.2,
+                    fill: false,
+                },
+            ],
+        });
+        crops.push((data, crop));
+    }
+    let bytes = pdf::sheet(&labels, 2, 4).expect("7 labels of 100 × 70 mm fit 2 × 4 on A4");
+    let pages = rasterise(&bytes, 300, "sheet");
+    assert_eq!(pages.len(), 1, "7 labels at 2 × 4 make one sheet");
+    let img = &pages[0];
+    assert!(
+        (i64::from(img.width()) - 2480).abs() <= 1 && (i64::from(img.height()) - 3508).abs() <= 1
+    );
+    // Grid 200 × 280 mm centred: 5 mm left, 8.5 mm top.
+    for (i, (data, crop)) in crops.iter().enumerate() {
+        let offset = (5.0 + (i % 2) as f64 * 100.0, 8.5 + (i / 2) as f64 * 70.0);
+        let e = Expect {
+            format: BarcodeFormat::CODE_128,
+            gs1: false,
+            text: "",
+            crop: *crop,
+        };
+        assert_eq!(&decode(img, 300.0, offset, &e), data, "label {}", i + 1);
+    }
+    let text = pdf_text(&bytes, "sheet-text");
+    for i in 1..=7 {
+        assert!(text.contains(&format!("Label {i}")), "{text}");
+    }
+
+    // Nine labels: two sheets.
+    let mut nine = labels.clone();
+    nine.extend(labels[..2].iter().cloned());
+    assert_eq!(
+        rasterise(&pdf::sheet(&nine, 2, 4).unwrap(), 20, "sheet-nine").len(),
+        2
+    );
+
+    // Too big for the grid: refused, naming the sheet.
+    let big = Page {
+        width_mm: 110.0,
+        height_mm: 70.0,
+        items: Vec::new(),
+    };
+    match pdf::sheet(&[big], 2, 4) {
+        Err(Error::Validation(errors)) => assert_eq!(errors[0].field, "sheet"),
+        other => panic!(
+            "expected a validation error, got {:?}",
+            other.map(|b| b.len())
+        ),
+    }
+    assert!(pdf::sheet(&labels, 0, 4).is_err());
+}
+
+#[test]
+fn render_time_per_label() {
+    let (page, _) = label();
+    // Warm up (font parsing, shaping tables).
+    pdf::render(std::slice::from_ref(&page)).unwrap();
+    png::render(&page, 203).unwrap();
+    let n = 10;
+    let start = Instant::now();
+    for _ in 0..n {
+        pdf::render(std::slice::from_ref(&page)).unwrap();
+    }
+    let pdf_ms = start.elapsed().as_secs_f64() * 1000.0 / f64::from(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        png::render(&page, 203).unwrap();
+    }
+    let png_ms = start.elapsed().as_secs_f64() * 1000.0 / f64::from(n);
+    println!("100 × 150 mm label: PDF {pdf_ms:.1} ms, PNG@203 {png_ms:.1} ms per label");
+    // LABEL_RENDER_DUMP=dir writes the test label out for a look.
+    if let Ok(dir) = std::env::var("LABEL_RENDER_DUMP") {
+        let dir = Path::new(&dir);
+        std::fs::write(
+            dir.join("label.pdf"),
+            pdf::render(std::slice::from_ref(&page)).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(dir.join("label-203.png"), png::render(&page, 203).unwrap()).unwrap();
+    }
+}
