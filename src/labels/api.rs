@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,6 +18,7 @@ use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::error::{Checks, Error};
+use crate::labels::records::{self, EntityKind, EntityRef};
 use crate::labels::template::FieldSpec;
 use crate::labels::{Format, Rendered, pdf, sscc};
 
@@ -229,6 +230,11 @@ fn label(s: &AppState, q: &LabelQuery, default: &str, data: &Value) -> ApiResult
     )?))
 }
 
+async fn record_label(s: &AppState, q: &LabelQuery, entity: EntityRef) -> ApiResult<Response> {
+    let (default, data) = records::data_for(&s.db, entity).await?;
+    label(s, q, default, &data)
+}
+
 /// The item's label (template `item`: name, code, GTIN as EAN-13; or `?template=`), filled
 /// from the item. The GTIN is the item's base-unit GTIN (or its first).
 #[utoipa::path(get, path = "/v1/items/{id}/label", tag = "labels", params(("id" = i64, Path), LabelQuery),
@@ -240,24 +246,15 @@ async fn item_label(
     Query(q): Query<LabelQuery>,
 ) -> ApiResult<Response> {
     p.check(READERS)?;
-    let item = crate::catalog::items::get(&s.db, id).await?;
-    let gtin = item
-        .gtins
-        .iter()
-        .find(|g| g.quantity == 1)
-        .or(item.gtins.first())
-        .map(|g| g.gtin.clone());
-    let Some(gtin) = gtin else {
-        return Err(
-            Error::conflict("gtins", format!("item {} has no GTIN to print", item.code)).into(),
-        );
-    };
-    label(
+    record_label(
         &s,
         &q,
-        "item",
-        &json!({"item": {"name": item.name, "code": item.code, "gtin": gtin, "unit": item.unit}}),
+        EntityRef {
+            kind: EntityKind::Item,
+            id,
+        },
     )
+    .await
 }
 
 /// The batch's label (template `batch`: item, batch, expiry and production date, GS1-128
@@ -271,30 +268,15 @@ async fn batch_label(
     Query(q): Query<LabelQuery>,
 ) -> ApiResult<Response> {
     p.check(READERS)?;
-    let batch = crate::stock::batches::get(&s.db, id).await?;
-    let item = crate::catalog::items::get(&s.db, batch.item_id).await?;
-    let gtin = item
-        .gtins
-        .iter()
-        .find(|g| g.quantity == 1)
-        .or(item.gtins.first())
-        .map(|g| g.gtin.clone())
-        .ok_or_else(|| {
-            Error::conflict("gtins", format!("item {} has no GTIN to print", item.code))
-        })?;
-    label(
+    record_label(
         &s,
         &q,
-        "batch",
-        &json!({
-            "item": {"name": item.name, "code": item.code, "gtin": gtin},
-            "batch": {
-                "code": batch.code,
-                "expiry": batch.expiry_date.map(|d| d.to_string()),
-                "production_date": batch.production_date.map(|d| d.to_string()),
-            }
-        }),
+        EntityRef {
+            kind: EntityKind::Batch,
+            id,
+        },
     )
+    .await
 }
 
 /// The location's (bin's) label with its barcode (template `location`).
@@ -307,17 +289,15 @@ async fn location_label(
     Query(q): Query<LabelQuery>,
 ) -> ApiResult<Response> {
     p.check(READERS)?;
-    let location = crate::catalog::warehouses::location(&s.db, id).await?;
-    let warehouse = crate::catalog::warehouses::get(&s.db, location.warehouse_id).await?;
-    label(
+    record_label(
         &s,
         &q,
-        "location",
-        &json!({
-            "location": {"code": location.code, "barcode": location.barcode},
-            "warehouse": {"name": warehouse.name},
-        }),
+        EntityRef {
+            kind: EntityKind::Location,
+            id,
+        },
     )
+    .await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -14,6 +14,7 @@ pub mod fonts;
 pub mod layout;
 pub mod pdf;
 pub mod png;
+pub mod records;
 pub mod sscc;
 pub mod template;
 pub mod zpl;

@@ -11,6 +11,7 @@ use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::error::Error;
 use crate::printing::jobs::{self, JobFilter, NewPrintJob, PrintJob, Submitter};
 use crate::printing::profiles::PrinterProfile;
 
@@ -39,6 +40,23 @@ async fn create(
         device_id: p.device_id(),
         may_send_raw: p.check(Access::ADMIN).is_ok(),
     };
+    let mut body = body;
+    if let Some(entity) = body.entity.take() {
+        if body.data.is_some() {
+            return Err(Error::invalid("entity", "give either data or entity").into());
+        }
+        let (default, data) = crate::labels::records::data_for(&s.db, entity)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::invalid(
+                    "entity",
+                    format!("no {:?} with id {}", entity.kind, entity.id).to_lowercase(),
+                ),
+                other => other,
+            })?;
+        body.template.get_or_insert_with(|| default.to_string());
+        body.data = Some(data);
+    }
     let job = jobs::submit(&s.db, &s.printing, body, by).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }

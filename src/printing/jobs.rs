@@ -68,6 +68,10 @@ pub struct NewPrintJob {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
+    /// Instead of `data`: the record to print (`{"type":"item"|"batch"|"location","id"}`); the
+    /// template defaults to the record's (`item`, `batch`, `location`).
+    #[serde(default)]
+    pub entity: Option<crate::labels::records::EntityRef>,
     /// Raw ZPL instead of template and data (admins only; ZPL printers only).
     #[serde(default)]
     pub zpl: Option<String>,

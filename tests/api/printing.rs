@@ -65,6 +65,40 @@ async fn templates_print_at_the_printers_resolution(app: TestApp) {
     assert_eq!(response.headers()["content-type"], "application/pdf");
     assert!(response.bytes().await.unwrap().starts_with(b"%PDF"));
 
+    // A record instead of data: the location's own label, from the location.
+    let wh = app
+        .create(
+            "/v1/warehouses",
+            json!({"code": "PW", "name": "Print warehouse"}),
+        )
+        .await;
+    let bin = app
+        .create(
+            &format!("/v1/warehouses/{}/locations", wh["id"]),
+            json!({"code": "B-07"}),
+        )
+        .await;
+    let (status, job) = print(
+        &app,
+        json!({"printer_id": zebra, "entity": {"type": "location", "id": bin["id"]}}),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(job["template"], "location");
+    wait_job(&app, job["id"].as_i64().unwrap(), "done", |j| {
+        j["status"] == "done"
+    })
+    .await;
+    printer.expect(">:PW-B-07", 1).await;
+    let (status, body) = print(
+        &app,
+        json!({"printer_id": zebra, "entity": {"type": "batch", "id": 999_999}}),
+        None,
+    )
+    .await;
+    assert_problem(status, &body, 422, Some("entity"));
+
     // Bad data for the template: refused before anything is queued.
     let (status, body) = print(
         &app,
