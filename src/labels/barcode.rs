@@ -131,6 +131,75 @@ pub fn prepare_in(
     }
 }
 
+/// ECC 200 square symbols: (side in modules, data codewords).
+const DATAMATRIX_SIZES: &[(usize, usize)] = &[
+    (10, 3),
+    (12, 5),
+    (14, 8),
+    (16, 12),
+    (18, 18),
+    (20, 22),
+    (22, 30),
+    (24, 36),
+    (26, 44),
+    (32, 62),
+    (36, 86),
+    (40, 114),
+    (44, 144),
+    (48, 174),
+    (52, 204),
+    (64, 280),
+    (72, 368),
+    (80, 456),
+    (88, 576),
+    (96, 696),
+    (104, 816),
+    (120, 1050),
+    (132, 1304),
+    (144, 1558),
+];
+
+/// A DataMatrix symbol checked and sized but not encoded, for printers that encode it
+/// themselves (ZPL `^BX`): the size holds the data in ASCII encodation (digit pairs one
+/// codeword, FNC1 one, other characters one, more above 127), an upper bound of what any
+/// encodation needs. `modules` is empty.
+pub fn size_only(symbology: Symbology, data: &str, context: &str) -> Result<Symbol, EncodeError> {
+    if !matches!(symbology, Symbology::Datamatrix | Symbology::Gs1Datamatrix) {
+        return encode_in(symbology, data, context);
+    }
+    let (carried, elements) = prepare_in(symbology, data, context)?;
+    let mut codewords = usize::from(symbology == Symbology::Gs1Datamatrix);
+    let chars: Vec<char> = carried.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
+            i += 2;
+            codewords += 1;
+            continue;
+        }
+        codewords += if (chars[i] as u32) > 127 {
+            2 * chars[i].len_utf8()
+        } else {
+            1
+        };
+        i += 1;
+    }
+    let side = DATAMATRIX_SIZES
+        .iter()
+        .find(|(_, capacity)| *capacity >= codewords)
+        .map(|(side, _)| *side)
+        .ok_or_else(|| "too much data for a DataMatrix symbol".to_string())?;
+    Ok(Symbol {
+        symbology,
+        data: carried,
+        gs1: elements.into_iter().map(|e| (e.ai, e.value)).collect(),
+        columns: side,
+        rows: side,
+        modules: Vec::new(),
+        quiet_modules: 1,
+    })
+}
+
 /// The mod-10 check digit of a string of digits.
 fn check_char(digits: &str) -> char {
     let values: Vec<u8> = digits.bytes().map(|b| b - b'0').collect();
@@ -259,5 +328,19 @@ mod tests {
         assert!(d.rows >= 10);
         let e = encode(Symbology::Ean13, "4006381333931").unwrap();
         assert_eq!(e.columns, 95);
+        // Sizing without encoding never gives a smaller symbol than the encoder.
+        for data in [
+            "(01)09506000134352(10)ABC",
+            "(01)09506000134352(17)261231(10)L2611-42(21)X9",
+        ] {
+            let real = encode(Symbology::Gs1Datamatrix, data).unwrap();
+            let sized = size_only(Symbology::Gs1Datamatrix, data, "").unwrap();
+            assert!(
+                sized.rows >= real.rows,
+                "{data}: {} < {}",
+                sized.rows,
+                real.rows
+            );
+        }
     }
 }

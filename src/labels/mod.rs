@@ -126,7 +126,7 @@ pub fn render(
     if !matches!(dpi, 72..=1200) {
         return Err(Error::invalid("dpi", "must be between 72 and 1200"));
     }
-    let pages = t.lay_out(data)?;
+    let pages = t.lay_out_for(data, format == Format::Zpl)?;
     let bytes = match format {
         Format::Zpl => zpl::render(&pages, dpi).into_bytes(),
         Format::Pdf => pdf::render(&pages)?,

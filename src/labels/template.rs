@@ -579,6 +579,13 @@ impl Template {
 
     /// Lays the template out with `data`: one page, or as many as the table needs.
     pub fn lay_out(&self, data: &Value) -> Result<Vec<Page>> {
+        self.lay_out_for(data, false)
+    }
+
+    /// [`lay_out`](Self::lay_out) for a renderer that draws DataMatrix symbols natively (ZPL):
+    /// they are sized from their data without encoding their modules (the slow part of a
+    /// label); everything else, validation included, is the same.
+    pub fn lay_out_for(&self, data: &Value, native_2d: bool) -> Result<Vec<Page>> {
         if !data.is_object() {
             return Err(Error::invalid("data", "must be a JSON object"));
         }
@@ -646,12 +653,12 @@ impl Template {
             } else {
                 &rows[first..(first + per_page).min(rows.len())]
             };
-            out.push(self.page(&data, slice)?);
+            out.push(self.page(&data, slice, native_2d)?);
         }
         Ok(out)
     }
 
-    fn page(&self, data: &Value, rows: &[Value]) -> Result<Page> {
+    fn page(&self, data: &Value, rows: &[Value], native_2d: bool) -> Result<Page> {
         let mut items = Vec::new();
         for (i, e) in self.elements.iter().enumerate() {
             let field = |what: &str| format!("element {} ({what})", i + 1);
@@ -719,10 +726,16 @@ impl Template {
                         Some(c) => self.bind(c, data)?,
                         None => String::new(),
                     };
-                    let symbol =
-                        barcode::encode_in(*symbology, &bound, &context).map_err(|why| {
-                            Error::invalid("data", format!("{}: {why}", field("barcode")))
-                        })?;
+                    let native = native_2d
+                        && matches!(symbology, Symbology::Datamatrix | Symbology::Gs1Datamatrix);
+                    let symbol = if native {
+                        barcode::size_only(*symbology, &bound, &context)
+                    } else {
+                        barcode::encode_in(*symbology, &bound, &context)
+                    }
+                    .map_err(|why| {
+                        Error::invalid("data", format!("{}: {why}", field("barcode")))
+                    })?;
                     // ZPL lets the printer encode Code 128 itself: its symbol must fit too.
                     let columns = match symbology {
                         Symbology::Code128 | Symbology::Gs1_128 => {
