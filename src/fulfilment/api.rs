@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::crm::visibility::Viewer;
 use crate::error::Error;
+use crate::fulfilment::picking::{self, NewPickList, PickList, PickScan};
 use crate::fulfilment::{self, Availability, Fulfilment, ReserveOptions, ReserveResult};
 
 /// Reps, heads and admins act on the deals they may see; warehouse staff on every deal.
@@ -118,8 +119,173 @@ async fn availability(
     ))
 }
 
+const PICKERS: Access = Access {
+    roles: &[Role::Admin, Role::Warehouse],
+    devices: &[DeviceKind::Scanner],
+};
+
+/// Create a pick list from deals' reservations (or from every won deal with reserved stock in
+/// the warehouse): lines pinned to batch and location, in pick-route order.
+#[utoipa::path(post, path = "/v1/pick-lists", tag = "fulfilment", request_body = NewPickList,
+    responses((status = 201, body = PickList), ErrorResponses), security(("bearer" = [])))]
+async fn create_pick_list(
+    State(s): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody<NewPickList>,
+) -> ApiResult<(axum::http::StatusCode, Json<PickList>)> {
+    p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(picking::create(&s.db, body, p.user_id()).await?),
+    ))
+}
+
+/// A pick list: its lines (location, item, batch, quantity, picked) and progress.
+#[utoipa::path(get, path = "/v1/pick-lists/{id}", tag = "fulfilment", params(("id" = i64, Path)),
+    responses((status = 200, body = PickList), ErrorResponses), security(("bearer" = [])))]
+async fn get_pick_list(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+) -> ApiResult<Json<PickList>> {
+    p.check(PICKERS)?;
+    Ok(Json(picking::get(&s.db, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PickScanRequest {
+    /// What the scanner delivered: a location's barcode, then the goods (a GS1 code with GTIN
+    /// and batch, an EAN/UPC or alias with `batch`).
+    pub scan: String,
+    /// Packs picked with this scan (default 1).
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    #[serde(default)]
+    pub batch: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
+}
+
+/// Scan-verified picking: answers `location`, `confirmed` (with what is left) or `refused` with
+/// the reason (`wrong_location`, `wrong_item`, `wrong_batch`, `expired`, `more_than_needed`,
+/// `batch_missing`). A confirmed pick moves the goods to the packing location, still reserved
+/// for the deal. A batch as good or better by FEFO than the planned one is accepted and the
+/// swap recorded.
+#[utoipa::path(post, path = "/v1/pick-lists/{id}/scans", tag = "fulfilment", params(("id" = i64, Path)),
+    request_body = PickScanRequest, responses((status = 200, body = PickScan), ErrorResponses),
+    security(("bearer" = [])))]
+async fn pick_scan(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<PickScanRequest>,
+) -> ApiResult<Json<PickScan>> {
+    p.check(PICKERS)?;
+    picking::get(&s.db, id).await?;
+    let result = s
+        .scanning
+        .scan(
+            &s.db,
+            &crate::scanning::api::caller(&p),
+            crate::scanning::ScanRequest {
+                data: body.scan,
+                profile: body.profile,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            Error::InvalidBarcode {
+                ai,
+                position,
+                message,
+                ..
+            } => Error::InvalidBarcode {
+                field: "scan".into(),
+                ai,
+                position,
+                message,
+            },
+            Error::Validation(mut v) => {
+                for f in &mut v {
+                    if f.field == "data" {
+                        f.field = "scan".into();
+                    }
+                }
+                Error::Validation(v)
+            }
+            other => other,
+        })?;
+    let scanned = if let Some(l) = result.matches.iter().find(|m| m.kind == "location") {
+        picking::Scanned::Location(l.id)
+    } else if let Some(item) = result.matches.iter().find(|m| m.kind == "item") {
+        let gs1 = result.gs1.as_ref();
+        picking::Scanned::Goods {
+            item_id: item.id,
+            per_pack: gs1.and_then(|g| g.count).or(item.quantity).unwrap_or(1),
+            batch: gs1.and_then(|g| g.batch.clone()).or(body.batch),
+        }
+    } else {
+        return Err(Error::invalid("scan", "no location or item in Depot has this barcode").into());
+    };
+    let actor = crate::stock::operations::Actor {
+        user_id: p.user_id(),
+        device_id: p.device_id(),
+    };
+    Ok(Json(
+        picking::scan(&s.db, id, scanned, body.quantity, actor).await?,
+    ))
+}
+
+/// The pick list as an A4 document (template `pick-list`), `?format=pdf|zpl|png`.
+#[utoipa::path(get, path = "/v1/pick-lists/{id}/document", tag = "fulfilment", params(("id" = i64, Path)),
+    responses((status = 200, description = "the pick list"), ErrorResponses), security(("bearer" = [])))]
+async fn pick_list_document(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+) -> ApiResult<axum::response::Response> {
+    p.check(PICKERS)?;
+    let list = picking::get(&s.db, id).await?;
+    let warehouse = crate::catalog::warehouses::get(&s.db, list.warehouse_id).await?;
+    let mut deals: Vec<String> = list
+        .lines
+        .iter()
+        .map(|l| format!("DPT-DEAL-{}", l.deal_id))
+        .collect();
+    deals.dedup();
+    let mut lines = Vec::new();
+    for l in &list.lines {
+        let item = crate::catalog::items::get(&s.db, l.item_id).await?;
+        lines.push(serde_json::json!({
+            "location": l.location_code, "item_code": l.item_code, "item_name": item.name,
+            "batch": l.batch_code, "expiry": l.expiry_date.map(|d| d.to_string()),
+            "quantity": l.quantity,
+        }));
+    }
+    let data = serde_json::json!({
+        "pick_list": {"code": list.code, "id": list.id},
+        "warehouse": {"name": warehouse.name},
+        "deal": {"reference": deals.join(", ")},
+        "created_at": list.created_at.date().to_string(),
+        "lines": lines,
+    });
+    let rendered = s
+        .labels
+        .render("pick-list", crate::labels::Format::Pdf, 203, &data)?;
+    let mut response = axum::response::IntoResponse::into_response(rendered.bytes);
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(rendered.content_type),
+    );
+    Ok(response)
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(create_pick_list))
+        .routes(routes!(get_pick_list))
+        .routes(routes!(pick_scan))
+        .routes(routes!(pick_list_document))
         .routes(routes!(reserve))
         .routes(routes!(deal_fulfilment))
         .routes(routes!(availability))

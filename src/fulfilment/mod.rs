@@ -12,6 +12,7 @@
 //! updates, which never let `reserved` pass `on_hand`.
 
 pub mod api;
+pub mod picking;
 pub mod reservations;
 pub mod supply;
 

@@ -10,6 +10,7 @@ mod counts;
 mod crm;
 mod fulfilment;
 mod labels;
+mod picking;
 mod platform;
 mod printing;
 mod returns;

@@ -1,0 +1,696 @@
+//! Pick lists and scan-verified picking.
+//!
+//! A pick list takes the deals' reservations in a warehouse (each already pinned to a batch and
+//! location by the FEFO rule when it was made) as its lines, in pick-route order
+//! (`locations.pick_sequence`), so a picker walks the warehouse once. Scanning checks every
+//! pick: the location first, then the goods (a GS1 code carrying GTIN and batch, or an
+//! EAN/alias with the batch given). A confirmed pick posts two `pick` movements in one
+//! transaction, from the bin (consuming the line's reservation) to the packing location, where
+//! the goods stay reserved for the deal line: a new reservation is made there in the same
+//! transaction. A different batch is accepted only when it is as good or better by FEFO (not
+//! expired, enough shelf life left, expiring no later than the planned one); the swap is
+//! recorded by moving the reservation to the scanned batch.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use utoipa::ToSchema;
+
+use crate::catalog::warehouses;
+use crate::db::{Arg, Db, now};
+use crate::error::{Error, Result};
+use crate::fulfilment::reservations::{self, BalanceKey, Holder};
+use crate::stock::batches;
+use crate::stock::fefo;
+use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
+use crate::stock::operations::Actor;
+use crate::{in_tx, on_read};
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewPickList {
+    /// The deals to pick; or all won deals with reservations in `warehouse_id`.
+    #[serde(default)]
+    pub deal_ids: Option<Vec<i64>>,
+    pub warehouse_id: i64,
+    /// Where picked goods go (still reserved for their deals) until they are packed.
+    pub packing_location_id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct PickLine {
+    pub id: i64,
+    pub sequence: i64,
+    pub deal_id: i64,
+    pub deal_line_id: i64,
+    pub item_id: i64,
+    pub item_code: String,
+    pub location_id: i64,
+    pub location_code: String,
+    pub batch_id: Option<i64>,
+    pub batch_code: Option<String>,
+    pub expiry_date: Option<Date>,
+    pub quantity: i64,
+    pub picked: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PickList {
+    pub id: i64,
+    /// The pick list's own barcode (`DPT-PICK-<id>`).
+    pub code: String,
+    pub warehouse_id: i64,
+    pub packing_location_id: i64,
+    /// `open`, `done` (everything picked) or `cancelled`.
+    pub status: String,
+    pub current_location_id: Option<i64>,
+    pub lines: Vec<PickLine>,
+    pub quantity: i64,
+    pub picked: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A reservation still to pick: what becomes a line.
+#[derive(sqlx::FromRow)]
+struct ToPick {
+    reservation_id: i64,
+    deal_id: i64,
+    deal_line_id: i64,
+    item_id: i64,
+    location_id: i64,
+    batch_id: Option<i64>,
+    quantity: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ListRow {
+    id: i64,
+    warehouse_id: i64,
+    packing_location_id: i64,
+    status: String,
+    current_location_id: Option<i64>,
+    created_at: OffsetDateTime,
+}
+
+/// Creates a pick list from the deals' reservations in the warehouse that are not at the
+/// packing location and not on another open pick list.
+pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<PickList> {
+    let packing = warehouses::location(db, new.packing_location_id)
+        .await
+        .map_err(|_| {
+            Error::invalid(
+                "packing_location_id",
+                format!("no location with id {}", new.packing_location_id),
+            )
+        })?;
+    if packing.warehouse_id != new.warehouse_id {
+        return Err(Error::invalid(
+            "packing_location_id",
+            format!(
+                "location {} is not in warehouse {}",
+                packing.code, new.warehouse_id
+            ),
+        ));
+    }
+    let deal_ids: Vec<i64> = match new.deal_ids {
+        Some(ids) if ids.is_empty() => {
+            return Err(Error::invalid("deal_ids", "must not be empty"));
+        }
+        Some(ids) => {
+            for (i, id) in ids.iter().enumerate() {
+                if crate::crm::deals::title_of(db, *id).await?.is_none() {
+                    return Err(Error::invalid(
+                        format!("deal_ids[{i}]"),
+                        format!("no deal with id {id}"),
+                    ));
+                }
+            }
+            ids
+        }
+        None => on_read!(db, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "select distinct r.deal_id from reservations r join deals d on d.id = r.deal_id
+                 where d.status = 'won' and r.warehouse_id = $1 and r.quantity > 0
+                   and r.location_id <> $2 order by r.deal_id",
+            )
+            .bind(new.warehouse_id)
+            .bind(new.packing_location_id)
+            .fetch_all(pool)
+            .await?
+        }),
+    };
+    // Reservations to pick, in pick-route order.
+    let mut picks: Vec<ToPick> = Vec::new();
+    for deal in &deal_ids {
+        let rows = on_read!(db, pool => {
+            sqlx::query_as::<_, ToPick>(
+                "select r.id as reservation_id, r.deal_id, r.deal_line_id, r.item_id, r.location_id,
+                        r.batch_id,
+                        r.quantity - coalesce((select cast(sum(p.quantity - p.picked) as bigint)
+                                               from pick_list_lines p
+                                               join pick_lists pl on pl.id = p.pick_list_id
+                                               where p.reservation_id = r.id and pl.status = 'open'), 0)
+                        as quantity
+                 from reservations r
+                 where r.deal_id = $1 and r.warehouse_id = $2 and r.quantity > 0
+                   and r.location_id <> $3 and r.deal_line_id is not null",
+            )
+            .bind(deal)
+            .bind(new.warehouse_id)
+            .bind(new.packing_location_id)
+            .fetch_all(pool)
+            .await?
+        });
+        picks.extend(rows.into_iter().filter(|r| r.quantity > 0));
+    }
+    if picks.is_empty() {
+        return Err(Error::conflict(
+            "deal_ids",
+            "nothing to pick: the deals hold no reserved stock outside the packing location",
+        ));
+    }
+    let route: std::collections::HashMap<i64, (i64, String)> = {
+        let mut m = std::collections::HashMap::new();
+        for p in &picks {
+            if let std::collections::hash_map::Entry::Vacant(e) = m.entry(p.location_id) {
+                let l = warehouses::location(db, p.location_id).await?;
+                e.insert((l.pick_sequence, l.code));
+            }
+        }
+        m
+    };
+    picks.sort_by(|a, b| {
+        (&route[&a.location_id], a.item_id, a.reservation_id).cmp(&(
+            &route[&b.location_id],
+            b.item_id,
+            b.reservation_id,
+        ))
+    });
+    let at = now();
+    let id = in_tx!(db, tx => {
+        let id: i64 = sqlx::query_scalar(
+            "insert into pick_lists (warehouse_id, packing_location_id, status, created_by, created_at, updated_at)
+             values ($1, $2, 'open', $3, $4, $4) returning id",
+        )
+        .bind(new.warehouse_id)
+        .bind(new.packing_location_id)
+        .bind(user_id)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        for (i, p) in picks.iter().enumerate() {
+            sqlx::query(
+                "insert into pick_list_lines (pick_list_id, sequence, deal_id, deal_line_id, item_id,
+                     location_id, batch_id, reservation_id, quantity, picked)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)",
+            )
+            .bind(id)
+            .bind(i as i64 + 1)
+            .bind(p.deal_id)
+            .bind(p.deal_line_id)
+            .bind(p.item_id)
+            .bind(p.location_id)
+            .bind(p.batch_id)
+            .bind(p.reservation_id)
+            .bind(p.quantity)
+            .execute(&mut *tx)
+            .await?;
+        }
+        id
+    });
+    get(db, id).await
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<PickList> {
+    let row = on_read!(db, pool => {
+        sqlx::query_as::<_, ListRow>(
+            "select id, warehouse_id, packing_location_id, status, current_location_id, created_at
+             from pick_lists where id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    })
+    .ok_or_else(|| Error::not_found("pick list", id))?;
+    let lines = on_read!(db, pool => {
+        sqlx::query_as::<_, PickLine>(
+            "select p.id, p.sequence, p.deal_id, p.deal_line_id, p.item_id, i.code as item_code,
+                    p.location_id, l.code as location_code, p.batch_id, b.code as batch_code,
+                    b.expiry_date, p.quantity, p.picked
+             from pick_list_lines p
+             join items i on i.id = p.item_id
+             join locations l on l.id = p.location_id
+             left join batches b on b.id = p.batch_id
+             where p.pick_list_id = $1 order by p.sequence",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(PickList {
+        id: row.id,
+        code: format!("DPT-PICK-{}", row.id),
+        warehouse_id: row.warehouse_id,
+        packing_location_id: row.packing_location_id,
+        status: row.status,
+        current_location_id: row.current_location_id,
+        quantity: lines.iter().map(|l| l.quantity).sum(),
+        picked: lines.iter().map(|l| l.picked).sum(),
+        lines,
+        created_at: row.created_at,
+    })
+}
+
+/// What a picker scanned, as the scanning layer resolved it.
+#[derive(Debug, Clone)]
+pub enum Scanned {
+    Location(i64),
+    Goods {
+        item_id: i64,
+        /// Base units in one pack.
+        per_pack: i64,
+        /// From the barcode (or typed).
+        batch: Option<String>,
+    },
+}
+
+/// Why a pick was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// No location scanned yet, or the goods are not at the location scanned.
+    WrongLocation,
+    /// The item is not on the pick list (or nothing of it is left to pick).
+    WrongItem,
+    /// A batch expiring later than the planned one (FEFO), or one without enough shelf life.
+    WrongBatch,
+    /// The scanned batch is expired.
+    Expired,
+    /// More than is left to pick on the line.
+    MoreThanNeeded,
+    /// The batch of a batch-tracked item was not given.
+    BatchMissing,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PickScan {
+    /// `location`, `confirmed` or `refused`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Refusal>,
+    /// What to do, in words, for the picker's screen.
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<PickLine>,
+    /// Left to pick on the line (confirmed) and on the whole list.
+    pub line_remaining: Option<i64>,
+    pub list_remaining: i64,
+    /// A batch swapped for the planned one (as good or better by FEFO).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swapped_from_batch: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub movements: Vec<Movement>,
+}
+
+fn refused(list: &PickList, reason: Refusal, message: String) -> PickScan {
+    PickScan {
+        outcome: "refused",
+        reason: Some(reason),
+        message,
+        line: None,
+        line_remaining: None,
+        list_remaining: list.quantity - list.picked,
+        swapped_from_batch: None,
+        movements: Vec::new(),
+    }
+}
+
+/// Checks and posts one picker's scan.
+pub async fn scan(
+    db: &Db,
+    id: i64,
+    scanned: Scanned,
+    packs: Option<i64>,
+    actor: Actor,
+) -> Result<PickScan> {
+    let list = get(db, id).await?;
+    if list.status != "open" {
+        return Err(Error::conflict(
+            "status",
+            format!("pick list {id} is {}", list.status),
+        ));
+    }
+    let (item_id, per_pack, batch_code) = match scanned {
+        Scanned::Location(location) => {
+            let l = warehouses::location(db, location).await?;
+            if l.warehouse_id != list.warehouse_id {
+                return Ok(refused(
+                    &list,
+                    Refusal::WrongLocation,
+                    format!("location {} is in another warehouse", l.code),
+                ));
+            }
+            in_tx!(db, tx => {
+                sqlx::query("update pick_lists set current_location_id = $1 where id = $2")
+                    .bind(location)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            });
+            let left: i64 = list
+                .lines
+                .iter()
+                .filter(|p| p.location_id == location)
+                .map(|p| p.quantity - p.picked)
+                .sum();
+            return Ok(PickScan {
+                outcome: "location",
+                reason: None,
+                message: if left > 0 {
+                    format!("{left} to pick at {}", l.code)
+                } else {
+                    format!("nothing to pick at {}", l.code)
+                },
+                line: None,
+                line_remaining: None,
+                list_remaining: list.quantity - list.picked,
+                swapped_from_batch: None,
+                movements: Vec::new(),
+            });
+        }
+        Scanned::Goods {
+            item_id,
+            per_pack,
+            batch,
+        } => (item_id, per_pack, batch),
+    };
+    let Some(location) = list.current_location_id else {
+        return Ok(refused(
+            &list,
+            Refusal::WrongLocation,
+            "scan the location first".into(),
+        ));
+    };
+    let open: Vec<&PickLine> = list
+        .lines
+        .iter()
+        .filter(|p| p.item_id == item_id && p.picked < p.quantity)
+        .collect();
+    if open.is_empty() {
+        return Ok(refused(
+            &list,
+            Refusal::WrongItem,
+            format!("item {item_id} is not (or no longer) on this pick list"),
+        ));
+    }
+    let here: Vec<&PickLine> = open
+        .iter()
+        .copied()
+        .filter(|p| p.location_id == location)
+        .collect();
+    if here.is_empty() {
+        let at = &open[0];
+        return Ok(refused(
+            &list,
+            Refusal::WrongLocation,
+            format!("pick item {} at {}", at.item_code, at.location_code),
+        ));
+    }
+    let quantity = packs.unwrap_or(1).saturating_mul(per_pack);
+    if quantity <= 0 {
+        return Err(Error::invalid("quantity", "must be greater than zero"));
+    }
+    let today = now().date();
+    let item = crate::catalog::items::get(db, item_id).await?;
+    let tracked = item.tracking != crate::catalog::items::Tracking::None;
+    // The line: the one with the scanned batch, else the first here (a possible swap).
+    let scanned_batch = match (&batch_code, tracked) {
+        (Some(code), true) => batches::by_code(db, item_id, code.trim()).await?,
+        (None, true) => {
+            return Ok(refused(
+                &list,
+                Refusal::BatchMissing,
+                format!(
+                    "item {} is tracked by batch: scan its GS1 code or give the batch",
+                    item.code
+                ),
+            ));
+        }
+        (_, false) => None,
+    };
+    if tracked && scanned_batch.is_none() {
+        return Ok(refused(
+            &list,
+            Refusal::WrongBatch,
+            format!(
+                "batch {} of {} is not in stock here",
+                batch_code.unwrap_or_default(),
+                item.code
+            ),
+        ));
+    }
+    if let Some(b) = &scanned_batch
+        && (fefo::is_expired(b.expiry_date, today) || b.status != batches::BatchStatus::Available)
+    {
+        return Ok(refused(
+            &list,
+            Refusal::Expired,
+            format!(
+                "batch {} is {}: do not pick it",
+                b.code,
+                if fefo::is_expired(b.expiry_date, today) {
+                    "expired".to_string()
+                } else {
+                    b.status.as_str().to_string()
+                }
+            ),
+        ));
+    }
+    let line = here
+        .iter()
+        .find(|p| p.batch_id == scanned_batch.as_ref().map(|b| b.id))
+        .or(here.first())
+        .copied()
+        .cloned()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no line")))?;
+    let mut swapped_from = None;
+    if line.batch_id != scanned_batch.as_ref().map(|b| b.id) {
+        // A swap: as good or better by FEFO (expires no later; enough shelf life for the item
+        // and the customer).
+        let b = scanned_batch
+            .as_ref()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("batch")))?;
+        let min = min_remaining(db, line.deal_id, item_id).await?;
+        let enough = match (b.expiry_date, min) {
+            (Some(e), Some(days)) => today
+                .checked_add(time::Duration::days(days))
+                .is_some_and(|d| e >= d),
+            _ => true,
+        };
+        let no_later = match (b.expiry_date, line.expiry_date) {
+            (Some(e), Some(planned)) => e <= planned,
+            (None, Some(_)) => false,
+            _ => true,
+        };
+        if !(enough && no_later) {
+            return Ok(refused(
+                &list,
+                Refusal::WrongBatch,
+                format!(
+                    "pick batch {} (expires {}), not {}",
+                    line.batch_code.clone().unwrap_or_default(),
+                    line.expiry_date
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    b.code
+                ),
+            ));
+        }
+        swapped_from = line.batch_code.clone();
+    }
+    let left = line.quantity - line.picked;
+    if quantity > left {
+        return Ok(refused(
+            &list,
+            Refusal::MoreThanNeeded,
+            format!(
+                "only {left} of {} left to pick on this line",
+                line.item_code
+            ),
+        ));
+    }
+    let batch_id = scanned_batch.as_ref().map(|b| b.id);
+    if swapped_from.is_some() {
+        // Hold the scanned batch here for the deal line, then release the planned one.
+        let held = reservations::hold(
+            db,
+            Holder::DealLine {
+                deal_id: line.deal_id,
+                line_id: line.deal_line_id,
+            },
+            BalanceKey {
+                item_id,
+                warehouse_id: list.warehouse_id,
+                location_id: location,
+                batch_id,
+            },
+            quantity,
+            None,
+            None,
+        )
+        .await?;
+        if held < quantity {
+            return Ok(refused(
+                &list,
+                Refusal::WrongBatch,
+                "that batch is not free to pick here (reserved for others or not in stock)".into(),
+            ));
+        }
+        reservations::release(db, line_reservation(db, line.id).await?, quantity).await?;
+    }
+    let holder_reservation = if swapped_from.is_some() {
+        newest_reservation(db, line.deal_id, line.deal_line_id, location, batch_id).await?
+    } else {
+        line_reservation(db, line.id).await?
+    };
+    let movement = |location_id, quantity| NewMovement {
+        item_id,
+        batch_id,
+        warehouse_id: list.warehouse_id,
+        location_id,
+        quantity,
+        kind: MovementType::Pick,
+        user_id: actor.user_id,
+        device_id: actor.device_id,
+        document_type: Some("pick_list".into()),
+        document_id: Some(id),
+        deal_id: Some(line.deal_id),
+        note: swapped_from
+            .as_ref()
+            .map(|b| format!("batch swapped for {b} (as good or better by FEFO)")),
+        reservation_id: None,
+    };
+    let mut take = movement(location, -quantity);
+    take.reservation_id = Some(holder_reservation);
+    let at = now();
+    let posted = ledger::post_with(
+        db,
+        vec![take, movement(list.packing_location_id, quantity)],
+        vec![
+            Guard::before(
+                "update pick_list_lines set picked = picked + $1,
+                     batch_id = $2
+                 where id = $3 and picked + $1 <= quantity",
+                vec![Arg::Int(quantity), Arg::OptInt(batch_id), Arg::Int(line.id)],
+                Error::conflict("quantity", "the line was picked meanwhile: scan again"),
+            ),
+            // At the packing location the goods stay reserved for the deal line.
+            Guard::after(
+                "update stock_balances set reserved = reserved + $1, updated_at = $2
+                 where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
+                   and on_hand - reserved >= $1",
+                vec![
+                    Arg::Int(quantity),
+                    Arg::Time(at),
+                    Arg::Int(item_id),
+                    Arg::Int(list.warehouse_id),
+                    Arg::Int(list.packing_location_id),
+                    Arg::Int(batch_id.unwrap_or(0)),
+                ],
+                Error::Internal(anyhow::anyhow!(
+                    "picked goods could not be reserved at packing"
+                )),
+            ),
+            Guard::after(
+                "insert into reservations (deal_id, deal_line_id, production_order_id, item_id,
+                     warehouse_id, location_id, batch_id, batch_key, quantity, expires_at,
+                     created_at, updated_at)
+                 values ($1, $2, null, $3, $4, $5, $6, $7, $8, null, $9, $9)",
+                vec![
+                    Arg::Int(line.deal_id),
+                    Arg::Int(line.deal_line_id),
+                    Arg::Int(item_id),
+                    Arg::Int(list.warehouse_id),
+                    Arg::Int(list.packing_location_id),
+                    Arg::OptInt(batch_id),
+                    Arg::Int(batch_id.unwrap_or(0)),
+                    Arg::Int(quantity),
+                    Arg::Time(at),
+                ],
+                Error::Internal(anyhow::anyhow!("reservation at packing")),
+            ),
+            Guard::after(
+                "update pick_lists set updated_at = $1,
+                     status = case when not exists (select 1 from pick_list_lines
+                                                    where pick_list_id = $2 and picked < quantity)
+                                   then 'done' else status end
+                 where id = $2",
+                vec![Arg::Time(at), Arg::Int(id)],
+                Error::Internal(anyhow::anyhow!("pick list {id} vanished")),
+            ),
+        ],
+    )
+    .await?;
+    let after = get(db, id).await?;
+    let line = after.lines.iter().find(|p| p.id == line.id).cloned();
+    Ok(PickScan {
+        outcome: "confirmed",
+        reason: None,
+        message: format!("{quantity} picked"),
+        line_remaining: line.as_ref().map(|l| l.quantity - l.picked),
+        line,
+        list_remaining: after.quantity - after.picked,
+        swapped_from_batch: swapped_from,
+        movements: posted,
+    })
+}
+
+async fn line_reservation(db: &Db, line_id: i64) -> Result<i64> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>("select reservation_id from pick_list_lines where id = $1")
+            .bind(line_id)
+            .fetch_one(pool)
+            .await?
+    }))
+}
+
+async fn newest_reservation(
+    db: &Db,
+    deal_id: i64,
+    line_id: i64,
+    location_id: i64,
+    batch_id: Option<i64>,
+) -> Result<i64> {
+    on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "select id from reservations where deal_id = $1 and deal_line_id = $2
+               and location_id = $3 and batch_key = $4 and quantity > 0
+             order by id desc limit 1",
+        )
+        .bind(deal_id)
+        .bind(line_id)
+        .bind(location_id)
+        .bind(batch_id.unwrap_or(0))
+        .fetch_optional(pool)
+        .await?
+    })
+    .ok_or_else(|| Error::Internal(anyhow::anyhow!("the swapped batch's reservation is gone")))
+}
+
+/// The stricter of the item's and the deal's customer's required remaining shelf life.
+async fn min_remaining(db: &Db, deal_id: i64, item_id: i64) -> Result<Option<i64>> {
+    let (customer, item) = on_read!(db, pool => {
+        sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
+            "select (select c.min_remaining_shelf_life_days from deals d
+                     join customers c on c.id = d.customer_id where d.id = $1),
+                    (select min_remaining_shelf_life_days from items where id = $2)",
+        )
+        .bind(deal_id)
+        .bind(item_id)
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(match (customer, item) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    })
+}

@@ -1,0 +1,348 @@
+//! Pick lists and scan-verified picking: route order, refusals with reasons, FEFO-equal batch
+//! swaps, picked goods moved to packing and still reserved for the deal.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem};
+use crate::stock::{GS, date_in, yymmdd};
+
+fn gs1(batch: &str, days: i64) -> String {
+    format!("]C10109506000134352{}{}{GS}10{batch}", "17", yymmdd(days))
+}
+
+async fn picks_are_checked_by_scan_and_moved_to_packing(app: TestApp) {
+    let admin = app.admin_token.clone();
+    let (_, picker) = app.user("picker", "warehouse", None).await;
+    let item = app
+        .create(
+            "/v1/items",
+            json!({"code": "YOG", "name": "Yoghurt", "tracking": "batch",
+                   "gtins": [{"gtin": "09506000134352", "quantity": 1}]}),
+        )
+        .await;
+    let item_id = item["id"].as_i64().unwrap();
+    app.create(
+        "/v1/items",
+        json!({"code": "BOLT", "name": "Bolt", "gtins": ["4006381333931"]}),
+    )
+    .await;
+    let wh = app
+        .create("/v1/warehouses", json!({"code": "PK", "name": "Picking"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let loc = |code: &str, seq: i64| {
+        let app = &app;
+        let code = code.to_string();
+        async move {
+            app.create(
+                &format!("/v1/warehouses/{wh}/locations"),
+                json!({"code": code, "pick_sequence": seq}),
+            )
+            .await["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let (a, b, pack) = (loc("A", 2).await, loc("B", 1).await, loc("PACK", 9).await);
+    let receive = |location: i64, lines: Value, quarantine: bool| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let (status, body) = app
+                .post(
+                    "/v1/receipts",
+                    &admin,
+                    json!({"warehouse_id": wh, "location_id": location, "lines": lines, "quarantine": quarantine}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+    };
+    receive(
+        a,
+        json!([
+            {"item_id": item_id, "quantity": 4, "batch": "E1", "expiry": date_in(20)},
+            {"item_id": item_id, "quantity": 3, "batch": "E1B", "expiry": date_in(20)},
+            {"item_id": item_id, "quantity": 5, "batch": "E3", "expiry": date_in(60)}
+        ]),
+        false,
+    )
+    .await;
+    receive(
+        b,
+        json!([{"item_id": item_id, "quantity": 10, "batch": "E2", "expiry": date_in(40)}]),
+        false,
+    )
+    .await;
+    // An expired batch, received into quarantine, on the same shelf.
+    receive(
+        a,
+        json!([{"item_id": item_id, "quantity": 2, "batch": "OLD", "expiry": date_in(-1)}]),
+        true,
+    )
+    .await;
+    let customer = app
+        .create("/v1/customers", json!({"legal_name": "Picky Ltd"}))
+        .await;
+    let deal = app
+        .create(
+            "/v1/deals",
+            json!({"customer_id": customer["id"], "title": "Pick me",
+                   "lines": [{"item_id": item_id, "quantity": 9}]}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    // FEFO: E1 (4) and E1B (3) at A, then 2 of E2 at B.
+    let (status, r) = app
+        .post(
+            &format!("/v1/deals/{deal}/reserve"),
+            &admin,
+            json!({"warehouse_id": wh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["lines"][0]["reserved"], 9);
+
+    let (status, list) = app
+        .post(
+            "/v1/pick-lists",
+            &admin,
+            json!({"deal_ids": [deal], "warehouse_id": wh, "packing_location_id": pack}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{list}");
+    let id = list["id"].as_i64().unwrap();
+    assert_eq!(list["code"], format!("DPT-PICK-{id}"));
+    // Route order: B (sequence 1) before A (sequence 2).
+    let route: Vec<(&str, &str, i64)> = list["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["location_code"].as_str().unwrap(),
+                l["batch_code"].as_str().unwrap(),
+                l["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(route, vec![("B", "E2", 2), ("A", "E1", 4), ("A", "E1B", 3)]);
+    // The same reservations cannot go on a second pick list.
+    let (status, body) = app
+        .post(
+            "/v1/pick-lists",
+            &admin,
+            json!({"deal_ids": [deal], "warehouse_id": wh, "packing_location_id": pack}),
+        )
+        .await;
+    assert_problem(status, &body, 409, Some("deal_ids"));
+
+    let scan = |body: Value| {
+        let app = &app;
+        let picker = picker.clone();
+        async move {
+            let (status, answer) = app
+                .post(&format!("/v1/pick-lists/{id}/scans"), &picker, body.clone())
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}: {answer}");
+            answer
+        }
+    };
+    let refused = |answer: &Value, reason: &str| {
+        assert_eq!(answer["outcome"], "refused", "{answer}");
+        assert_eq!(answer["reason"], reason, "{answer}");
+    };
+    // Goods before a location.
+    refused(
+        &scan(json!({"scan": gs1("E2", 40)})).await,
+        "wrong_location",
+    );
+    assert_eq!(scan(json!({"scan": "PK-B"})).await["outcome"], "location");
+    // E1 belongs at A, not B; a batch without its batch; more than needed.
+    refused(
+        &scan(json!({"scan": "09506000134352"})).await,
+        "batch_missing",
+    );
+    refused(
+        &scan(json!({"scan": gs1("E2", 40), "quantity": 3})).await,
+        "more_than_needed",
+    );
+    let ok = scan(json!({"scan": gs1("E2", 40), "quantity": 2})).await;
+    assert_eq!(ok["outcome"], "confirmed", "{ok}");
+    assert_eq!(ok["line_remaining"], 0);
+    assert_eq!(ok["list_remaining"], 7);
+
+    assert_eq!(scan(json!({"scan": "PK-A"})).await["outcome"], "location");
+    // Another item altogether.
+    refused(&scan(json!({"scan": "4006381333931"})).await, "wrong_item");
+    // A later batch than planned (FEFO) and an expired one are refused.
+    refused(&scan(json!({"scan": gs1("E3", 60)})).await, "wrong_batch");
+    refused(&scan(json!({"scan": gs1("OLD", -1)})).await, "expired");
+    let ok = scan(json!({"scan": gs1("E1", 20), "quantity": 4})).await;
+    assert_eq!(ok["outcome"], "confirmed", "{ok}");
+    // E1B planned; E1 is gone, but the other same-date batch is as good: E1B picked normally.
+    let ok = scan(json!({"scan": gs1("E1B", 20), "quantity": 3})).await;
+    assert_eq!(ok["outcome"], "confirmed", "{ok}");
+    assert_eq!(ok["list_remaining"], 0);
+    // Everything picked: the list is done, further scans are refused as such.
+    let (status, body) = app
+        .post(
+            &format!("/v1/pick-lists/{id}/scans"),
+            &picker,
+            json!({"scan": gs1("E1B", 20)}),
+        )
+        .await;
+    assert_problem(status, &body, 409, Some("status"));
+
+    let (_, done) = app.get(&format!("/v1/pick-lists/{id}"), &picker).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["picked"], 9);
+    // Everything sits at packing, still reserved for the deal.
+    let (_, stock) = app
+        .get(&format!("/v1/stock?location_id={pack}"), &admin)
+        .await;
+    let at_pack: i64 = stock["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reserved"].as_i64().unwrap())
+        .sum();
+    assert_eq!(at_pack, 9, "{stock}");
+    let (_, f) = app
+        .get(&format!("/v1/deals/{deal}/fulfilment"), &admin)
+        .await;
+    assert_eq!(f["lines"][0]["reserved"], 9);
+    assert!(
+        f["movements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == "pick" && m["document_type"] == "pick_list"),
+        "{f}"
+    );
+    let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
+    assert_eq!(consistency["consistent"], true, "{consistency}");
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/pick-lists/{id}/document")))
+        .bearer_auth(&picker)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.bytes().await.unwrap().starts_with(b"%PDF"));
+}
+
+/// A batch as good as the planned one (same expiry) is accepted and the swap recorded.
+async fn an_equally_good_batch_is_swapped_in(app: TestApp) {
+    let admin = app.admin_token.clone();
+    let item = app
+        .create(
+            "/v1/items",
+            json!({"code": "YOG2", "name": "Yoghurt", "tracking": "batch",
+                   "gtins": [{"gtin": "09506000134352", "quantity": 1}]}),
+        )
+        .await;
+    let item_id = item["id"].as_i64().unwrap();
+    let wh = app
+        .create("/v1/warehouses", json!({"code": "SW", "name": "Swap"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let a = app
+        .create(
+            &format!("/v1/warehouses/{wh}/locations"),
+            json!({"code": "A"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let pack = app
+        .create(
+            &format!("/v1/warehouses/{wh}/locations"),
+            json!({"code": "P"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let (status, body) = app
+        .post(
+            "/v1/receipts",
+            &admin,
+            json!({"warehouse_id": wh, "location_id": a, "lines": [
+                {"item_id": item_id, "quantity": 2, "batch": "S1", "expiry": date_in(30)},
+                {"item_id": item_id, "quantity": 2, "batch": "S2", "expiry": date_in(30)}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let customer = app
+        .create("/v1/customers", json!({"legal_name": "Swap Ltd"}))
+        .await;
+    let deal = app
+        .create(
+            "/v1/deals",
+            json!({"customer_id": customer["id"], "lines": [{"item_id": item_id, "quantity": 2}]}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/v1/deals/{deal}/reserve"),
+            &admin,
+            json!({"warehouse_id": wh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = app
+        .post(
+            "/v1/pick-lists",
+            &admin,
+            json!({"deal_ids": [deal], "warehouse_id": wh, "packing_location_id": pack}),
+        )
+        .await;
+    let id = list["id"].as_i64().unwrap();
+    let planned = list["lines"][0]["batch_code"].as_str().unwrap().to_string();
+    let other = if planned == "S1" { "S2" } else { "S1" };
+    let (_, _) = app
+        .post(
+            &format!("/v1/pick-lists/{id}/scans"),
+            &admin,
+            json!({"scan": "SW-A"}),
+        )
+        .await;
+    let (status, ok) = app
+        .post(
+            &format!("/v1/pick-lists/{id}/scans"),
+            &admin,
+            json!({"scan": gs1(other, 30), "quantity": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    assert_eq!(ok["outcome"], "confirmed", "{ok}");
+    assert_eq!(ok["swapped_from_batch"], planned);
+    let (_, stock) = app.get(&format!("/v1/stock?location_id={a}"), &admin).await;
+    // The planned batch is free again, the swapped one gone from the shelf.
+    let row = stock["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["batch_code"] == planned.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["on_hand"].as_i64(), row["reserved"].as_i64()),
+        (Some(2), Some(0))
+    );
+    let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
+    assert_eq!(consistency["consistent"], true, "{consistency}");
+}
+
+crate::on_both!(
+    picks_are_checked_by_scan_and_moved_to_packing,
+    an_equally_good_batch_is_swapped_in,
+);
