@@ -22,4 +22,5 @@ pub mod printing;
 pub mod production;
 pub mod purchasing;
 pub mod scanning;
+pub mod shipping;
 pub mod stock;

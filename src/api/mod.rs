@@ -50,6 +50,7 @@ use crate::app::AppState;
         (name = "fulfilment", description = "Reserve deals, their fulfilment, item availability"),
         (name = "production", description = "Production orders: components, completion, output to waiting deals"),
         (name = "purchasing", description = "Purchase orders: one open order per supplier, receiving"),
+        (name = "shipping", description = "Parcels with SSCCs, shipments, dispatch, tracking"),
         (name = "labels", description = "Label templates rendered to ZPL, PDF and PNG; SSCCs"),
         (name = "printing", description = "Print jobs: labels queued for printers, sent with retries"),
         (name = "ops", description = "Health, readiness, metrics")
@@ -91,6 +92,7 @@ pub fn routes(config: &crate::config::Config) -> (Router<AppState>, utoipa::open
         .merge(crate::purchasing::api::router())
         .merge(crate::printing::api::router())
         .merge(crate::labels::api::router())
+        .merge(crate::shipping::api::router())
         .split_for_parts()
 }
 

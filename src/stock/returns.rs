@@ -47,7 +47,7 @@ pub struct ReturnLine {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewReturn {
     pub deal_id: i64,
-    /// The shipment the goods came from (optional until shipments exist).
+    /// The shipment the goods came from (one of the deal's).
     #[serde(default)]
     pub shipment_id: Option<i64>,
     pub warehouse_id: i64,
@@ -142,6 +142,29 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
             "deal_id",
             format!("no deal with id {}", new.deal_id),
         ));
+    }
+    if let Some(shipment) = new.shipment_id {
+        let of_deal = on_read!(db, pool => {
+            sqlx::query_scalar::<_, i64>("select deal_id from shipments where id = $1")
+                .bind(shipment)
+                .fetch_optional(pool)
+                .await?
+        });
+        match of_deal {
+            None => {
+                return Err(Error::invalid(
+                    "shipment_id",
+                    format!("no shipment with id {shipment}"),
+                ));
+            }
+            Some(d) if d != new.deal_id => {
+                return Err(Error::invalid(
+                    "shipment_id",
+                    format!("shipment {shipment} is not deal {}'s", new.deal_id),
+                ));
+            }
+            _ => {}
+        }
     }
     let location = warehouses::location(db, new.location_id)
         .await

@@ -84,7 +84,13 @@ async fn picks_are_checked_by_scan_and_moved_to_packing(app: TestApp) {
     )
     .await;
     let customer = app
-        .create("/v1/customers", json!({"legal_name": "Picky Ltd"}))
+        .create(
+            "/v1/customers",
+            json!({"legal_name": "Picky Ltd", "addresses": [
+                {"line1": "Marktplatz 5", "city": "München", "postal_code": "80331", "country": "DE",
+                 "preferred_shipping": true}
+            ]}),
+        )
         .await;
     let deal = app
         .create(
@@ -234,6 +240,180 @@ async fn picks_are_checked_by_scan_and_moved_to_packing(app: TestApp) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.bytes().await.unwrap().starts_with(b"%PDF"));
+
+    // Packing: more than was picked is refused; two parcels, the second on a pallet.
+    let (status, body) = app
+        .post(
+            "/v1/parcels",
+            &picker,
+            json!({"deal_id": deal, "warehouse_id": wh, "package_type": "box",
+                   "contents": [{"item_id": item_id, "batch": "E2", "quantity": 3}]}),
+        )
+        .await;
+    assert_problem(status, &body, 422, Some("contents[0].quantity"));
+    let (status, pallet) = app
+        .post(
+            "/v1/parcels",
+            &picker,
+            json!({"deal_id": deal, "warehouse_id": wh, "package_type": "pallet"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{pallet}");
+    let (status, first) = app
+        .post(
+            "/v1/parcels",
+            &picker,
+            json!({"deal_id": deal, "warehouse_id": wh, "package_type": "box", "weight_kg": 4.5,
+                   "dimensions": {"length_cm": 40, "width_cm": 30, "height_cm": 20},
+                   "parent_id": pallet["id"],
+                   "contents": [{"item_id": item_id, "batch": "E2", "quantity": 2}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, second) = app
+        .post(
+            "/v1/parcels",
+            &picker,
+            json!({"deal_id": deal, "warehouse_id": wh, "package_type": "box",
+                   "contents": [{"item_id": item_id, "batch": "E1", "quantity": 4},
+                                {"item_id": item_id, "batch": "E1B", "quantity": 3}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let ssccs: Vec<String> = [&pallet, &first, &second]
+        .iter()
+        .map(|p| p["sscc"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ssccs.iter().all(|s| s.len() == 18));
+    assert_eq!(
+        ssccs.iter().collect::<std::collections::HashSet<_>>().len(),
+        3
+    );
+
+    // A shipment with cash on delivery, to the customer's preferred address.
+    let (status, shipment) = app
+        .post(
+            "/v1/shipments",
+            &admin,
+            json!({"deal_id": deal, "warehouse_id": wh, "service_level": "express",
+                   "cod_amount": 4990, "paid_by": "recipient",
+                   "parcel_ids": [pallet["id"], first["id"], second["id"]]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{shipment}");
+    assert_eq!(shipment["status"], "packed");
+    assert_eq!(shipment["ship_to"]["name"], "Picky Ltd");
+    assert!(
+        shipment["ship_to"]["address"]
+            .as_str()
+            .unwrap()
+            .contains("80331 München")
+    );
+    let sid = shipment["id"].as_i64().unwrap();
+    // The parcel's logistic label scans back to its SSCC.
+    let response = app
+        .client
+        .get(app.url(&format!(
+            "/v1/parcels/{}/label?format=png&dpi=300",
+            second["id"]
+        )))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let png = response.bytes().await.unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_luma8();
+    let (w, h) = img.dimensions();
+    let mut hints = rxing::DecodeHints::default()
+        .with(rxing::DecodeHintValue::TryHarder(true))
+        .with(rxing::DecodeHintValue::AssumeGs1(true));
+    let read = rxing::helpers::detect_in_luma_with_hints(
+        img.into_raw(),
+        w,
+        h,
+        Some(rxing::BarcodeFormat::CODE_128),
+        &mut hints,
+    )
+    .unwrap();
+    assert_eq!(read.getText(), format!("]C100{}", ssccs[2]));
+
+    let (status, dispatched) = app
+        .post(&format!("/v1/shipments/{sid}/dispatch"), &admin, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dispatched}");
+    assert_eq!(dispatched["shipment"]["status"], "dispatched");
+    let tracking = dispatched["shipment"]["tracking_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(tracking.starts_with("OWN"));
+    let shipped: i64 = dispatched["movements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| -m["quantity"].as_i64().unwrap())
+        .sum();
+    assert_eq!(shipped, 9);
+    let (status, body) = app
+        .post(&format!("/v1/shipments/{sid}/dispatch"), &admin, json!({}))
+        .await;
+    assert_problem(status, &body, 409, Some("status"));
+    // The carrier reports it in transit; then it is delivered and the cash collected.
+    let (status, body) = app
+        .post(
+            "/v1/carriers/own_fleet/webhook",
+            &admin,
+            json!({"tracking_number": tracking, "status": "in_transit"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, delivered) = app
+        .post(
+            &format!("/v1/shipments/{sid}/status"),
+            &admin,
+            json!({"status": "delivered"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{delivered}");
+    assert!(delivered["cod_collected_at"].is_string(), "{delivered}");
+    let events: Vec<&str> = delivered["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        vec!["packed", "dispatched", "in_transit", "delivered"]
+    );
+    let (status, body) = app
+        .post(
+            &format!("/v1/shipments/{sid}/status"),
+            &admin,
+            json!({"status": "in_transit"}),
+        )
+        .await;
+    assert_problem(status, &body, 409, Some("status"));
+
+    // One damaged unit comes back against the shipment.
+    let (status, ret) = app
+        .post(
+            "/v1/returns",
+            &admin,
+            json!({"deal_id": deal, "shipment_id": sid, "warehouse_id": wh, "location_id": a,
+                   "lines": [{"item_id": item_id, "batch": "E1", "quantity": 1,
+                              "condition": "damaged", "reason": "crushed"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ret}");
+    let (_, f) = app
+        .get(&format!("/v1/deals/{deal}/fulfilment"), &admin)
+        .await;
+    assert_eq!(f["lines"][0]["reserved"], 0, "{f}");
+    assert_eq!(f["lines"][0]["shipped"], 8, "{f}");
+    let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
+    assert_eq!(consistency["consistent"], true, "{consistency}");
 }
 
 /// A batch as good as the planned one (same expiry) is accepted and the swap recorded.

@@ -1,0 +1,822 @@
+//! Packing and shipping: parcels (each with a fresh SSCC; pallets hold parcels) filled with a
+//! deal's picked goods, and shipments that carry them to the customer through a carrier.
+//! Dispatching posts `ship` movements that consume the deal's reservations, in one
+//! transaction with the status change; every status change is kept as an event.
+
+pub mod api;
+pub mod carriers;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::db::{Arg, Db, now};
+use crate::error::{Checks, Error, Result};
+use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
+use crate::stock::operations::Actor;
+use crate::{in_tx, on_read};
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ContentLine {
+    pub item_id: i64,
+    #[serde(default)]
+    pub batch_id: Option<i64>,
+    #[serde(default)]
+    pub batch: Option<String>,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+pub struct Dimensions {
+    pub length_cm: f64,
+    pub width_cm: f64,
+    pub height_cm: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewParcel {
+    pub deal_id: i64,
+    pub warehouse_id: i64,
+    /// `box`, `envelope`, `pallet`...
+    pub package_type: String,
+    #[serde(default)]
+    pub weight_kg: Option<f64>,
+    #[serde(default)]
+    pub dimensions: Option<Dimensions>,
+    /// The pallet this parcel goes on.
+    #[serde(default)]
+    pub parent_id: Option<i64>,
+    /// What goes in: picked goods of the deal (reserved for it in the warehouse).
+    #[serde(default)]
+    pub contents: Vec<ContentLine>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ParcelContent {
+    pub item_id: i64,
+    pub batch_id: Option<i64>,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Parcel {
+    pub id: i64,
+    pub deal_id: i64,
+    pub warehouse_id: i64,
+    pub shipment_id: Option<i64>,
+    pub parent_id: Option<i64>,
+    pub sscc: String,
+    pub package_type: String,
+    pub weight_kg: Option<f64>,
+    pub dimensions: Option<Dimensions>,
+    pub contents: Vec<ParcelContent>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ParcelRow {
+    id: i64,
+    deal_id: i64,
+    warehouse_id: i64,
+    shipment_id: Option<i64>,
+    parent_id: Option<i64>,
+    sscc: String,
+    package_type: String,
+    weight_g: Option<i64>,
+    length_mm: Option<i64>,
+    width_mm: Option<i64>,
+    height_mm: Option<i64>,
+}
+
+/// What a deal holds reserved in a warehouse, per (item, batch key), less what is already in
+/// its parcels that have not shipped.
+async fn packable(
+    db: &Db,
+    deal_id: i64,
+    warehouse_id: i64,
+    item_id: i64,
+    batch_key: i64,
+) -> Result<i64> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "select coalesce((select cast(sum(quantity) as bigint) from reservations
+                              where deal_id = $1 and warehouse_id = $2 and item_id = $3
+                                and batch_key = $4), 0)
+                  - coalesce((select cast(sum(c.quantity) as bigint) from parcel_contents c
+                              join parcels p on p.id = c.parcel_id
+                              left join shipments s on s.id = p.shipment_id
+                              where p.deal_id = $1 and p.warehouse_id = $2 and c.item_id = $3
+                                and c.batch_key = $4
+                                and (s.id is null or s.status in ('draft', 'packed'))), 0)",
+        )
+        .bind(deal_id)
+        .bind(warehouse_id)
+        .bind(item_id)
+        .bind(batch_key)
+        .fetch_one(pool)
+        .await?
+    }))
+}
+
+fn mm(cm: f64) -> i64 {
+    (cm * 10.0).round() as i64
+}
+
+/// Creates a parcel with a fresh SSCC and its contents.
+pub async fn create_parcel(
+    db: &Db,
+    new: NewParcel,
+    prefix: Option<&str>,
+    extension: u8,
+) -> Result<Parcel> {
+    let mut checks = Checks::new();
+    checks.text("package_type", &new.package_type, 50);
+    if let Some(w) = new.weight_kg {
+        checks.check(
+            w > 0.0 && w <= 100_000.0,
+            "weight_kg",
+            "must be between 0 and 100000",
+        );
+    }
+    if let Some(d) = new.dimensions {
+        for (f, v) in [
+            ("dimensions.length_cm", d.length_cm),
+            ("dimensions.width_cm", d.width_cm),
+            ("dimensions.height_cm", d.height_cm),
+        ] {
+            checks.check(v > 0.0 && v <= 10_000.0, f, "must be between 0 and 10000");
+        }
+    }
+    checks.finish()?;
+    if crate::crm::deals::title_of(db, new.deal_id)
+        .await?
+        .is_none()
+    {
+        return Err(Error::invalid(
+            "deal_id",
+            format!("no deal with id {}", new.deal_id),
+        ));
+    }
+    crate::catalog::warehouses::get(db, new.warehouse_id)
+        .await
+        .map_err(|_| {
+            Error::invalid(
+                "warehouse_id",
+                format!("no warehouse with id {}", new.warehouse_id),
+            )
+        })?;
+    let mut contents = Vec::new();
+    for (i, c) in new.contents.iter().enumerate() {
+        let field = |f: &str| format!("contents[{i}].{f}");
+        if c.quantity <= 0 {
+            return Err(Error::invalid(
+                field("quantity"),
+                "must be greater than zero",
+            ));
+        }
+        let batch_id = match (c.batch_id, c.batch.as_deref()) {
+            (Some(id), _) => Some(id),
+            (None, Some(code)) => Some(
+                crate::stock::batches::by_code(db, c.item_id, code.trim())
+                    .await?
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            field("batch"),
+                            format!("item {} has no batch '{code}'", c.item_id),
+                        )
+                    })?
+                    .id,
+            ),
+            (None, None) => None,
+        };
+        let free = packable(
+            db,
+            new.deal_id,
+            new.warehouse_id,
+            c.item_id,
+            batch_id.unwrap_or(0),
+        )
+        .await?;
+        if c.quantity > free {
+            return Err(Error::invalid(
+                field("quantity"),
+                format!(
+                    "deal {} has {free} of this item and batch picked and not yet packed",
+                    new.deal_id
+                ),
+            ));
+        }
+        contents.push((c.item_id, batch_id, c.quantity));
+    }
+    if let Some(parent) = new.parent_id {
+        let p = parcel_row(db, parent)
+            .await
+            .map_err(|_| Error::invalid("parent_id", format!("no parcel with id {parent}")))?;
+        if p.deal_id != new.deal_id {
+            return Err(Error::invalid(
+                "parent_id",
+                "the pallet belongs to another deal",
+            ));
+        }
+    }
+    let sscc = crate::labels::sscc::next(db, prefix, extension).await?;
+    let at = now();
+    let id = in_tx!(db, tx => {
+        let id: i64 = sqlx::query_scalar(
+            "insert into parcels (deal_id, warehouse_id, parent_id, sscc, package_type, weight_g,
+                 length_mm, width_mm, height_mm, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
+        )
+        .bind(new.deal_id)
+        .bind(new.warehouse_id)
+        .bind(new.parent_id)
+        .bind(&sscc)
+        .bind(new.package_type.trim())
+        .bind(new.weight_kg.map(|w| (w * 1000.0).round() as i64))
+        .bind(new.dimensions.map(|d| mm(d.length_cm)))
+        .bind(new.dimensions.map(|d| mm(d.width_cm)))
+        .bind(new.dimensions.map(|d| mm(d.height_cm)))
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        for (item, batch, quantity) in &contents {
+            sqlx::query(
+                "insert into parcel_contents (parcel_id, item_id, batch_id, batch_key, quantity)
+                 values ($1, $2, $3, $4, $5)
+                 on conflict (parcel_id, item_id, batch_key) do update
+                 set quantity = parcel_contents.quantity + excluded.quantity",
+            )
+            .bind(id)
+            .bind(item)
+            .bind(batch)
+            .bind(batch.unwrap_or(0))
+            .bind(quantity)
+            .execute(&mut *tx)
+            .await?;
+        }
+        id
+    });
+    parcel(db, id).await
+}
+
+async fn parcel_row(db: &Db, id: i64) -> Result<ParcelRow> {
+    on_read!(db, pool => {
+        sqlx::query_as::<_, ParcelRow>(
+            "select id, deal_id, warehouse_id, shipment_id, parent_id, sscc, package_type, weight_g,
+                    length_mm, width_mm, height_mm from parcels where id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    })
+    .ok_or_else(|| Error::not_found("parcel", id))
+}
+
+pub async fn parcel(db: &Db, id: i64) -> Result<Parcel> {
+    let r = parcel_row(db, id).await?;
+    let contents = on_read!(db, pool => {
+        sqlx::query_as::<_, ParcelContent>(
+            "select item_id, batch_id, quantity from parcel_contents where parcel_id = $1 order by id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(Parcel {
+        id: r.id,
+        deal_id: r.deal_id,
+        warehouse_id: r.warehouse_id,
+        shipment_id: r.shipment_id,
+        parent_id: r.parent_id,
+        sscc: r.sscc,
+        package_type: r.package_type,
+        weight_kg: r.weight_g.map(|g| g as f64 / 1000.0),
+        dimensions: match (r.length_mm, r.width_mm, r.height_mm) {
+            (Some(l), Some(w), Some(h)) => Some(Dimensions {
+                length_cm: l as f64 / 10.0,
+                width_cm: w as f64 / 10.0,
+                height_cm: h as f64 / 10.0,
+            }),
+            _ => None,
+        },
+        contents,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Draft,
+    Packed,
+    Dispatched,
+    InTransit,
+    Delivered,
+    FailedDelivery,
+    Returned,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Packed => "packed",
+            Status::Dispatched => "dispatched",
+            Status::InTransit => "in_transit",
+            Status::Delivered => "delivered",
+            Status::FailedDelivery => "failed_delivery",
+            Status::Returned => "returned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        [
+            Status::Draft,
+            Status::Packed,
+            Status::Dispatched,
+            Status::InTransit,
+            Status::Delivered,
+            Status::FailedDelivery,
+            Status::Returned,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    /// The statuses a shipment may go to from this one (after dispatch, through the API or the
+    /// carrier's webhook).
+    fn next(self) -> &'static [Status] {
+        match self {
+            Status::Dispatched => &[Status::InTransit, Status::Delivered, Status::FailedDelivery],
+            Status::InTransit => &[Status::Delivered, Status::FailedDelivery],
+            Status::FailedDelivery => &[Status::InTransit, Status::Delivered, Status::Returned],
+            _ => &[],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceLevel {
+    Express,
+    Economy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaidBy {
+    Sender,
+    Recipient,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct ShipTo {
+    pub name: String,
+    /// Lines separated by newlines.
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewShipment {
+    pub deal_id: i64,
+    pub warehouse_id: i64,
+    /// Default: the customer and its preferred shipping address.
+    #[serde(default)]
+    pub ship_to: Option<ShipTo>,
+    /// Default `own_fleet`.
+    #[serde(default)]
+    pub carrier: Option<String>,
+    pub service_level: ServiceLevel,
+    /// Cash on delivery, in minor units of the deal's currency.
+    #[serde(default)]
+    pub cod_amount: Option<i64>,
+    pub paid_by: PaidBy,
+    /// Parcels of the deal not yet in a shipment; the shipment is `packed` when given.
+    #[serde(default)]
+    pub parcel_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Event {
+    pub status: String,
+    pub source: String,
+    pub note: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Shipment {
+    pub id: i64,
+    pub deal_id: i64,
+    pub warehouse_id: i64,
+    pub status: Status,
+    pub carrier: String,
+    pub service_level: String,
+    pub tracking_number: Option<String>,
+    pub ship_to: ShipTo,
+    pub cod_amount: Option<i64>,
+    pub cod_currency: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub cod_collected_at: Option<OffsetDateTime>,
+    pub paid_by: String,
+    pub parcels: Vec<Parcel>,
+    pub events: Vec<Event>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ShipmentRow {
+    id: i64,
+    deal_id: i64,
+    warehouse_id: i64,
+    status: String,
+    carrier: String,
+    service_level: String,
+    tracking_number: Option<String>,
+    ship_to_name: String,
+    ship_to_address: String,
+    cod_amount: Option<i64>,
+    cod_currency: Option<String>,
+    cod_collected_at: Option<OffsetDateTime>,
+    paid_by: String,
+}
+
+/// The customer's name and preferred shipping address (or its first), as label lines.
+async fn default_ship_to(db: &Db, deal_id: i64) -> Result<ShipTo> {
+    let (name, line1, line2, postal, city, country) = on_read!(db, pool => {
+        sqlx::query_as::<_, (String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)>(
+            "select c.legal_name, a.line1, a.line2, a.postal_code, a.city, a.country
+             from deals d join customers c on c.id = d.customer_id
+             left join customer_addresses a on a.id = (
+                 select id from customer_addresses where customer_id = c.id
+                 order by case when preferred_shipping then 0 else 1 end, id limit 1)
+             where d.id = $1",
+        )
+        .bind(deal_id)
+        .fetch_optional(pool)
+        .await?
+    })
+    .ok_or_else(|| Error::invalid("deal_id", format!("no deal with id {deal_id}")))?;
+    let Some(line1) = line1 else {
+        return Err(Error::invalid(
+            "ship_to",
+            "the customer has no address: give ship_to",
+        ));
+    };
+    let mut lines = vec![line1];
+    lines.extend(line2);
+    lines.push(
+        [postal.unwrap_or_default(), city.unwrap_or_default()]
+            .join(" ")
+            .trim()
+            .to_string(),
+    );
+    lines.extend(country);
+    Ok(ShipTo {
+        name,
+        address: lines.join("\n"),
+    })
+}
+
+pub async fn create(db: &Db, new: NewShipment, user_id: Option<i64>) -> Result<Shipment> {
+    let carrier = new.carrier.clone().unwrap_or_else(|| "own_fleet".into());
+    carriers::by_name(&carrier)
+        .ok_or_else(|| Error::invalid("carrier", format!("no carrier named '{carrier}'")))?;
+    if let Some(a) = new.cod_amount
+        && a <= 0
+    {
+        return Err(Error::invalid("cod_amount", "must be greater than zero"));
+    }
+    let currency = on_read!(db, pool => {
+        sqlx::query_scalar::<_, String>("select currency from deals where id = $1")
+            .bind(new.deal_id)
+            .fetch_optional(pool)
+            .await?
+    })
+    .ok_or_else(|| Error::invalid("deal_id", format!("no deal with id {}", new.deal_id)))?;
+    let ship_to = match new.ship_to.clone() {
+        Some(t) => {
+            let mut checks = Checks::new();
+            checks.text("ship_to.name", &t.name, 200);
+            checks.text("ship_to.address", &t.address, 1000);
+            checks.finish()?;
+            t
+        }
+        None => default_ship_to(db, new.deal_id).await?,
+    };
+    for (i, id) in new.parcel_ids.iter().enumerate() {
+        let p = parcel_row(db, *id).await.map_err(|_| {
+            Error::invalid(
+                format!("parcel_ids[{i}]"),
+                format!("no parcel with id {id}"),
+            )
+        })?;
+        if p.deal_id != new.deal_id || p.warehouse_id != new.warehouse_id {
+            return Err(Error::invalid(
+                format!("parcel_ids[{i}]"),
+                "belongs to another deal or warehouse",
+            ));
+        }
+        if p.shipment_id.is_some() {
+            return Err(Error::conflict(
+                format!("parcel_ids[{i}]"),
+                format!("parcel {id} is already in a shipment"),
+            ));
+        }
+    }
+    let at = now();
+    let status = if new.parcel_ids.is_empty() {
+        Status::Draft
+    } else {
+        Status::Packed
+    };
+    let id = in_tx!(db, tx => {
+        let id: i64 = sqlx::query_scalar(
+            "insert into shipments (deal_id, warehouse_id, status, carrier, service_level,
+                 ship_to_name, ship_to_address, cod_amount, cod_currency, paid_by, created_by,
+                 created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) returning id",
+        )
+        .bind(new.deal_id)
+        .bind(new.warehouse_id)
+        .bind(status.as_str())
+        .bind(&carrier)
+        .bind(match new.service_level { ServiceLevel::Express => "express", ServiceLevel::Economy => "economy" })
+        .bind(ship_to.name.trim())
+        .bind(ship_to.address.trim())
+        .bind(new.cod_amount)
+        .bind(new.cod_amount.map(|_| currency.clone()))
+        .bind(match new.paid_by { PaidBy::Sender => "sender", PaidBy::Recipient => "recipient" })
+        .bind(user_id)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        for parcel in &new.parcel_ids {
+            let changed = sqlx::query(
+                "update parcels set shipment_id = $1 where id = $2 and shipment_id is null",
+            )
+            .bind(id)
+            .bind(parcel)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed != 1 {
+                return Err(Error::conflict("parcel_ids", format!("parcel {parcel} joined another shipment meanwhile")));
+            }
+        }
+        sqlx::query("insert into shipment_events (shipment_id, status, source, note, at) values ($1, $2, 'api', null, $3)")
+            .bind(id)
+            .bind(status.as_str())
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        id
+    });
+    get(db, id).await
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Shipment> {
+    let r = on_read!(db, pool => {
+        sqlx::query_as::<_, ShipmentRow>(
+            "select id, deal_id, warehouse_id, status, carrier, service_level, tracking_number,
+                    ship_to_name, ship_to_address, cod_amount, cod_currency, cod_collected_at, paid_by
+             from shipments where id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    })
+    .ok_or_else(|| Error::not_found("shipment", id))?;
+    let parcel_ids = on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>("select id from parcels where shipment_id = $1 order by id")
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+    });
+    let mut parcels = Vec::with_capacity(parcel_ids.len());
+    for p in parcel_ids {
+        parcels.push(parcel(db, p).await?);
+    }
+    let events = on_read!(db, pool => {
+        sqlx::query_as::<_, Event>(
+            "select status, source, note, at from shipment_events where shipment_id = $1 order by id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(Shipment {
+        id: r.id,
+        deal_id: r.deal_id,
+        warehouse_id: r.warehouse_id,
+        status: Status::parse(&r.status).unwrap_or(Status::Draft),
+        carrier: r.carrier,
+        service_level: r.service_level,
+        tracking_number: r.tracking_number,
+        ship_to: ShipTo {
+            name: r.ship_to_name,
+            address: r.ship_to_address,
+        },
+        cod_amount: r.cod_amount,
+        cod_currency: r.cod_currency,
+        cod_collected_at: r.cod_collected_at,
+        paid_by: r.paid_by,
+        parcels,
+        events,
+    })
+}
+
+/// Dispatches a packed shipment: the carrier issues the tracking number; every parcel's
+/// contents leave the warehouse as `ship` movements consuming the deal's reservations, in one
+/// transaction with the status change. Items that need a certificate must have one recorded
+/// (on the production order that made their batch).
+pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<Movement>)> {
+    let shipment = get(db, id).await?;
+    if shipment.status != Status::Packed {
+        return Err(Error::conflict(
+            "status",
+            format!(
+                "shipment {id} is {}: only a packed shipment is dispatched",
+                shipment.status.as_str()
+            ),
+        ));
+    }
+    let carrier = carriers::by_name(&shipment.carrier)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("carrier {} vanished", shipment.carrier)))?;
+    let mut movements = Vec::new();
+    for parcel in &shipment.parcels {
+        for c in &parcel.contents {
+            certificate_check(db, c.item_id, c.batch_id).await?;
+            // Consume the deal's reservations of this item and batch, largest first.
+            let held = on_read!(db, pool => {
+                sqlx::query_as::<_, (i64, i64, i64)>(
+                    "select id, location_id, quantity from reservations
+                     where deal_id = $1 and warehouse_id = $2 and item_id = $3 and batch_key = $4
+                       and quantity > 0 order by quantity desc, id",
+                )
+                .bind(shipment.deal_id)
+                .bind(shipment.warehouse_id)
+                .bind(c.item_id)
+                .bind(c.batch_id.unwrap_or(0))
+                .fetch_all(pool)
+                .await?
+            });
+            let mut left = c.quantity;
+            for (reservation, location, quantity) in held {
+                if left == 0 {
+                    break;
+                }
+                let take = left.min(quantity);
+                movements.push(NewMovement {
+                    item_id: c.item_id,
+                    batch_id: c.batch_id,
+                    warehouse_id: shipment.warehouse_id,
+                    location_id: location,
+                    quantity: -take,
+                    kind: MovementType::Ship,
+                    user_id: actor.user_id,
+                    device_id: actor.device_id,
+                    document_type: Some("shipment".into()),
+                    document_id: Some(id),
+                    deal_id: Some(shipment.deal_id),
+                    note: Some(format!("parcel {}", parcel.sscc)),
+                    reservation_id: Some(reservation),
+                });
+                left -= take;
+            }
+            if left > 0 {
+                return Err(Error::conflict(
+                    "parcels",
+                    format!(
+                        "parcel {} holds {left} more of item {} than the deal has reserved",
+                        parcel.sscc, c.item_id
+                    ),
+                ));
+            }
+        }
+    }
+    let tracking = carrier.book(&shipment).await?;
+    let at = now();
+    let posted = ledger::post_with(
+        db,
+        movements,
+        vec![
+            Guard::before(
+                "update shipments set status = 'dispatched', tracking_number = $1, updated_at = $2
+                 where id = $3 and status = 'packed'",
+                vec![Arg::Text(tracking), Arg::Time(at), Arg::Int(id)],
+                Error::conflict("status", format!("shipment {id} changed meanwhile")),
+            ),
+            Guard::before(
+                "insert into shipment_events (shipment_id, status, source, note, at)
+                 values ($1, 'dispatched', 'api', null, $2)",
+                vec![Arg::Int(id), Arg::Time(at)],
+                Error::Internal(anyhow::anyhow!("shipment event")),
+            ),
+        ],
+    )
+    .await?;
+    Ok((get(db, id).await?, posted))
+}
+
+/// Refuses to ship an item that needs a certificate unless its batch's production order has
+/// one recorded.
+async fn certificate_check(db: &Db, item_id: i64, batch_id: Option<i64>) -> Result<()> {
+    let (needed, recorded) = on_read!(db, pool => {
+        sqlx::query_as::<_, (bool, i64)>(
+            "select i.requires_certificate,
+                    (select count(*) from stock_movements m
+                     join production_orders o on o.id = m.document_id
+                     where m.movement_type = 'production_output'
+                       and m.document_type = 'production_order' and m.item_id = i.id
+                       and (m.batch_id = $2 or $2 is null) and o.certificate is not null)
+             from items i where i.id = $1",
+        )
+        .bind(item_id)
+        .bind(batch_id)
+        .fetch_one(pool)
+        .await?
+    });
+    if needed && recorded == 0 {
+        return Err(Error::conflict(
+            "parcels",
+            format!(
+                "item {item_id} needs a certificate before shipping and none is recorded for its batch"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A status change after dispatch, from the API or the carrier. Delivering a cash-on-delivery
+/// shipment records the payment as collected.
+pub async fn set_status(
+    db: &Db,
+    id: i64,
+    to: Status,
+    source: &str,
+    note: Option<String>,
+) -> Result<Shipment> {
+    let shipment = get(db, id).await?;
+    if !shipment.status.next().contains(&to) {
+        return Err(Error::conflict(
+            "status",
+            format!(
+                "a {} shipment cannot become {}",
+                shipment.status.as_str(),
+                to.as_str()
+            ),
+        ));
+    }
+    let at = now();
+    let changed = in_tx!(db, tx => {
+        let changed = sqlx::query(
+            "update shipments set status = $1, updated_at = $2,
+                 cod_collected_at = case when $1 = 'delivered' and cod_amount is not null
+                                         then $2 else cod_collected_at end
+             where id = $3 and status = $4",
+        )
+        .bind(to.as_str())
+        .bind(at)
+        .bind(id)
+        .bind(shipment.status.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            sqlx::query("insert into shipment_events (shipment_id, status, source, note, at) values ($1, $2, $3, $4, $5)")
+                .bind(id)
+                .bind(to.as_str())
+                .bind(source)
+                .bind(note.as_deref())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        changed
+    });
+    if changed == 0 {
+        return Err(Error::conflict(
+            "status",
+            format!("shipment {id} changed meanwhile"),
+        ));
+    }
+    get(db, id).await
+}
+
+/// The shipment a carrier's tracking number belongs to.
+pub async fn by_tracking(db: &Db, carrier: &str, tracking: &str) -> Result<i64> {
+    on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "select id from shipments where carrier = $1 and tracking_number = $2",
+        )
+        .bind(carrier)
+        .bind(tracking)
+        .fetch_optional(pool)
+        .await?
+    })
+    .ok_or_else(|| {
+        Error::invalid(
+            "tracking_number",
+            format!("no {carrier} shipment with tracking number {tracking}"),
+        )
+    })
+}
