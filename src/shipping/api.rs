@@ -202,6 +202,9 @@ pub struct StatusChange {
     pub status: Status,
     #[serde(default)]
     pub note: Option<String>,
+    /// For `returned`: where the whole shipment goes back into stock (its original batches).
+    #[serde(default)]
+    pub location_id: Option<i64>,
 }
 
 /// Track a dispatched shipment: each change is timestamped and kept; delivering a
@@ -216,9 +219,97 @@ async fn set_status(
     JsonBody(body): JsonBody<StatusChange>,
 ) -> ApiResult<Json<Shipment>> {
     p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
+    if body.status == Status::Returned {
+        // A failed delivery comes back whole: every parcel's contents into their batches.
+        let location_id = body.location_id.ok_or_else(|| {
+            Error::invalid("location_id", "is required to return a shipment into stock")
+        })?;
+        let shipment = shipping::get(&s.db, id).await?;
+        if shipment.status != Status::FailedDelivery {
+            return Err(Error::conflict(
+                "status",
+                format!(
+                    "a {} shipment cannot become returned",
+                    shipment.status.as_str()
+                ),
+            )
+            .into());
+        }
+        let lines = shipment
+            .parcels
+            .iter()
+            .flat_map(|p| p.contents.iter())
+            .map(|c| crate::stock::returns::ReturnLine {
+                item_id: c.item_id,
+                batch_id: c.batch_id,
+                batch: None,
+                quantity: c.quantity,
+                condition: crate::stock::returns::Condition::Good,
+                reason: Some("failed delivery".into()),
+            })
+            .collect();
+        crate::stock::returns::create(
+            &s.db,
+            crate::stock::returns::NewReturn {
+                deal_id: shipment.deal_id,
+                shipment_id: Some(id),
+                warehouse_id: shipment.warehouse_id,
+                location_id,
+                lines,
+                note: body.note.clone(),
+            },
+            actor(&p),
+        )
+        .await?;
+    }
     Ok(Json(
         shipping::set_status(&s.db, id, body.status, "api", body.note).await?,
     ))
+}
+
+/// The shipment's delivery note (template `delivery-note`, A4), `?format=pdf|png|zpl`.
+#[utoipa::path(get, path = "/v1/shipments/{id}/delivery-note", tag = "shipping",
+    params(("id" = i64, Path), LabelQuery),
+    responses((status = 200, description = "the delivery note"), ErrorResponses),
+    security(("bearer" = [])))]
+async fn delivery_note(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    Query(q): Query<LabelQuery>,
+) -> ApiResult<Response> {
+    p.check(READERS)?;
+    let shipment = shipping::get(&s.db, id).await?;
+    let warehouse = crate::catalog::warehouses::get(&s.db, shipment.warehouse_id).await?;
+    let mut lines = Vec::new();
+    for c in shipment.parcels.iter().flat_map(|p| p.contents.iter()) {
+        let item = crate::catalog::items::get(&s.db, c.item_id).await?;
+        let batch = match c.batch_id {
+            Some(b) => Some(crate::stock::batches::get(&s.db, b).await?),
+            None => None,
+        };
+        lines.push(json!({
+            "item_code": item.code, "item_name": item.name,
+            "batch": batch.as_ref().map(|b| b.code.clone()),
+            "expiry": batch.as_ref().and_then(|b| b.expiry_date).map(|d| d.to_string()),
+            "quantity": c.quantity, "unit": item.unit,
+        }));
+    }
+    let data = json!({
+        "document": {"number": format!("DN-{id}"), "date": crate::db::now().date().to_string()},
+        "deal": {"reference": format!("DPT-DEAL-{}", shipment.deal_id)},
+        "ship_from": {"name": warehouse.name, "address": warehouse.address},
+        "ship_to": {"name": shipment.ship_to.name, "address": shipment.ship_to.address},
+        "shipment": {"tracking": shipment.tracking_number},
+        "lines": lines,
+    });
+    let rendered = s.labels.render(
+        q.template.as_deref().unwrap_or("delivery-note"),
+        q.format.unwrap_or(Format::Pdf),
+        q.dpi.unwrap_or(203),
+        &data,
+    )?;
+    Ok(bytes(rendered.content_type, rendered.bytes))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -259,5 +350,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_shipment))
         .routes(routes!(dispatch))
         .routes(routes!(set_status))
+        .routes(routes!(delivery_note))
         .routes(routes!(webhook))
 }

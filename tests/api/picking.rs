@@ -396,6 +396,16 @@ async fn picks_are_checked_by_scan_and_moved_to_packing(app: TestApp) {
         .await;
     assert_problem(status, &body, 409, Some("status"));
 
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/shipments/{sid}/delivery-note")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.bytes().await.unwrap().starts_with(b"%PDF"));
+
     // One damaged unit comes back against the shipment.
     let (status, ret) = app
         .post(
@@ -518,6 +528,66 @@ async fn an_equally_good_batch_is_swapped_in(app: TestApp) {
         (row["on_hand"].as_i64(), row["reserved"].as_i64()),
         (Some(2), Some(0))
     );
+
+    // Shipped, not delivered: the whole shipment comes back into its batch.
+    let (status, parcel) = app
+        .post(
+            "/v1/parcels",
+            &admin,
+            json!({"deal_id": deal, "warehouse_id": wh, "package_type": "box",
+                   "contents": [{"item_id": item_id, "batch": other, "quantity": 2}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{parcel}");
+    let (status, shipment) = app
+        .post(
+            "/v1/shipments",
+            &admin,
+            json!({"deal_id": deal, "warehouse_id": wh, "service_level": "economy",
+                   "paid_by": "sender", "parcel_ids": [parcel["id"]],
+                   "ship_to": {"name": "Swap Ltd", "address": "Hauptstrasse 1\n10115 Berlin"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{shipment}");
+    let sid = shipment["id"].as_i64().unwrap();
+    let (status, body) = app
+        .post(&format!("/v1/shipments/{sid}/dispatch"), &admin, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/v1/shipments/{sid}/status"),
+            &admin,
+            json!({"status": "failed_delivery", "note": "nobody home"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/v1/shipments/{sid}/status"),
+            &admin,
+            json!({"status": "returned"}),
+        )
+        .await;
+    assert_problem(status, &body, 422, Some("location_id"));
+    let (status, body) = app
+        .post(
+            &format!("/v1/shipments/{sid}/status"),
+            &admin,
+            json!({"status": "returned", "location_id": a}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "returned");
+    let (_, stock) = app.get(&format!("/v1/stock?location_id={a}"), &admin).await;
+    let back = stock["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["batch_code"] == other)
+        .unwrap()
+        .clone();
+    assert_eq!(back["on_hand"], 2, "{stock}");
     let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
     assert_eq!(consistency["consistent"], true, "{consistency}");
 }
