@@ -242,15 +242,27 @@ pub async fn matches(db: &Db, data: &str, reading: &Reading) -> Result<Vec<Match
                     });
                 }
             }
-            // Parcels (by SSCC) join here once shipping keeps them.
-        }
-        Reading::Document(code) => {
-            if code.kind == DocumentKind::Deal
-                && let Some(title) = crate::crm::deals::title_of(db, code.id).await?
+            if let Some(sscc) = &interpretation.sscc
+                && let Some((id, deal)) = parcel_by_sscc(db, sscc).await?
             {
                 found.push(Match {
+                    code: Some(sscc.clone()),
+                    name: Some(format!("parcel of deal {deal}")),
+                    ..Match::new("parcel", id)
+                });
+            }
+        }
+        Reading::Document(code) => {
+            let name = match code.kind {
+                DocumentKind::Deal => crate::crm::deals::title_of(db, code.id).await?,
+                other => document_exists(db, other, code.id)
+                    .await?
+                    .then(|| code.to_string()),
+            };
+            if let Some(name) = name {
+                found.push(Match {
                     code: Some(code.to_string()),
-                    name: Some(title),
+                    name: Some(name),
                     ..Match::new(code.kind.match_type(), code.id)
                 });
             }
@@ -270,6 +282,34 @@ pub async fn matches(db: &Db, data: &str, reading: &Reading) -> Result<Vec<Match
         }
     }
     Ok(found)
+}
+
+/// The parcel carrying an SSCC, and its deal.
+async fn parcel_by_sscc(db: &Db, sscc: &str) -> Result<Option<(i64, i64)>> {
+    Ok(crate::on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64)>("select id, deal_id from parcels where sscc = $1")
+            .bind(sscc)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
+/// Whether one of Depot's documents exists (a pick list, an order, a shipment).
+async fn document_exists(db: &Db, kind: DocumentKind, id: i64) -> Result<bool> {
+    let table = match kind {
+        DocumentKind::Deal => "deals",
+        DocumentKind::PickList => "pick_lists",
+        DocumentKind::ProductionOrder => "production_orders",
+        DocumentKind::PurchaseOrder => "purchase_orders",
+        DocumentKind::Shipment => "shipments",
+    };
+    let n = crate::on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>(&format!("select count(*) from {table} where id = $1"))
+            .bind(id)
+            .fetch_one(pool)
+            .await?
+    });
+    Ok(n > 0)
 }
 
 /// The kind reported for a reading.

@@ -289,6 +289,25 @@ async fn picks_are_checked_by_scan_and_moved_to_packing(app: TestApp) {
         ssccs.iter().collect::<std::collections::HashSet<_>>().len(),
         3
     );
+    // A parcel's SSCC and the pick list's own barcode resolve when scanned.
+    let (status, found) = app
+        .post(
+            "/v1/scans",
+            &picker,
+            json!({"data": format!("]C100{}", ssccs[1])}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["matches"][0]["type"], "parcel", "{found}");
+    assert_eq!(found["matches"][0]["id"], first["id"]);
+    let (_, found) = app
+        .post(
+            "/v1/scans",
+            &picker,
+            json!({"data": format!("DPT-PICK-{id}")}),
+        )
+        .await;
+    assert_eq!(found["matches"][0]["type"], "pick_list", "{found}");
 
     // A shipment with cash on delivery, to the customer's preferred address.
     let (status, shipment) = app
