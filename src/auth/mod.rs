@@ -97,6 +97,11 @@ impl Access {
         Access::users(&[Role::Admin, Role::Head, Role::Rep, Role::Warehouse]);
     pub const SALES: Access = Access::users(&[Role::Admin, Role::Head, Role::Rep]);
     pub const MANAGERS: Access = Access::users(&[Role::Admin, Role::Head]);
+    /// Warehouse work on the floor: admins, warehouse staff and scanner devices.
+    pub const WAREHOUSE_FLOOR: Access = Access {
+        roles: &[Role::Admin, Role::Warehouse],
+        devices: &[DeviceKind::Scanner],
+    };
     /// Master data reads: every user and every device (a scanner must resolve items and bins).
     pub const ANYONE: Access = Access {
         roles: &[Role::Admin, Role::Head, Role::Rep, Role::Warehouse],

@@ -259,3 +259,26 @@ impl<T> Paged<T> {
         }
     }
 }
+
+/// One page of the ids of `table`'s rows matching `w` (its conditions and arguments), in id
+/// order after `page.after`: for lists whose items are then read whole.
+pub async fn page_ids(
+    db: &Db,
+    table: &str,
+    mut w: Where,
+    page: Page,
+) -> crate::error::Result<Paged<i64>> {
+    w.add("id > $?", Arg::Int(page.after));
+    let limit = w.next();
+    w.args.push(Arg::Int(page.fetch_limit()));
+    let sql = format!(
+        "select id from {table} where {} order by id limit ${limit}",
+        w.sql()
+    );
+    let ids: Vec<i64> = crate::on_read!(db, pool => {
+        crate::bind_args!(sqlx::query_scalar::<_, i64>(&sql), &w.args)
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(Paged::from_rows(ids, page, |id| *id))
+}

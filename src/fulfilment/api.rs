@@ -119,10 +119,7 @@ async fn availability(
     ))
 }
 
-const PICKERS: Access = Access {
-    roles: &[Role::Admin, Role::Warehouse],
-    devices: &[DeviceKind::Scanner],
-};
+const PICKERS: Access = Access::WAREHOUSE_FLOOR;
 
 /// Create a pick list from deals' reservations (or from every won deal with reserved stock in
 /// the warehouse): lines pinned to batch and location, in pick-route order.
@@ -184,48 +181,25 @@ async fn pick_scan(
     picking::get(&s.db, id).await?;
     let result = s
         .scanning
-        .scan(
+        .scan_field(
             &s.db,
             &crate::scanning::api::caller(&p),
-            crate::scanning::ScanRequest {
-                data: body.scan,
-                profile: body.profile,
-            },
+            body.scan,
+            body.profile,
         )
-        .await
-        .map_err(|e| match e {
-            Error::InvalidBarcode {
-                ai,
-                position,
-                message,
-                ..
-            } => Error::InvalidBarcode {
-                field: "scan".into(),
-                ai,
-                position,
-                message,
-            },
-            Error::Validation(mut v) => {
-                for f in &mut v {
-                    if f.field == "data" {
-                        f.field = "scan".into();
-                    }
-                }
-                Error::Validation(v)
-            }
-            other => other,
-        })?;
-    let scanned = if let Some(l) = result.matches.iter().find(|m| m.kind == "location") {
-        picking::Scanned::Location(l.id)
-    } else if let Some(item) = result.matches.iter().find(|m| m.kind == "item") {
-        let gs1 = result.gs1.as_ref();
-        picking::Scanned::Goods {
-            item_id: item.id,
-            per_pack: gs1.and_then(|g| g.count).or(item.quantity).unwrap_or(1),
-            batch: gs1.and_then(|g| g.batch.clone()).or(body.batch),
-        }
-    } else {
-        return Err(Error::invalid("scan", "no location or item in Depot has this barcode").into());
+        .await?;
+    let scanned = match result.target(body.batch, "picked")? {
+        crate::scanning::Target::Location(id) => picking::Scanned::Location(id),
+        crate::scanning::Target::Goods {
+            item_id,
+            per_pack,
+            batch,
+            ..
+        } => picking::Scanned::Goods {
+            item_id,
+            per_pack,
+            batch,
+        },
     };
     let actor = crate::stock::operations::Actor {
         user_id: p.user_id(),
@@ -245,39 +219,11 @@ async fn pick_list_document(
     Id(id): Id,
 ) -> ApiResult<axum::response::Response> {
     p.check(PICKERS)?;
-    let list = picking::get(&s.db, id).await?;
-    let warehouse = crate::catalog::warehouses::get(&s.db, list.warehouse_id).await?;
-    let mut deals: Vec<String> = list
-        .lines
-        .iter()
-        .map(|l| format!("DPT-DEAL-{}", l.deal_id))
-        .collect();
-    deals.dedup();
-    let mut lines = Vec::new();
-    for l in &list.lines {
-        let item = crate::catalog::items::get(&s.db, l.item_id).await?;
-        lines.push(serde_json::json!({
-            "location": l.location_code, "item_code": l.item_code, "item_name": item.name,
-            "batch": l.batch_code, "expiry": l.expiry_date.map(|d| d.to_string()),
-            "quantity": l.quantity,
-        }));
-    }
-    let data = serde_json::json!({
-        "pick_list": {"code": list.code, "id": list.id},
-        "warehouse": {"name": warehouse.name},
-        "deal": {"reference": deals.join(", ")},
-        "created_at": list.created_at.date().to_string(),
-        "lines": lines,
-    });
-    let rendered = s
-        .labels
-        .render("pick-list", crate::labels::Format::Pdf, 203, &data)?;
-    let mut response = axum::response::IntoResponse::into_response(rendered.bytes);
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static(rendered.content_type),
-    );
-    Ok(response)
+    let data = picking::document_data(&s.db, id).await?;
+    Ok(axum::response::IntoResponse::into_response(
+        s.labels
+            .render("pick-list", crate::labels::Format::Pdf, 203, &data)?,
+    ))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

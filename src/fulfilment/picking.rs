@@ -260,6 +260,33 @@ pub async fn get(db: &Db, id: i64) -> Result<PickList> {
     })
 }
 
+/// The data of the pick list's A4 document (template `pick-list`).
+pub async fn document_data(db: &Db, id: i64) -> Result<serde_json::Value> {
+    let list = get(db, id).await?;
+    let warehouse = warehouses::get(db, list.warehouse_id).await?;
+    let deals: std::collections::BTreeSet<String> = list
+        .lines
+        .iter()
+        .map(|l| format!("DPT-DEAL-{}", l.deal_id))
+        .collect();
+    let mut lines = Vec::with_capacity(list.lines.len());
+    for l in &list.lines {
+        let item = crate::catalog::items::get(db, l.item_id).await?;
+        lines.push(serde_json::json!({
+            "location": l.location_code, "item_code": l.item_code, "item_name": item.name,
+            "batch": l.batch_code, "expiry": l.expiry_date.map(|d| d.to_string()),
+            "quantity": l.quantity,
+        }));
+    }
+    Ok(serde_json::json!({
+        "pick_list": {"code": list.code, "id": list.id},
+        "warehouse": {"name": warehouse.name},
+        "deal": {"reference": deals.into_iter().collect::<Vec<_>>().join(", ")},
+        "created_at": list.created_at.date().to_string(),
+        "lines": lines,
+    }))
+}
+
 /// What a picker scanned, as the scanning layer resolved it.
 #[derive(Debug, Clone)]
 pub enum Scanned {

@@ -26,10 +26,7 @@ const READERS: Access = Access {
     roles: &[Role::Admin, Role::Head, Role::Rep, Role::Warehouse],
     devices: &[DeviceKind::Scanner, DeviceKind::Printer],
 };
-const LABELLERS: Access = Access {
-    roles: &[Role::Admin, Role::Warehouse],
-    devices: &[DeviceKind::Scanner],
-};
+const LABELLERS: Access = Access::WAREHOUSE_FLOOR;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateInfo {
@@ -112,13 +109,16 @@ pub struct RenderRequest {
     pub sheet: Option<Sheet>,
 }
 
-fn bytes(r: Rendered) -> Response {
-    let mut response = (StatusCode::OK, r.bytes).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(r.content_type),
-    );
-    response
+/// Rendered bytes answer with their own content type.
+impl IntoResponse for Rendered {
+    fn into_response(self) -> Response {
+        let mut response = (StatusCode::OK, self.bytes).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        response
+    }
 }
 
 /// Render a template to ZPL, PDF or PNG; answers the bytes with their content type. Barcode
@@ -149,12 +149,7 @@ async fn render(
         )
     })?;
     if many.len() == 1 && body.sheet.is_none() {
-        return Ok(bytes(crate::labels::render(
-            &template,
-            body.format,
-            dpi,
-            &many[0],
-        )?));
+        return Ok(crate::labels::render(&template, body.format, dpi, &many[0])?.into_response());
     }
     let mut pages = Vec::new();
     for (i, data) in many.iter().enumerate() {
@@ -191,7 +186,7 @@ async fn render(
             );
         }
     };
-    Ok(bytes(rendered))
+    Ok(rendered.into_response())
 }
 
 /// Puts the label's index in front of a data error's field (`data[2].item.gtin`).
@@ -222,12 +217,14 @@ pub struct LabelQuery {
 }
 
 fn label(s: &AppState, q: &LabelQuery, default: &str, data: &Value) -> ApiResult<Response> {
-    Ok(bytes(s.labels.render(
-        q.template.as_deref().unwrap_or(default),
-        q.format.unwrap_or(Format::Pdf),
-        q.dpi.unwrap_or(203),
-        data,
-    )?))
+    Ok(s.labels
+        .render(
+            q.template.as_deref().unwrap_or(default),
+            q.format.unwrap_or(Format::Pdf),
+            q.dpi.unwrap_or(203),
+            data,
+        )?
+        .into_response())
 }
 
 async fn record_label(s: &AppState, q: &LabelQuery, entity: EntityRef) -> ApiResult<Response> {

@@ -10,17 +10,14 @@ use utoipa_axum::routes;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
-use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::auth::{Access, Principal};
 use crate::error::Error;
 use crate::printing::jobs::{self, JobFilter, NewPrintJob, PrintJob, Submitter};
 use crate::printing::profiles::PrinterProfile;
 
 /// Who may print and read print jobs: admins and warehouse staff, and scanners (a handheld
 /// prints the label of what it just received).
-const PRINTERS: Access = Access {
-    roles: &[Role::Admin, Role::Warehouse],
-    devices: &[DeviceKind::Scanner],
-};
+const PRINTERS: Access = Access::WAREHOUSE_FLOOR;
 
 /// Queue a label for a printer. The label is rendered now (a bad template or bad data is a
 /// 422 at once) and the job is stored before this answers 202; a worker sends it over raw TCP,

@@ -11,17 +11,14 @@ use utoipa_axum::routes;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
-use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::auth::{Access, Principal, Role};
 use crate::error::{Checks, Error};
 use crate::production::{self, Completed, Completion, Filter, ProductionOrder, StatusChange};
 use crate::stock::operations::Actor;
 
 const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Rep, Role::Warehouse]);
 const PRODUCTION: Access = Access::users(&[Role::Admin, Role::Warehouse]);
-const FLOOR: Access = Access {
-    roles: &[Role::Admin, Role::Warehouse],
-    devices: &[DeviceKind::Scanner],
-};
+const FLOOR: Access = Access::WAREHOUSE_FLOOR;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewProductionOrder {

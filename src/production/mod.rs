@@ -18,7 +18,7 @@ use crate::fulfilment::reservations::{self, Holder};
 use crate::stock::batches::{self, NewBatch};
 use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
 use crate::stock::operations::Actor;
-use crate::{bind_args, in_tx, on_read};
+use crate::{in_tx, on_read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -193,25 +193,13 @@ pub struct Filter {
 
 pub async fn list(db: &Db, filter: &Filter, page: Page) -> Result<Paged<ProductionOrder>> {
     let mut w = Where::default();
-    w.add("id > $?", Arg::Int(page.after));
     w.text("status = $?", filter.status.map(Status::as_str));
     w.int("item_id = $?", filter.item_id);
     w.int("warehouse_id = $?", filter.warehouse_id);
     if let Some(flag) = filter.needs_decision {
         w.clauses.push(format!("needs_decision = {flag}"));
     }
-    let limit = w.next();
-    w.args.push(Arg::Int(page.fetch_limit()));
-    let sql = format!(
-        "select id from production_orders where {} order by id limit ${limit}",
-        w.sql()
-    );
-    let ids: Vec<i64> = on_read!(db, pool => {
-        bind_args!(sqlx::query_scalar::<_, i64>(&sql), &w.args)
-            .fetch_all(pool)
-            .await?
-    });
-    let paged = Paged::from_rows(ids, page, |id| *id);
+    let paged = crate::db::page_ids(db, "production_orders", w, page).await?;
     let mut items = Vec::with_capacity(paged.items.len());
     for id in paged.items {
         items.push(get(db, id).await?);

@@ -8,15 +8,12 @@ use utoipa_axum::routes;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
-use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::auth::{Access, Principal, Role};
 use crate::purchasing::{self, Filter, PurchaseOrder, PurchaseReceipt, Received, StatusChange};
 
 const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Rep, Role::Warehouse]);
 const BUYERS: Access = Access::users(&[Role::Admin, Role::Warehouse]);
-const RECEIVERS: Access = Access {
-    roles: &[Role::Admin, Role::Warehouse],
-    devices: &[DeviceKind::Scanner],
-};
+const RECEIVERS: Access = Access::WAREHOUSE_FLOOR;
 
 /// Purchase orders, by status, supplier, warehouse.
 #[utoipa::path(get, path = "/v1/purchase-orders", tag = "purchasing", params(ListParams, Filter),

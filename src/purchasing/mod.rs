@@ -9,11 +9,11 @@ use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
 use crate::catalog::items;
-use crate::db::{Arg, Db, Page, Paged, Where, now};
+use crate::db::{Db, Page, Paged, Where, now};
 use crate::error::{Error, Result};
 use crate::fulfilment::reservations::{BalanceKey, Holder};
 use crate::stock::receipts::{self, NewReceipt, ReceiptLine};
-use crate::{bind_args, in_tx, on_read};
+use crate::{in_tx, on_read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -138,22 +138,10 @@ pub struct Filter {
 
 pub async fn list(db: &Db, filter: &Filter, page: Page) -> Result<Paged<PurchaseOrder>> {
     let mut w = Where::default();
-    w.add("id > $?", Arg::Int(page.after));
     w.text("status = $?", filter.status.map(Status::as_str));
     w.int("supplier_id = $?", filter.supplier_id);
     w.int("warehouse_id = $?", filter.warehouse_id);
-    let limit = w.next();
-    w.args.push(Arg::Int(page.fetch_limit()));
-    let sql = format!(
-        "select id from purchase_orders where {} order by id limit ${limit}",
-        w.sql()
-    );
-    let ids: Vec<i64> = on_read!(db, pool => {
-        bind_args!(sqlx::query_scalar::<_, i64>(&sql), &w.args)
-            .fetch_all(pool)
-            .await?
-    });
-    let paged = Paged::from_rows(ids, page, |id| *id);
+    let paged = crate::db::page_ids(db, "purchase_orders", w, page).await?;
     let mut items = Vec::with_capacity(paged.items.len());
     for id in paged.items {
         items.push(get(db, id).await?);

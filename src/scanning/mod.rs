@@ -199,3 +199,91 @@ impl Scanning {
         })
     }
 }
+
+/// What a scan carried inside another request (a count, a pick) points at: a location, or
+/// goods with what the barcode says about them.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Location(i64),
+    Goods {
+        item_id: i64,
+        /// Base units in one scanned pack (AI 30/37 when the barcode carries it).
+        per_pack: i64,
+        /// From the barcode, else the request's own `batch`.
+        batch: Option<String>,
+        expiry: Option<time::Date>,
+        production_date: Option<time::Date>,
+    },
+}
+
+fn iso_date(value: Option<&str>) -> Option<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    value.and_then(|v| time::Date::parse(v, &format).ok())
+}
+
+impl ScanResult {
+    /// The location or goods this scan points at; anything else is a 422 on `scan` that says
+    /// what it was (`action`: what the caller is doing, e.g. "counted").
+    pub fn target(&self, batch: Option<String>, action: &str) -> Result<Target> {
+        if let Some(location) = self.matches.iter().find(|m| m.kind == "location") {
+            return Ok(Target::Location(location.id));
+        }
+        if let Some(item) = self.matches.iter().find(|m| m.kind == "item") {
+            let gs1 = self.gs1.as_ref();
+            return Ok(Target::Goods {
+                item_id: item.id,
+                per_pack: gs1.and_then(|g| g.count).or(item.quantity).unwrap_or(1),
+                batch: gs1.and_then(|g| g.batch.clone()).or(batch),
+                expiry: iso_date(gs1.and_then(|g| g.expiry.as_deref())),
+                production_date: iso_date(gs1.and_then(|g| g.production_date.as_deref())),
+            });
+        }
+        Err(match self.matches.first() {
+            Some(other) => Error::invalid(
+                "scan",
+                format!(
+                    "a {} barcode cannot be {action}: scan a location or goods",
+                    other.kind
+                ),
+            ),
+            None => Error::invalid("scan", "no location or item in Depot has this barcode"),
+        })
+    }
+}
+
+impl Scanning {
+    /// [`Scanning::scan`] for a scan carried in another request's `scan` field: errors name
+    /// that field instead of `data`.
+    pub async fn scan_field(
+        &self,
+        db: &Db,
+        caller: &Caller,
+        data: String,
+        profile: Option<String>,
+    ) -> Result<ScanResult> {
+        self.scan(db, caller, ScanRequest { data, profile })
+            .await
+            .map_err(|e| match e {
+                Error::Validation(mut v) => {
+                    for f in &mut v {
+                        if f.field == "data" {
+                            f.field = "scan".into();
+                        }
+                    }
+                    Error::Validation(v)
+                }
+                Error::InvalidBarcode {
+                    ai,
+                    position,
+                    message,
+                    ..
+                } => Error::InvalidBarcode {
+                    field: "scan".into(),
+                    ai,
+                    position,
+                    message,
+                },
+                other => other,
+            })
+    }
+}

@@ -2,10 +2,9 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,10 +19,7 @@ use crate::shipping::{self, NewParcel, NewShipment, Parcel, Shipment, Status};
 use crate::stock::Movement;
 use crate::stock::operations::Actor;
 
-const PACKERS: Access = Access {
-    roles: &[Role::Admin, Role::Warehouse],
-    devices: &[DeviceKind::Scanner],
-};
+const PACKERS: Access = Access::WAREHOUSE_FLOOR;
 const READERS: Access = Access {
     roles: &[Role::Admin, Role::Head, Role::Rep, Role::Warehouse],
     devices: &[DeviceKind::Scanner],
@@ -78,13 +74,6 @@ pub struct LabelQuery {
     pub dpi: Option<u32>,
 }
 
-fn bytes(content_type: &'static str, body: Vec<u8>) -> Response {
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r
-}
-
 /// The parcel's GS1 logistic label (ship-from, ship-to, content, SSCC as GS1-128 at the
 /// bottom), from the parcel, its shipment and the deal.
 #[utoipa::path(get, path = "/v1/parcels/{id}/label", tag = "shipping", params(("id" = i64, Path), LabelQuery),
@@ -96,51 +85,14 @@ async fn parcel_label(
     Query(q): Query<LabelQuery>,
 ) -> ApiResult<Response> {
     p.check(READERS)?;
-    let parcel = shipping::parcel(&s.db, id).await?;
-    let warehouse = crate::catalog::warehouses::get(&s.db, parcel.warehouse_id).await?;
-    let ship_to = match parcel.shipment_id {
-        Some(sid) => shipping::get(&s.db, sid).await?.ship_to,
-        None => {
-            return Err(Error::conflict(
-                "shipment_id",
-                "put the parcel in a shipment first: its label needs the ship-to address",
-            )
-            .into());
-        }
-    };
-    let single = (parcel.contents.len() == 1).then(|| parcel.contents[0].clone());
-    let content_gtin = match &single {
-        Some(c) => crate::catalog::items::get(&s.db, c.item_id)
-            .await?
-            .gtins
-            .iter()
-            .find(|g| g.quantity == 1)
-            .map(|g| g.gtin.clone()),
-        None => None,
-    };
-    let batch = match single.as_ref().and_then(|c| c.batch_id) {
-        Some(b) => Some(crate::stock::batches::get(&s.db, b).await?.code),
-        None => None,
-    };
-    let data = json!({
-        "sscc": parcel.sscc,
-        "ship_from": {"name": warehouse.name, "address": warehouse.address},
-        "ship_to": {"name": ship_to.name, "address": ship_to.address},
-        "content": {
-            "gtin": content_gtin,
-            "count": content_gtin.as_ref().and(single.as_ref()).map(|c| c.quantity),
-            "batch": content_gtin.as_ref().and(batch),
-        },
-        "deal": {"reference": format!("DPT-DEAL-{}", parcel.deal_id)},
-        "parcel": {"weight_kg": parcel.weight_kg.map(|w| format!("{w}"))},
-    });
+    let data = shipping::parcel_label_data(&s.db, id).await?;
     let rendered = s.labels.render(
         q.template.as_deref().unwrap_or("logistic-4x6"),
         q.format.unwrap_or(Format::Pdf),
         q.dpi.unwrap_or(203),
         &data,
     )?;
-    Ok(bytes(rendered.content_type, rendered.bytes))
+    Ok(rendered.into_response())
 }
 
 /// Create a shipment for a deal: ship-to (default: the customer's preferred shipping
@@ -220,47 +172,10 @@ async fn set_status(
 ) -> ApiResult<Json<Shipment>> {
     p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
     if body.status == Status::Returned {
-        // A failed delivery comes back whole: every parcel's contents into their batches.
         let location_id = body.location_id.ok_or_else(|| {
             Error::invalid("location_id", "is required to return a shipment into stock")
         })?;
-        let shipment = shipping::get(&s.db, id).await?;
-        if shipment.status != Status::FailedDelivery {
-            return Err(Error::conflict(
-                "status",
-                format!(
-                    "a {} shipment cannot become returned",
-                    shipment.status.as_str()
-                ),
-            )
-            .into());
-        }
-        let lines = shipment
-            .parcels
-            .iter()
-            .flat_map(|p| p.contents.iter())
-            .map(|c| crate::stock::returns::ReturnLine {
-                item_id: c.item_id,
-                batch_id: c.batch_id,
-                batch: None,
-                quantity: c.quantity,
-                condition: crate::stock::returns::Condition::Good,
-                reason: Some("failed delivery".into()),
-            })
-            .collect();
-        crate::stock::returns::create(
-            &s.db,
-            crate::stock::returns::NewReturn {
-                deal_id: shipment.deal_id,
-                shipment_id: Some(id),
-                warehouse_id: shipment.warehouse_id,
-                location_id,
-                lines,
-                note: body.note.clone(),
-            },
-            actor(&p),
-        )
-        .await?;
+        shipping::return_whole(&s.db, id, location_id, body.note.clone(), actor(&p)).await?;
     }
     Ok(Json(
         shipping::set_status(&s.db, id, body.status, "api", body.note).await?,
@@ -279,37 +194,14 @@ async fn delivery_note(
     Query(q): Query<LabelQuery>,
 ) -> ApiResult<Response> {
     p.check(READERS)?;
-    let shipment = shipping::get(&s.db, id).await?;
-    let warehouse = crate::catalog::warehouses::get(&s.db, shipment.warehouse_id).await?;
-    let mut lines = Vec::new();
-    for c in shipment.parcels.iter().flat_map(|p| p.contents.iter()) {
-        let item = crate::catalog::items::get(&s.db, c.item_id).await?;
-        let batch = match c.batch_id {
-            Some(b) => Some(crate::stock::batches::get(&s.db, b).await?),
-            None => None,
-        };
-        lines.push(json!({
-            "item_code": item.code, "item_name": item.name,
-            "batch": batch.as_ref().map(|b| b.code.clone()),
-            "expiry": batch.as_ref().and_then(|b| b.expiry_date).map(|d| d.to_string()),
-            "quantity": c.quantity, "unit": item.unit,
-        }));
-    }
-    let data = json!({
-        "document": {"number": format!("DN-{id}"), "date": crate::db::now().date().to_string()},
-        "deal": {"reference": format!("DPT-DEAL-{}", shipment.deal_id)},
-        "ship_from": {"name": warehouse.name, "address": warehouse.address},
-        "ship_to": {"name": shipment.ship_to.name, "address": shipment.ship_to.address},
-        "shipment": {"tracking": shipment.tracking_number},
-        "lines": lines,
-    });
+    let data = shipping::delivery_note_data(&s.db, id).await?;
     let rendered = s.labels.render(
         q.template.as_deref().unwrap_or("delivery-note"),
         q.format.unwrap_or(Format::Pdf),
         q.dpi.unwrap_or(203),
         &data,
     )?;
-    Ok(bytes(rendered.content_type, rendered.bytes))
+    Ok(rendered.into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -820,3 +820,121 @@ pub async fn by_tracking(db: &Db, carrier: &str, tracking: &str) -> Result<i64> 
         )
     })
 }
+
+/// The data of a parcel's GS1 logistic label: ship-from (the warehouse), ship-to (its
+/// shipment's), the SSCC, and the content's GTIN, count and batch when it holds one item.
+pub async fn parcel_label_data(db: &Db, id: i64) -> Result<serde_json::Value> {
+    let parcel = parcel(db, id).await?;
+    let warehouse = crate::catalog::warehouses::get(db, parcel.warehouse_id).await?;
+    let ship_to = match parcel.shipment_id {
+        Some(sid) => get(db, sid).await?.ship_to,
+        None => {
+            return Err(Error::conflict(
+                "shipment_id",
+                "put the parcel in a shipment first: its label needs the ship-to address",
+            ));
+        }
+    };
+    let single = (parcel.contents.len() == 1).then(|| parcel.contents[0].clone());
+    let content_gtin = match &single {
+        Some(c) => crate::catalog::items::get(db, c.item_id)
+            .await?
+            .gtins
+            .iter()
+            .find(|g| g.quantity == 1)
+            .map(|g| g.gtin.clone()),
+        None => None,
+    };
+    let batch = match single.as_ref().and_then(|c| c.batch_id) {
+        Some(b) => Some(crate::stock::batches::get(db, b).await?.code),
+        None => None,
+    };
+    Ok(serde_json::json!({
+        "sscc": parcel.sscc,
+        "ship_from": {"name": warehouse.name, "address": warehouse.address},
+        "ship_to": {"name": ship_to.name, "address": ship_to.address},
+        "content": {
+            "gtin": content_gtin,
+            "count": content_gtin.as_ref().and(single.as_ref()).map(|c| c.quantity),
+            "batch": content_gtin.as_ref().and(batch),
+        },
+        "deal": {"reference": format!("DPT-DEAL-{}", parcel.deal_id)},
+        "parcel": {"weight_kg": parcel.weight_kg.map(|w| format!("{w}"))},
+    }))
+}
+
+/// The data of a shipment's delivery note (template `delivery-note`).
+pub async fn delivery_note_data(db: &Db, id: i64) -> Result<serde_json::Value> {
+    let shipment = get(db, id).await?;
+    let warehouse = crate::catalog::warehouses::get(db, shipment.warehouse_id).await?;
+    let mut lines = Vec::new();
+    for c in shipment.parcels.iter().flat_map(|p| p.contents.iter()) {
+        let item = crate::catalog::items::get(db, c.item_id).await?;
+        let batch = match c.batch_id {
+            Some(b) => Some(crate::stock::batches::get(db, b).await?),
+            None => None,
+        };
+        lines.push(serde_json::json!({
+            "item_code": item.code, "item_name": item.name,
+            "batch": batch.as_ref().map(|b| b.code.clone()),
+            "expiry": batch.as_ref().and_then(|b| b.expiry_date).map(|d| d.to_string()),
+            "quantity": c.quantity, "unit": item.unit,
+        }));
+    }
+    Ok(serde_json::json!({
+        "document": {"number": format!("DN-{id}"), "date": crate::db::now().date().to_string()},
+        "deal": {"reference": format!("DPT-DEAL-{}", shipment.deal_id)},
+        "ship_from": {"name": warehouse.name, "address": warehouse.address},
+        "ship_to": {"name": shipment.ship_to.name, "address": shipment.ship_to.address},
+        "shipment": {"tracking": shipment.tracking_number},
+        "lines": lines,
+    }))
+}
+
+/// A failed delivery comes back whole: every parcel's contents back into their batches at
+/// `location_id`, booked as one return of the deal against the shipment.
+pub async fn return_whole(
+    db: &Db,
+    id: i64,
+    location_id: i64,
+    note: Option<String>,
+    actor: Actor,
+) -> Result<()> {
+    let shipment = get(db, id).await?;
+    if shipment.status != Status::FailedDelivery {
+        return Err(Error::conflict(
+            "status",
+            format!(
+                "a {} shipment cannot become returned",
+                shipment.status.as_str()
+            ),
+        ));
+    }
+    let lines = shipment
+        .parcels
+        .iter()
+        .flat_map(|p| p.contents.iter())
+        .map(|c| crate::stock::returns::ReturnLine {
+            item_id: c.item_id,
+            batch_id: c.batch_id,
+            batch: None,
+            quantity: c.quantity,
+            condition: crate::stock::returns::Condition::Good,
+            reason: Some("failed delivery".into()),
+        })
+        .collect();
+    crate::stock::returns::create(
+        db,
+        crate::stock::returns::NewReturn {
+            deal_id: shipment.deal_id,
+            shipment_id: Some(id),
+            warehouse_id: shipment.warehouse_id,
+            location_id,
+            lines,
+            note,
+        },
+        actor,
+    )
+    .await?;
+    Ok(())
+}

@@ -13,8 +13,7 @@ use crate::api::extract::{Id, IdPair, JsonBody, ListParams, Listing, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
-use crate::error::Error;
-use crate::scanning::{ScanRequest, ScanResult};
+use crate::scanning::Target;
 use crate::stock::counts::{
     self, BatchRef, ClosedCount, Count, CountFilter, CountScan, CountSummary, Entry, NewCount,
     Scanned, Tally,
@@ -22,10 +21,7 @@ use crate::stock::counts::{
 use crate::stock::operations::Actor;
 
 /// Counting: admins, warehouse staff and scanners.
-const COUNTERS: Access = Access {
-    roles: &[Role::Admin, Role::Warehouse],
-    devices: &[DeviceKind::Scanner],
-};
+const COUNTERS: Access = Access::WAREHOUSE_FLOOR;
 /// Opening, closing and cancelling: people, not devices.
 const SUPERVISORS: Access = Access::users(&[Role::Admin, Role::Warehouse]);
 const READERS: Access = Access {
@@ -99,41 +95,6 @@ pub struct CountScanRequest {
     pub profile: Option<String>,
 }
 
-fn iso_date(value: Option<&str>) -> Option<Date> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    value.and_then(|v| Date::parse(v, &format).ok())
-}
-
-/// What a resolved scan means to a count.
-fn scanned(result: &ScanResult, batch: Option<String>) -> Result<Scanned, Error> {
-    if let Some(location) = result.matches.iter().find(|m| m.kind == "location") {
-        return Ok(Scanned::Location(location.id));
-    }
-    if let Some(item) = result.matches.iter().find(|m| m.kind == "item") {
-        let gs1 = result.gs1.as_ref();
-        return Ok(Scanned::Goods {
-            item_id: item.id,
-            per_pack: gs1.and_then(|g| g.count).or(item.quantity).unwrap_or(1),
-            batch: BatchRef {
-                id: None,
-                code: gs1.and_then(|g| g.batch.clone()).or(batch),
-                expiry: iso_date(gs1.and_then(|g| g.expiry.as_deref())),
-                production_date: iso_date(gs1.and_then(|g| g.production_date.as_deref())),
-            },
-        });
-    }
-    Err(match result.matches.first() {
-        Some(other) => Error::invalid(
-            "scan",
-            format!(
-                "a {} barcode cannot be counted: scan a location or goods",
-                other.kind
-            ),
-        ),
-        None => Error::invalid("scan", "no location or item in Depot has this barcode"),
-    })
-}
-
 /// Count by scanning: a location's barcode starts (or continues) counting there; goods are
 /// counted in that location, `quantity` packs at a time. Every scan is logged like
 /// `POST /v1/scans`.
@@ -150,38 +111,32 @@ async fn scan(
     counts::get(&s.db, id).await?;
     let result = s
         .scanning
-        .scan(
+        .scan_field(
             &s.db,
             &crate::scanning::api::caller(&p),
-            ScanRequest {
-                data: body.scan,
-                profile: body.profile,
-            },
+            body.scan,
+            body.profile,
         )
-        .await
-        .map_err(|e| match e {
-            Error::Validation(mut v) => {
-                for f in &mut v {
-                    if f.field == "data" {
-                        f.field = "scan".into();
-                    }
-                }
-                Error::Validation(v)
-            }
-            Error::InvalidBarcode {
-                ai,
-                position,
-                message,
-                ..
-            } => Error::InvalidBarcode {
-                field: "scan".into(),
-                ai,
-                position,
-                message,
+        .await?;
+    let what = match result.target(body.batch, "counted")? {
+        Target::Location(id) => Scanned::Location(id),
+        Target::Goods {
+            item_id,
+            per_pack,
+            batch,
+            expiry,
+            production_date,
+        } => Scanned::Goods {
+            item_id,
+            per_pack,
+            batch: BatchRef {
+                id: None,
+                code: batch,
+                expiry,
+                production_date,
             },
-            other => other,
-        })?;
-    let what = scanned(&result, body.batch)?;
+        },
+    };
     Ok(Json(
         counts::scan(&s.db, id, what, body.quantity, body.location_id, actor(&p)).await?,
     ))

@@ -23,10 +23,7 @@ mod counts;
 mod returns;
 
 /// Warehouse work: admins, warehouse staff and scanners.
-const WAREHOUSE: Access = Access {
-    roles: &[Role::Admin, Role::Warehouse],
-    devices: &[DeviceKind::Scanner],
-};
+const WAREHOUSE: Access = Access::WAREHOUSE_FLOOR;
 /// Stock reads: every user (reps check availability) and scanners.
 const STOCK_READERS: Access = Access {
     roles: &[Role::Admin, Role::Head, Role::Rep, Role::Warehouse],

@@ -9,14 +9,11 @@ use utoipa_axum::routes;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
-use crate::auth::{Access, DeviceKind, Principal, Role};
+use crate::auth::{Access, Principal, Role};
 use crate::stock::operations::Actor;
 use crate::stock::returns::{self, NewReturn, Return, ReturnFilter};
 
-const RECEIVERS: Access = Access {
-    roles: &[Role::Admin, Role::Warehouse],
-    devices: &[DeviceKind::Scanner],
-};
+const RECEIVERS: Access = Access::WAREHOUSE_FLOOR;
 const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Warehouse]);
 
 /// Book goods coming back from a deal: each line back into the batch it was shipped from
