@@ -148,7 +148,8 @@ pub async fn of_supply(
 }
 
 /// Shrinks a demand that has not started, with its order (a production order, or a purchase
-/// order line) by `by`; an order left with nothing to make or buy is cancelled. Returns how
+/// order line) by `by` (what the demand still waits for is not received by definition: goods
+/// received beyond what was ordered, for others, must not block it); an order left with nothing to make or buy is cancelled. Returns how
 /// much it shrank (0 when the order started meanwhile).
 pub async fn shrink(db: &Db, demand: &Demand, by: i64) -> Result<i64> {
     if by <= 0 {
@@ -184,7 +185,7 @@ pub async fn shrink(db: &Db, demand: &Demand, by: i64) -> Result<i64> {
             .rows_affected(),
             (None, Some(line)) => sqlx::query(
                 "update purchase_order_lines set quantity = quantity - $1
-                 where id = $2 and quantity - received >= $1
+                 where id = $2 and quantity >= $1
                    and exists (select 1 from purchase_orders p
                                where p.id = purchase_order_lines.purchase_order_id and p.status = 'open')",
             )
