@@ -20,6 +20,9 @@
 //! the machine's cores with the server, so the figures are a floor. Does nothing unless argv
 //! contains `--bench`.
 
+#[path = "common/scratch.rs"]
+mod scratch;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -580,36 +583,13 @@ async fn main() -> anyhow::Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
         return Ok(());
     }
-    let env = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
+    let env = scratch::env_u64;
     let run = Duration::from_secs(env("DEPOT_BENCH_SECONDS", 5));
     let deals_per_scenario = env("DEPOT_BENCH_DEALS", 200_000) as usize;
-    let dir = std::env::temp_dir().join(format!("depot-bench-reservations-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let (database_url, cleanup_pg) = match std::env::var("DEPOT_BENCH_DATABASE_URL") {
-        Ok(admin_url) => {
-            use sqlx::Connection;
-            let name = format!("depot_bench_reservations_{}", std::process::id());
-            let mut conn = sqlx::PgConnection::connect(&admin_url).await?;
-            sqlx::query(&format!("create database {name}"))
-                .execute(&mut conn)
-                .await?;
-            let base = &admin_url[..admin_url.rfind('/').unwrap()];
-            (format!("{base}/{name}"), Some((admin_url.clone(), name)))
-        }
-        Err(_) => (format!("sqlite://{}", dir.join("bench.db").display()), None),
-    };
-    let backend = if cleanup_pg.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let scratch = scratch::Scratch::create("reservations").await?;
+    let backend = scratch.backend;
     let config = Config {
-        database_url,
+        database_url: scratch.url.clone(),
         admin_password: Some(Secret::new("bench-password")),
         ..Config::default()
     };
@@ -617,13 +597,6 @@ async fn main() -> anyhow::Result<()> {
         Ok(state) => bench(state, run, deals_per_scenario, backend).await,
         Err(e) => Err(e),
     };
-    if let Some((admin_url, name)) = cleanup_pg {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&admin_url).await?;
-        sqlx::query(&format!("drop database if exists {name} with (force)"))
-            .execute(&mut conn)
-            .await?;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.remove().await?;
     result
 }

@@ -90,6 +90,40 @@ impl Error {
         }
     }
 
+    /// Puts the fields of a validation or barcode error under `prefix` (`contents[2]` makes
+    /// `scan` into `contents[2].scan`), for input checked one element of a list at a time.
+    pub fn within(self, prefix: &str) -> Self {
+        let nest = |field: &str| {
+            if field.is_empty() {
+                prefix.to_string()
+            } else {
+                format!("{prefix}.{field}")
+            }
+        };
+        match self {
+            Error::Validation(v) => Error::Validation(
+                v.into_iter()
+                    .map(|f| FieldError {
+                        field: nest(&f.field),
+                        reason: f.reason,
+                    })
+                    .collect(),
+            ),
+            Error::InvalidBarcode {
+                field,
+                ai,
+                position,
+                message,
+            } => Error::InvalidBarcode {
+                field: nest(&field),
+                ai,
+                position,
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// Names the field behind a foreign-key violation.
     pub fn on_reference(self, field: &str, reason: &str) -> Self {
         match self {

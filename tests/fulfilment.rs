@@ -70,6 +70,8 @@ enum Op {
     Take(i64),
     /// Receive `q` on the open purchase order (what waits is served first).
     ReceiveOrdered(i64),
+    /// Ship up to `q` of what deal `d` holds reserved (consuming its reservation).
+    Ship(usize, i64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -81,6 +83,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (1i64..15).prop_map(Op::Receive),
         1 => (1i64..10).prop_map(Op::Take),
         1 => (1i64..10).prop_map(Op::ReceiveOrdered),
+        2 => (0usize..4, 1i64..5).prop_map(|(d, q)| Op::Ship(d, q)),
     ]
 }
 
@@ -117,7 +120,7 @@ async fn random_reserve_change_lose_sequences_keep_the_invariants(db: &Db) {
     let mut runner = TestRunner::new(Config::default());
     let strategy = proptest::collection::vec(op(), 1..25);
     // The sequences must reach both kinds of cover, or the test proves little.
-    let (mut saw_reserved, mut saw_ordered) = (false, false);
+    let (mut saw_reserved, mut saw_ordered, mut saw_shipped) = (false, false, false);
     for case in 0..12 {
         let ops = strategy.new_tree(&mut runner).unwrap().current();
         let item = depot::catalog::items::create(
@@ -162,10 +165,21 @@ async fn random_reserve_change_lose_sequences_keep_the_invariants(db: &Db) {
         };
         for op in &ops {
             match *op {
-                Op::Reserve(d) | Op::Lose(d) => {
+                Op::Reserve(d) | Op::Lose(d) | Op::Ship(d, _) => {
                     if let Op::Lose(_) = op {
                         set_status_lost(db, deals[d]).await;
                         lost[d] = true;
+                    }
+                    if let Op::Ship(_, q) = *op {
+                        // Ship some of what is held, then plan again: nothing shipped is
+                        // reserved or ordered twice.
+                        let f = fulfilment::fulfilment(db, deals[d]).await.unwrap();
+                        if let Some(r) = f.lines[0].reservations.first() {
+                            let mut ship = movement(-q.min(r.quantity), MovementType::Ship);
+                            ship.deal_id = Some(deals[d]);
+                            ship.reservation_id = Some(r.id);
+                            ledger::post(db, vec![ship]).await.unwrap();
+                        }
                     }
                     let result = fulfilment::reserve_deal(
                         db,
@@ -178,11 +192,16 @@ async fn random_reserve_change_lose_sequences_keep_the_invariants(db: &Db) {
                     .await
                     .unwrap();
                     // Right after a run its line is covered exactly once: held plus coming
-                    // equals what it wants (nothing for a lost deal).
+                    // equals what it still wants, less what shipped (nothing for a lost deal).
                     let f = fulfilment::fulfilment(db, deals[d]).await.unwrap();
                     let line = &f.lines[0];
                     let coming: i64 = line.on_order.iter().map(|o| o.quantity).sum();
-                    let want = if lost[d] { 0 } else { line.requested };
+                    let want = if lost[d] {
+                        0
+                    } else {
+                        (line.requested - line.shipped).max(0)
+                    };
+                    saw_shipped |= line.shipped > 0 && !lost[d];
                     assert_eq!(line.reserved + coming, want, "case {case}, {op:?}: {f:?}");
                     assert_eq!(result.lines[0].reserved, line.reserved);
                     saw_reserved |= line.reserved > 0;
@@ -256,8 +275,8 @@ async fn random_reserve_change_lose_sequences_keep_the_invariants(db: &Db) {
         );
     }
     assert!(
-        saw_reserved && saw_ordered,
-        "the sequences never reserved or never ordered"
+        saw_reserved && saw_ordered && saw_shipped,
+        "the sequences never reserved, ordered or reserved after shipping"
     );
 }
 

@@ -15,7 +15,7 @@ use crate::catalog::items::{
 };
 use crate::catalog::suppliers::{self, NewSupplier, Supplier, SupplierPatch};
 use crate::catalog::warehouses::{
-    self, Location, LocationFilter, LocationPatch, NewLocation, NewWarehouse, Warehouse,
+    self, CreateWarehouse, Location, LocationFilter, LocationPatch, NewLocation, Warehouse,
     WarehousePatch,
 };
 
@@ -213,16 +213,17 @@ async fn patch_supplier(
     Ok(Json(suppliers::update(&s.db, id, body).await?))
 }
 
-/// Create a warehouse (admin).
-#[utoipa::path(post, path = "/v1/warehouses", tag = "warehouses", request_body = NewWarehouse,
+/// Create a warehouse (admin), optionally with the printers dispatch prints to
+/// (`label_printer_id`, `document_printer_id`: devices of kind `printer`, not revoked).
+#[utoipa::path(post, path = "/v1/warehouses", tag = "warehouses", request_body = CreateWarehouse,
     responses((status = 201, body = Warehouse), ErrorResponses), security(("bearer" = [])))]
 async fn create_warehouse(
     State(s): State<AppState>,
     p: Principal,
-    JsonBody(body): JsonBody<NewWarehouse>,
+    JsonBody(body): JsonBody<CreateWarehouse>,
 ) -> Created<Warehouse> {
     p.check(Access::ADMIN)?;
-    created(warehouses::create(&s.db, body).await?)
+    created(warehouses::create_with_printers(&s.db, body).await?)
 }
 
 /// List warehouses.
@@ -249,7 +250,8 @@ async fn get_warehouse(
     Ok(Json(warehouses::get(&s.db, id).await?))
 }
 
-/// Change a warehouse (admin).
+/// Change a warehouse (admin); `label_printer_id` / `document_printer_id` set its dispatch
+/// printers, `null` clears them.
 #[utoipa::path(patch, path = "/v1/warehouses/{id}", tag = "warehouses", params(("id" = i64, Path)),
     request_body = WarehousePatch, responses((status = 200, body = Warehouse), ErrorResponses), security(("bearer" = [])))]
 async fn patch_warehouse(

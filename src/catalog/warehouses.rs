@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use crate::auth::DeviceKind;
+use crate::auth::devices::{self, Device};
 use crate::catalog::suppliers::check_code;
 use crate::db::{Db, Page, Paged, now};
 use crate::error::{Checks, Error, Result};
@@ -17,14 +19,19 @@ pub struct Warehouse {
     pub address: String,
     /// The user answerable for this warehouse.
     pub responsible_user_id: Option<i64>,
+    /// The printer (a device of kind `printer`) that prints parcels' logistic labels when a
+    /// shipment from here is dispatched.
+    pub label_printer_id: Option<i64>,
+    /// The printer for documents (the delivery note) on dispatch.
+    pub document_printer_id: Option<i64>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
-const WAREHOUSE_COLUMNS: &str =
-    "id, code, name, address, responsible_user_id, created_at, updated_at";
+const WAREHOUSE_COLUMNS: &str = "id, code, name, address, responsible_user_id, label_printer_id,
+    document_printer_id, created_at, updated_at";
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewWarehouse {
@@ -36,6 +43,23 @@ pub struct NewWarehouse {
     pub responsible_user_id: Option<i64>,
 }
 
+/// `POST /v1/warehouses`: a [`NewWarehouse`] and, optionally, its printers.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateWarehouse {
+    pub code: String,
+    pub name: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub responsible_user_id: Option<i64>,
+    /// Prints parcels' logistic labels on dispatch: a device of kind `printer`, not revoked.
+    #[serde(default)]
+    pub label_printer_id: Option<i64>,
+    /// Prints the delivery note on dispatch: a device of kind `printer`, not revoked.
+    #[serde(default)]
+    pub document_printer_id: Option<i64>,
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct WarehousePatch {
     pub name: Option<String>,
@@ -43,6 +67,14 @@ pub struct WarehousePatch {
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     #[schema(value_type = Option<i64>)]
     pub responsible_user_id: Option<Option<i64>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub label_printer_id: Option<Option<i64>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub document_printer_id: Option<Option<i64>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -88,23 +120,76 @@ async fn check_user(db: &Db, user_id: Option<i64>) -> Result<()> {
     Ok(())
 }
 
+/// Refuses, naming `field`, anything but a device of kind `printer` that is not revoked.
+pub async fn check_printer(db: &Db, field: &str, id: i64) -> Result<Device> {
+    let device = match devices::get(db, id).await {
+        Ok(d) => d,
+        Err(Error::NotFound { .. }) => {
+            return Err(Error::invalid(field, format!("no device with id {id}")));
+        }
+        Err(e) => return Err(e),
+    };
+    if device.kind != DeviceKind::Printer {
+        return Err(Error::invalid(
+            field,
+            format!("device {id} is a {}, not a printer", device.kind.as_str()),
+        ));
+    }
+    if device.revoked_at.is_some() {
+        return Err(Error::invalid(field, format!("printer {id} is revoked")));
+    }
+    Ok(device)
+}
+
+async fn check_printers(db: &Db, label: Option<i64>, document: Option<i64>) -> Result<()> {
+    for (field, id) in [
+        ("label_printer_id", label),
+        ("document_printer_id", document),
+    ] {
+        if let Some(id) = id {
+            check_printer(db, field, id).await?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn create(db: &Db, new: NewWarehouse) -> Result<Warehouse> {
+    create_with_printers(
+        db,
+        CreateWarehouse {
+            code: new.code,
+            name: new.name,
+            address: new.address,
+            responsible_user_id: new.responsible_user_id,
+            label_printer_id: None,
+            document_printer_id: None,
+        },
+    )
+    .await
+}
+
+/// Creates a warehouse with its dispatch printers.
+pub async fn create_with_printers(db: &Db, new: CreateWarehouse) -> Result<Warehouse> {
     let mut checks = Checks::new();
     check_code(&mut checks, "code", &new.code);
     checks.text("name", &new.name, 200);
     checks.max_len("address", &new.address, 1000);
     checks.finish()?;
     check_user(db, new.responsible_user_id).await?;
+    check_printers(db, new.label_printer_id, new.document_printer_id).await?;
     let at = now();
     Ok(in_tx!(db, tx => {
         sqlx::query_as::<_, Warehouse>(&format!(
-            "insert into warehouses (code, name, address, responsible_user_id, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $5) returning {WAREHOUSE_COLUMNS}"
+            "insert into warehouses (code, name, address, responsible_user_id, label_printer_id,
+                 document_printer_id, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $7) returning {WAREHOUSE_COLUMNS}"
         ))
         .bind(new.code.trim())
         .bind(new.name.trim())
         .bind(new.address.trim())
         .bind(new.responsible_user_id)
+        .bind(new.label_printer_id)
+        .bind(new.document_printer_id)
         .bind(at)
         .fetch_one(&mut *tx)
         .await
@@ -147,15 +232,30 @@ pub async fn update(db: &Db, id: i64, patch: WarehousePatch) -> Result<Warehouse
     checks.max_len("address", &address, 1000);
     checks.finish()?;
     check_user(db, responsible).await?;
+    // Only a printer given now is checked: one configured earlier and revoked since does not
+    // block changing the name.
+    check_printers(
+        db,
+        patch.label_printer_id.flatten(),
+        patch.document_printer_id.flatten(),
+    )
+    .await?;
+    let label_printer = patch.label_printer_id.unwrap_or(current.label_printer_id);
+    let document_printer = patch
+        .document_printer_id
+        .unwrap_or(current.document_printer_id);
     Ok(in_tx!(db, tx => {
         sqlx::query_as::<_, Warehouse>(&format!(
-            "update warehouses set name = $2, address = $3, responsible_user_id = $4, updated_at = $5
+            "update warehouses set name = $2, address = $3, responsible_user_id = $4,
+                 label_printer_id = $5, document_printer_id = $6, updated_at = $7
              where id = $1 returning {WAREHOUSE_COLUMNS}"
         ))
         .bind(id)
         .bind(name.trim())
         .bind(address.trim())
         .bind(responsible)
+        .bind(label_printer)
+        .bind(document_printer)
         .bind(now())
         .fetch_one(&mut *tx)
         .await?

@@ -178,7 +178,7 @@ async fn pick_scan(
     JsonBody(body): JsonBody<PickScanRequest>,
 ) -> ApiResult<Json<PickScan>> {
     p.check(PICKERS)?;
-    picking::get(&s.db, id).await?;
+    picking::exists(&s.db, id).await?;
     let result = s
         .scanning
         .scan_field(
@@ -210,6 +210,103 @@ async fn pick_scan(
     ))
 }
 
+/// A short pick: the shelf holds only `found` of what is left on a line. The missing part is
+/// released and the bin's phantom stock booked off (`adjustment`); the deal is planned again
+/// (other stock by FEFO, added to this list as new lines; else production or purchasing takes
+/// the shortfall, shown in `replan`).
+#[utoipa::path(post, path = "/v1/pick-lists/{id}/short", tag = "fulfilment", params(("id" = i64, Path)),
+    request_body = picking::ShortPick, responses((status = 200, body = picking::ShortPickResult), ErrorResponses),
+    security(("bearer" = [])))]
+async fn short_pick(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<picking::ShortPick>,
+) -> ApiResult<Json<picking::ShortPickResult>> {
+    p.check(PICKERS)?;
+    let actor = crate::stock::operations::Actor {
+        user_id: p.user_id(),
+        device_id: p.device_id(),
+    };
+    Ok(Json(picking::short(&s.db, id, body, actor).await?))
+}
+
+/// Everything of the deal that has a document or is one (orders, pick lists, parcels,
+/// shipments, returns), each with the URLs its documents download from.
+#[utoipa::path(get, path = "/v1/deals/{id}/documents", tag = "fulfilment", params(("id" = i64, Path)),
+    responses((status = 200, body = [fulfilment::Document]), ErrorResponses), security(("bearer" = [])))]
+async fn deal_documents(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+) -> ApiResult<Json<Vec<fulfilment::Document>>> {
+    check_deal(&s, &p, id).await?;
+    Ok(Json(fulfilment::documents(&s.db, id).await?))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DocumentQuery {
+    /// `pdf` (default), `zpl` or `png`.
+    pub format: Option<crate::labels::Format>,
+    /// For labels: the printer's resolution (default 203).
+    pub dpi: Option<u32>,
+}
+
+/// One of the deal's documents, rendered again from its records (they are reproducible):
+/// `pick_list`, `delivery_note` and `shipping_labels` (of a shipment), `parcel_label`,
+/// `return_note`. 404 unless the record is the deal's.
+#[utoipa::path(get, path = "/v1/deals/{id}/documents/{name}/{document_id}", tag = "fulfilment",
+    params(("id" = i64, Path), ("name" = String, Path), ("document_id" = i64, Path), DocumentQuery),
+    responses((status = 200, description = "the document"), ErrorResponses), security(("bearer" = [])))]
+async fn deal_document(
+    State(s): State<AppState>,
+    p: Principal,
+    axum::extract::Path((id, name, document)): axum::extract::Path<(String, String, String)>,
+    Query(q): Query<DocumentQuery>,
+) -> ApiResult<axum::response::Response> {
+    let parse = |field: &'static str, v: &str| {
+        v.parse::<i64>()
+            .map_err(|_| Error::invalid(field, "must be an integer id"))
+    };
+    let (id, document) = (parse("id", &id)?, parse("document_id", &document)?);
+    check_deal(&s, &p, id).await?;
+    let kind = match name.as_str() {
+        "pick_list" => "pick_list",
+        "delivery_note" | "shipping_labels" => "shipment",
+        "parcel_label" => "parcel",
+        "return_note" => "return",
+        other => {
+            return Err(Error::not_found("document", format!("{other} of deal {id}")).into());
+        }
+    };
+    fulfilment::check_document(&s.db, id, kind, document).await?;
+    let format = q.format.unwrap_or(crate::labels::Format::Pdf);
+    let dpi = q.dpi.unwrap_or(203);
+    let (template, data) = match name.as_str() {
+        "pick_list" => ("pick-list", picking::document_data(&s.db, document).await?),
+        "delivery_note" => (
+            "delivery-note",
+            crate::shipping::delivery_note_data(&s.db, document).await?,
+        ),
+        "parcel_label" => (
+            "logistic-4x6",
+            crate::shipping::parcel_label_data(&s.db, document).await?,
+        ),
+        "return_note" => (
+            "return-note",
+            crate::stock::returns::document_data(&s.db, document).await?,
+        ),
+        _ => {
+            let labels = crate::shipping::labels(&s.db, &s.labels, document, format, dpi).await?;
+            return Ok(axum::response::IntoResponse::into_response(labels));
+        }
+    };
+    Ok(axum::response::IntoResponse::into_response(
+        s.labels.render(template, format, dpi, &data)?,
+    ))
+}
+
 /// The pick list as an A4 document (template `pick-list`), `?format=pdf|zpl|png`.
 #[utoipa::path(get, path = "/v1/pick-lists/{id}/document", tag = "fulfilment", params(("id" = i64, Path)),
     responses((status = 200, description = "the pick list"), ErrorResponses), security(("bearer" = [])))]
@@ -231,8 +328,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_pick_list))
         .routes(routes!(get_pick_list))
         .routes(routes!(pick_scan))
+        .routes(routes!(short_pick))
         .routes(routes!(pick_list_document))
         .routes(routes!(reserve))
         .routes(routes!(deal_fulfilment))
+        .routes(routes!(deal_documents))
+        .routes(routes!(deal_document))
         .routes(routes!(availability))
 }

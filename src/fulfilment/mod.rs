@@ -16,7 +16,7 @@ pub mod picking;
 pub mod reservations;
 pub mod supply;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -235,9 +235,12 @@ async fn run(
             orphans.insert((line, d.item_id));
         }
     }
+    let shipped = shipped_by_line(db, deal_id).await?;
     let mut outcomes = Vec::with_capacity(lines.len());
     for (line_id, item_id, quantity) in lines {
-        let want = if lost { 0 } else { quantity };
+        // What has shipped (less returns) is no longer wanted from stock.
+        let sent = shipped.get(&line_id).copied().unwrap_or(0);
+        let want = if lost { 0 } else { (quantity - sent).max(0) };
         let mut outcome = reconcile(
             db,
             Holder::DealLine { deal_id, line_id },
@@ -250,7 +253,7 @@ async fn run(
         )
         .await?;
         outcome.requested = quantity;
-        outcome.shortfall = if lost { 0 } else { quantity - outcome.reserved };
+        outcome.shortfall = if lost { 0 } else { want - outcome.reserved };
         outcomes.push(outcome);
     }
     for (line_id, item_id) in orphans {
@@ -271,6 +274,102 @@ async fn run(
         warehouse_id: Some(warehouse_id),
         lines: outcomes,
     })
+}
+
+/// The deal's lines as (line id, item id, quantity), in line order.
+async fn deal_lines(db: &Db, deal_id: i64) -> Result<Vec<(i64, i64, i64)>> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64, i64)>(
+            "select id, item_id, quantity from deal_lines where deal_id = $1 order by line_no, id",
+        )
+        .bind(deal_id)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// Spreads quantities per item over the deal's lines of that item, in line order; the last
+/// line of an item takes any excess, so nothing goes uncounted.
+fn spread(per_item: Vec<(i64, i64)>, lines: &[(i64, i64, i64)]) -> HashMap<i64, i64> {
+    let mut left: HashMap<i64, i64> = per_item.into_iter().collect();
+    let last_of_item: HashMap<i64, i64> = lines.iter().map(|l| (l.1, l.0)).collect();
+    let mut out = HashMap::new();
+    for &(line_id, item_id, quantity) in lines {
+        let pool = left.entry(item_id).or_insert(0);
+        let take = if last_of_item.get(&item_id) == Some(&line_id) {
+            *pool
+        } else {
+            (*pool).clamp(0, quantity)
+        };
+        *pool -= take;
+        out.insert(line_id, take);
+    }
+    out
+}
+
+/// Shipped per deal line, less returns (the deal's `ship` and `return` movements).
+pub async fn shipped_by_line(db: &Db, deal_id: i64) -> Result<HashMap<i64, i64>> {
+    let per_item = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64)>(
+            "select item_id, cast(-sum(quantity) as bigint) from stock_movements
+             where deal_id = $1 and movement_type in ('ship', 'return') group by item_id",
+        )
+        .bind(deal_id)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(spread(per_item, &deal_lines(db, deal_id).await?))
+}
+
+/// Delivered per deal line (the contents of the deal's delivered shipments).
+async fn delivered_by_line(db: &Db, deal_id: i64) -> Result<HashMap<i64, i64>> {
+    let per_item = crate::shipping::delivered_by_item(db, deal_id).await?;
+    Ok(spread(per_item, &deal_lines(db, deal_id).await?))
+}
+
+/// After a delivery: once every line of a won deal is delivered in full, the deal moves on to
+/// its next active stage (by position). Guarded by the stage it had, so it moves once.
+/// Answers the new stage, if it moved.
+pub async fn advance_when_delivered(db: &Db, deal_id: i64) -> Result<Option<String>> {
+    let deal = deal_row(db, deal_id).await?;
+    let lines = deal_lines(db, deal_id).await?;
+    if deal.status != "won" || lines.is_empty() {
+        return Ok(None);
+    }
+    let delivered = delivered_by_line(db, deal_id).await?;
+    if lines
+        .iter()
+        .any(|(id, _, q)| delivered.get(id).copied().unwrap_or(0) < *q)
+    {
+        return Ok(None);
+    }
+    let (stage, next) = on_read!(db, pool => {
+        sqlx::query_as::<_, (String, Option<String>)>(
+            "select d.stage,
+                    (select n.code from deal_stages n join deal_stages c on c.code = d.stage
+                     where n.active and n.position > c.position
+                     order by n.position, n.code limit 1)
+             from deals d where d.id = $1",
+        )
+        .bind(deal_id)
+        .fetch_one(pool)
+        .await?
+    });
+    let Some(next) = next else {
+        return Ok(None);
+    };
+    let at = now();
+    let moved = in_tx!(db, tx => {
+        sqlx::query("update deals set stage = $1, updated_at = $2 where id = $3 and stage = $4")
+            .bind(&next)
+            .bind(at)
+            .bind(deal_id)
+            .bind(&stage)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+    });
+    Ok((moved == 1).then_some(next))
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
@@ -642,14 +741,20 @@ pub async fn availability(
     })
 }
 
-/// A deal's fulfilment for reps: per line what is reserved (by batch), made, bought, shipped;
-/// every ledger movement and document of the deal.
+/// A deal's fulfilment for reps: per line what is reserved (by batch), made, bought, shipped
+/// and delivered; its shipments with their status history; every ledger movement and document
+/// of the deal.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Fulfilment {
     pub deal_id: i64,
     pub status: String,
+    /// The deal's stage (it moves to the next one when everything is delivered).
+    pub stage: String,
     pub warehouse_id: Option<i64>,
+    /// Every line delivered in full.
+    pub complete: bool,
     pub lines: Vec<LineFulfilment>,
+    pub shipments: Vec<crate::shipping::Shipment>,
     pub movements: Vec<ledger::Movement>,
     pub documents: Vec<Document>,
 }
@@ -659,34 +764,128 @@ pub struct LineFulfilment {
     pub line_id: i64,
     pub item_id: i64,
     pub requested: i64,
+    /// Reserved for the line, wherever it is (bins, or packing once picked).
     pub reserved: i64,
+    /// Of `reserved`, what is picked and waits at a packing location.
+    pub picked: i64,
     pub reservations: Vec<reservations::Reservation>,
     pub in_production: Vec<Incoming>,
     pub on_order: Vec<Incoming>,
-    /// Shipped for this deal of this item (less returns).
+    /// Shipped for the line (less returns).
     pub shipped: i64,
+    /// In shipments the carrier delivered.
+    pub delivered: i64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Document {
-    /// `production_order`, `purchase_order`, `return`, `receipt`, `shipment`...
+    /// `production_order`, `purchase_order`, `pick_list`, `parcel`, `shipment`, `return`...
     #[serde(rename = "type")]
     pub kind: String,
     pub id: i64,
+    /// Where its documents download from the deal (pick list, delivery note, shipping labels,
+    /// parcel label, return note); empty for records without one.
+    pub downloads: Vec<Download>,
 }
 
-pub async fn fulfilment(db: &Db, deal_id: i64) -> Result<Fulfilment> {
-    let deal = deal_row(db, deal_id).await?;
-    let lines = on_read!(db, pool => {
-        sqlx::query_as::<_, (i64, i64, i64)>(
-            "select id, item_id, quantity from deal_lines where deal_id = $1 order by line_no",
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Download {
+    /// `pick_list`, `delivery_note`, `shipping_labels`, `parcel_label`, `return_note`.
+    pub name: String,
+    /// `GET` it (`?format=pdf|zpl|png`, PDF by default).
+    pub url: String,
+}
+
+/// The documents that download for a record of deal `deal_id`.
+fn downloads(deal_id: i64, kind: &str, id: i64) -> Vec<Download> {
+    let names: &[&str] = match kind {
+        "pick_list" => &["pick_list"],
+        "shipment" => &["delivery_note", "shipping_labels"],
+        "parcel" => &["parcel_label"],
+        "return" => &["return_note"],
+        _ => &[],
+    };
+    names
+        .iter()
+        .map(|name| Download {
+            name: (*name).to_string(),
+            url: format!("/v1/deals/{deal_id}/documents/{name}/{id}"),
+        })
+        .collect()
+}
+
+/// Every record of the deal that has a document or is one: orders, pick lists, parcels,
+/// shipments, returns, counts (from the ledger), with their downloads.
+pub async fn documents(db: &Db, deal_id: i64) -> Result<Vec<Document>> {
+    let rows = on_read!(db, pool => {
+        sqlx::query_as::<_, (String, i64)>(
+            "select 'pick_list', pick_list_id from pick_list_lines where deal_id = $1
+             union select 'parcel', id from parcels where deal_id = $1
+             union select 'shipment', id from shipments where deal_id = $1
+             union select 'return', id from stock_returns where deal_id = $1
+             union select distinct document_type, document_id from stock_movements
+                   where deal_id = $1 and document_type is not null and document_id is not null",
         )
         .bind(deal_id)
         .fetch_all(pool)
         .await?
     });
+    let mut records: BTreeSet<(String, i64)> = rows.into_iter().collect();
+    for d in supply::of_deal(db, deal_id).await? {
+        records.insert((
+            match d.source() {
+                supply::Source::Production => "production_order".into(),
+                supply::Source::Purchase => "purchase_order".into(),
+            },
+            d.order_id(),
+        ));
+    }
+    Ok(records
+        .into_iter()
+        .map(|(kind, id)| Document {
+            downloads: downloads(deal_id, &kind, id),
+            kind,
+            id,
+        })
+        .collect())
+}
+
+/// Whether `id` is a record of `kind` belonging to deal `deal_id` (404 otherwise), so that a
+/// document downloads from the deal only when it is the deal's.
+pub async fn check_document(db: &Db, deal_id: i64, kind: &str, id: i64) -> Result<()> {
+    let found = documents(db, deal_id)
+        .await?
+        .iter()
+        .any(|d| d.kind == kind && d.id == id);
+    if found {
+        Ok(())
+    } else {
+        Err(Error::not_found(
+            "document",
+            format!("{kind} {id} of deal {deal_id}"),
+        ))
+    }
+}
+
+pub async fn fulfilment(db: &Db, deal_id: i64) -> Result<Fulfilment> {
+    let deal = deal_row(db, deal_id).await?;
+    let lines = deal_lines(db, deal_id).await?;
     let held = reservations::of_deal(db, deal_id).await?;
     let demands = supply::of_deal(db, deal_id).await?;
+    let shipped = shipped_by_line(db, deal_id).await?;
+    let delivered = delivered_by_line(db, deal_id).await?;
+    let shipments = crate::shipping::of_deal(db, deal_id).await?;
+    let packing: BTreeSet<i64> = on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "select distinct pl.packing_location_id from pick_lists pl
+             join pick_list_lines p on p.pick_list_id = pl.id where p.deal_id = $1",
+        )
+        .bind(deal_id)
+        .fetch_all(pool)
+        .await?
+    })
+    .into_iter()
+    .collect();
     let movements = ledger::ledger(
         db,
         &ledger::LedgerFilter {
@@ -697,25 +896,8 @@ pub async fn fulfilment(db: &Db, deal_id: i64) -> Result<Fulfilment> {
     )
     .await?
     .items;
-    let mut documents = BTreeSet::new();
-    for d in &demands {
-        documents.insert(Document {
-            kind: match d.source() {
-                supply::Source::Production => "production_order".into(),
-                supply::Source::Purchase => "purchase_order".into(),
-            },
-            id: d.order_id(),
-        });
-    }
-    for m in &movements {
-        if let (Some(t), Some(id)) = (&m.document_type, m.document_id) {
-            documents.insert(Document {
-                kind: t.clone(),
-                id,
-            });
-        }
-    }
-    let lines = lines
+    let documents = documents(db, deal_id).await?;
+    let lines: Vec<LineFulfilment> = lines
         .into_iter()
         .map(|(line_id, item_id, requested)| {
             let mine: Vec<_> = held
@@ -744,29 +926,34 @@ pub async fn fulfilment(db: &Db, deal_id: i64) -> Result<Fulfilment> {
                 item_id,
                 requested,
                 reserved: mine.iter().map(|r| r.quantity).sum(),
+                picked: mine
+                    .iter()
+                    .filter(|r| packing.contains(&r.location_id))
+                    .map(|r| r.quantity)
+                    .sum(),
                 reservations: mine,
                 in_production: incoming(supply::Source::Production),
                 on_order: incoming(supply::Source::Purchase),
-                shipped: movements
-                    .iter()
-                    .filter(|m| {
-                        m.item_id == item_id
-                            && matches!(
-                                m.kind,
-                                ledger::MovementType::Ship | ledger::MovementType::Return
-                            )
-                    })
-                    .map(|m| -m.quantity)
-                    .sum(),
+                shipped: shipped.get(&line_id).copied().unwrap_or(0),
+                delivered: delivered.get(&line_id).copied().unwrap_or(0),
             }
         })
         .collect();
+    let stage = on_read!(db, pool => {
+        sqlx::query_scalar::<_, String>("select stage from deals where id = $1")
+            .bind(deal_id)
+            .fetch_one(pool)
+            .await?
+    });
     Ok(Fulfilment {
         deal_id,
         status: deal.status,
+        stage,
         warehouse_id: deal.warehouse_id,
+        complete: !lines.is_empty() && lines.iter().all(|l| l.delivered >= l.requested),
         lines,
+        shipments,
         movements,
-        documents: documents.into_iter().collect(),
+        documents,
     })
 }

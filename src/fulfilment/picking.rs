@@ -11,6 +11,9 @@
 //! expired, enough shelf life left, expiring no later than the planned one); the swap is
 //! recorded by moving the reservation to the scanned batch.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
@@ -50,6 +53,15 @@ pub struct PickLine {
     pub expiry_date: Option<Date>,
     pub quantity: i64,
     pub picked: i64,
+    /// Missing from the shelf (reported as a short pick, re-planned from other stock).
+    pub short: i64,
+}
+
+impl PickLine {
+    /// Left to pick on the line.
+    pub fn remaining(&self) -> i64 {
+        self.quantity - self.picked - self.short
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -65,8 +77,17 @@ pub struct PickList {
     pub lines: Vec<PickLine>,
     pub quantity: i64,
     pub picked: i64,
+    /// Reported missing on short picks.
+    pub short: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+impl PickList {
+    /// Left to pick on the whole list.
+    pub fn remaining(&self) -> i64 {
+        self.quantity - self.picked - self.short
+    }
 }
 
 /// A reservation still to pick: what becomes a line.
@@ -89,6 +110,31 @@ struct ListRow {
     status: String,
     current_location_id: Option<i64>,
     created_at: OffsetDateTime,
+}
+
+/// Adds `picks` to pick list `id` as lines numbered from `first`, in the transaction `tx` (a
+/// macro: the transaction's type differs per backend).
+macro_rules! insert_lines {
+    ($tx:ident, $id:expr, $picks:expr, $first:expr) => {
+        for (i, p) in $picks.iter().enumerate() {
+            sqlx::query(
+                "insert into pick_list_lines (pick_list_id, sequence, deal_id, deal_line_id, item_id,
+                     location_id, batch_id, reservation_id, quantity, picked)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)",
+            )
+            .bind($id)
+            .bind($first + i as i64)
+            .bind(p.deal_id)
+            .bind(p.deal_line_id)
+            .bind(p.item_id)
+            .bind(p.location_id)
+            .bind(p.batch_id)
+            .bind(p.reservation_id)
+            .bind(p.quantity)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
 }
 
 /// Creates a pick list from the deals' reservations in the warehouse that are not at the
@@ -138,53 +184,20 @@ pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<P
             .await?
         }),
     };
-    // Reservations to pick, in pick-route order.
-    let mut picks: Vec<ToPick> = Vec::new();
-    for deal in &deal_ids {
-        let rows = on_read!(db, pool => {
-            sqlx::query_as::<_, ToPick>(
-                "select r.id as reservation_id, r.deal_id, r.deal_line_id, r.item_id, r.location_id,
-                        r.batch_id,
-                        r.quantity - coalesce((select cast(sum(p.quantity - p.picked) as bigint)
-                                               from pick_list_lines p
-                                               join pick_lists pl on pl.id = p.pick_list_id
-                                               where p.reservation_id = r.id and pl.status = 'open'), 0)
-                        as quantity
-                 from reservations r
-                 where r.deal_id = $1 and r.warehouse_id = $2 and r.quantity > 0
-                   and r.location_id <> $3 and r.deal_line_id is not null",
-            )
-            .bind(deal)
-            .bind(new.warehouse_id)
-            .bind(new.packing_location_id)
-            .fetch_all(pool)
-            .await?
-        });
-        picks.extend(rows.into_iter().filter(|r| r.quantity > 0));
-    }
+    let picks = to_pick(
+        db,
+        &deal_ids,
+        new.warehouse_id,
+        new.packing_location_id,
+        None,
+    )
+    .await?;
     if picks.is_empty() {
         return Err(Error::conflict(
             "deal_ids",
             "nothing to pick: the deals hold no reserved stock outside the packing location",
         ));
     }
-    let route: std::collections::HashMap<i64, (i64, String)> = {
-        let mut m = std::collections::HashMap::new();
-        for p in &picks {
-            if let std::collections::hash_map::Entry::Vacant(e) = m.entry(p.location_id) {
-                let l = warehouses::location(db, p.location_id).await?;
-                e.insert((l.pick_sequence, l.code));
-            }
-        }
-        m
-    };
-    picks.sort_by(|a, b| {
-        (&route[&a.location_id], a.item_id, a.reservation_id).cmp(&(
-            &route[&b.location_id],
-            b.item_id,
-            b.reservation_id,
-        ))
-    });
     let at = now();
     let id = in_tx!(db, tx => {
         let id: i64 = sqlx::query_scalar(
@@ -197,27 +210,62 @@ pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<P
         .bind(at)
         .fetch_one(&mut *tx)
         .await?;
-        for (i, p) in picks.iter().enumerate() {
-            sqlx::query(
-                "insert into pick_list_lines (pick_list_id, sequence, deal_id, deal_line_id, item_id,
-                     location_id, batch_id, reservation_id, quantity, picked)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)",
-            )
-            .bind(id)
-            .bind(i as i64 + 1)
-            .bind(p.deal_id)
-            .bind(p.deal_line_id)
-            .bind(p.item_id)
-            .bind(p.location_id)
-            .bind(p.batch_id)
-            .bind(p.reservation_id)
-            .bind(p.quantity)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_lines!(tx, id, picks, 1);
         id
     });
     get(db, id).await
+}
+
+/// The deals' reservations in the warehouse still to pick (outside the packing location, less
+/// what open pick lists already hold of them), in pick-route order; `deal_line` narrows to one
+/// line.
+async fn to_pick(
+    db: &Db,
+    deal_ids: &[i64],
+    warehouse_id: i64,
+    packing_location_id: i64,
+    deal_line: Option<i64>,
+) -> Result<Vec<ToPick>> {
+    let mut picks: Vec<ToPick> = Vec::new();
+    for deal in deal_ids {
+        let rows = on_read!(db, pool => {
+            sqlx::query_as::<_, ToPick>(
+                "select r.id as reservation_id, r.deal_id, r.deal_line_id, r.item_id, r.location_id,
+                        r.batch_id,
+                        r.quantity - coalesce((select cast(sum(p.quantity - p.picked - p.short) as bigint)
+                                               from pick_list_lines p
+                                               join pick_lists pl on pl.id = p.pick_list_id
+                                               where p.reservation_id = r.id and pl.status = 'open'), 0)
+                        as quantity
+                 from reservations r
+                 where r.deal_id = $1 and r.warehouse_id = $2 and r.quantity > 0
+                   and r.location_id <> $3 and r.deal_line_id is not null
+                   and ($4 is null or r.deal_line_id = $4)",
+            )
+            .bind(deal)
+            .bind(warehouse_id)
+            .bind(packing_location_id)
+            .bind(deal_line)
+            .fetch_all(pool)
+            .await?
+        });
+        picks.extend(rows.into_iter().filter(|r| r.quantity > 0));
+    }
+    let mut route: HashMap<i64, (i64, String)> = HashMap::new();
+    for p in &picks {
+        if let Entry::Vacant(e) = route.entry(p.location_id) {
+            let l = warehouses::location(db, p.location_id).await?;
+            e.insert((l.pick_sequence, l.code));
+        }
+    }
+    picks.sort_by(|a, b| {
+        (&route[&a.location_id], a.item_id, a.reservation_id).cmp(&(
+            &route[&b.location_id],
+            b.item_id,
+            b.reservation_id,
+        ))
+    });
+    Ok(picks)
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<PickList> {
@@ -235,7 +283,7 @@ pub async fn get(db: &Db, id: i64) -> Result<PickList> {
         sqlx::query_as::<_, PickLine>(
             "select p.id, p.sequence, p.deal_id, p.deal_line_id, p.item_id, i.code as item_code,
                     p.location_id, l.code as location_code, p.batch_id, b.code as batch_code,
-                    b.expiry_date, p.quantity, p.picked
+                    b.expiry_date, p.quantity, p.picked, p.short
              from pick_list_lines p
              join items i on i.id = p.item_id
              join locations l on l.id = p.location_id
@@ -255,6 +303,7 @@ pub async fn get(db: &Db, id: i64) -> Result<PickList> {
         current_location_id: row.current_location_id,
         quantity: lines.iter().map(|l| l.quantity).sum(),
         picked: lines.iter().map(|l| l.picked).sum(),
+        short: lines.iter().map(|l| l.short).sum(),
         lines,
         created_at: row.created_at,
     })
@@ -345,10 +394,23 @@ fn refused(list: &PickList, reason: Refusal, message: String) -> PickScan {
         message,
         line: None,
         line_remaining: None,
-        list_remaining: list.quantity - list.picked,
+        list_remaining: list.remaining(),
         swapped_from_batch: None,
         movements: Vec::new(),
     }
+}
+
+/// Whether pick list `id` exists (404 otherwise).
+pub async fn exists(db: &Db, id: i64) -> Result<()> {
+    let found = on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>("select id from pick_lists where id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+    });
+    found
+        .map(|_| ())
+        .ok_or_else(|| Error::not_found("pick list", id))
 }
 
 /// Checks and posts one picker's scan.
@@ -387,7 +449,7 @@ pub async fn scan(
                 .lines
                 .iter()
                 .filter(|p| p.location_id == location)
-                .map(|p| p.quantity - p.picked)
+                .map(|p| p.remaining())
                 .sum();
             return Ok(PickScan {
                 outcome: "location",
@@ -399,7 +461,7 @@ pub async fn scan(
                 },
                 line: None,
                 line_remaining: None,
-                list_remaining: list.quantity - list.picked,
+                list_remaining: list.remaining(),
                 swapped_from_batch: None,
                 movements: Vec::new(),
             });
@@ -420,7 +482,7 @@ pub async fn scan(
     let open: Vec<&PickLine> = list
         .lines
         .iter()
-        .filter(|p| p.item_id == item_id && p.picked < p.quantity)
+        .filter(|p| p.item_id == item_id && p.remaining() > 0)
         .collect();
     if open.is_empty() {
         return Ok(refused(
@@ -534,7 +596,7 @@ pub async fn scan(
         }
         swapped_from = line.batch_code.clone();
     }
-    let left = line.quantity - line.picked;
+    let left = line.remaining();
     if quantity > left {
         return Ok(refused(
             &list,
@@ -606,7 +668,7 @@ pub async fn scan(
             Guard::before(
                 "update pick_list_lines set picked = picked + $1,
                      batch_id = $2
-                 where id = $3 and picked + $1 <= quantity",
+                 where id = $3 and picked + short + $1 <= quantity",
                 vec![Arg::Int(quantity), Arg::OptInt(batch_id), Arg::Int(line.id)],
                 Error::conflict("quantity", "the line was picked meanwhile: scan again"),
             ),
@@ -648,7 +710,7 @@ pub async fn scan(
             Guard::after(
                 "update pick_lists set updated_at = $1,
                      status = case when not exists (select 1 from pick_list_lines
-                                                    where pick_list_id = $2 and picked < quantity)
+                                                    where pick_list_id = $2 and picked + short < quantity)
                                    then 'done' else status end
                  where id = $2",
                 vec![Arg::Time(at), Arg::Int(id)],
@@ -657,16 +719,255 @@ pub async fn scan(
         ],
     )
     .await?;
-    let after = get(db, id).await?;
-    let line = after.lines.iter().find(|p| p.id == line.id).cloned();
+    // What is left, as committed (other pickers may have picked meanwhile); one small read
+    // rather than the whole list again.
+    let (picked, list_remaining) = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64)>(
+            "select (select picked from pick_list_lines where id = $1),
+                    (select cast(coalesce(sum(quantity - picked - short), 0) as bigint)
+                     from pick_list_lines where pick_list_id = $2)",
+        )
+        .bind(line.id)
+        .bind(id)
+        .fetch_one(pool)
+        .await?
+    });
+    let mut line = line;
+    line.picked = picked;
+    if let Some(b) = &scanned_batch {
+        line.batch_id = Some(b.id);
+        line.batch_code = Some(b.code.clone());
+        line.expiry_date = b.expiry_date;
+    }
     Ok(PickScan {
         outcome: "confirmed",
         reason: None,
         message: format!("{quantity} picked"),
-        line_remaining: line.as_ref().map(|l| l.quantity - l.picked),
-        line,
-        list_remaining: after.quantity - after.picked,
+        line_remaining: Some(line.remaining()),
+        line: Some(line),
+        list_remaining,
         swapped_from_batch: swapped_from,
+        movements: posted,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ShortPick {
+    /// The pick line whose shelf holds less than is left to pick.
+    pub line_id: i64,
+    /// What the shelf does hold of the line's batch (picked as usual afterwards); default 0.
+    #[serde(default)]
+    pub found: i64,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShortPickResult {
+    pub line: PickLine,
+    /// Missing from the shelf: released from the line and planned again.
+    pub missing: i64,
+    /// Booked off the bin's balance as an `adjustment`: what the ledger showed free there once
+    /// the missing part was released (the shelf holds only `found` of the batch). Stock
+    /// reserved for others is left for their pickers to find.
+    pub adjusted: i64,
+    /// Lines added to this pick list for the same deal line, from other stock by FEFO.
+    pub added_lines: Vec<PickLine>,
+    /// The deal line after planning again: `shortfall` is what stock could not cover, with the
+    /// production or purchase order raised for it.
+    pub replan: super::LineOutcome,
+    pub list_remaining: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub movements: Vec<Movement>,
+}
+
+/// A short pick: the shelf holds only `found` of what is left on the line. The missing part
+/// is released from the line and the bin's phantom free stock is booked off (an `adjustment`,
+/// so nothing plans it again), in one transaction; then the deal is planned again (other stock by FEFO, else the
+/// shortfall goes to production or purchasing, see [`super::reserve_deal`]) and what was
+/// reserved from other stock in this warehouse is added to the pick list.
+pub async fn short(db: &Db, id: i64, req: ShortPick, actor: Actor) -> Result<ShortPickResult> {
+    let list = get(db, id).await?;
+    if list.status != "open" {
+        return Err(Error::conflict(
+            "status",
+            format!("pick list {id} is {}", list.status),
+        ));
+    }
+    let line = list
+        .lines
+        .iter()
+        .find(|l| l.id == req.line_id)
+        .cloned()
+        .ok_or_else(|| {
+            Error::invalid(
+                "line_id",
+                format!("pick list {id} has no line {}", req.line_id),
+            )
+        })?;
+    let left = line.remaining();
+    if left == 0 {
+        return Err(Error::conflict(
+            "line_id",
+            format!("line {} has nothing left to pick", line.id),
+        ));
+    }
+    if req.found < 0 || req.found >= left {
+        return Err(Error::invalid(
+            "found",
+            format!(
+                "must be between 0 and {} (less than the {left} left to pick on the line)",
+                left - 1
+            ),
+        ));
+    }
+    if let Some(n) = &req.note
+        && n.chars().count() > 500
+    {
+        return Err(Error::invalid("note", "must be at most 500 characters"));
+    }
+    let missing = left - req.found;
+    let reservation = line_reservation(db, line.id).await?;
+    let batch_key = line.batch_id.unwrap_or(0);
+    let (on_hand, reserved) = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64)>(
+            "select on_hand, reserved from stock_balances
+             where item_id = $1 and warehouse_id = $2 and location_id = $3 and batch_key = $4",
+        )
+        .bind(line.item_id)
+        .bind(list.warehouse_id)
+        .bind(line.location_id)
+        .bind(batch_key)
+        .fetch_optional(pool)
+        .await?
+    })
+    .unwrap_or((0, 0));
+    // The shelf holds `found` of this batch, all of it the line's: whatever the ledger shows
+    // free there once the missing part is released is not there. What others hold stays
+    // theirs (their pickers report it).
+    let adjusted = (on_hand - (reserved - missing)).max(0);
+    let note = format!(
+        "short pick on DPT-PICK-{id}: the shelf had {} of {left}{}",
+        req.found,
+        req.note
+            .as_deref()
+            .map(|n| format!(" ({})", n.trim()))
+            .unwrap_or_default()
+    );
+    let movements = if adjusted > 0 {
+        vec![NewMovement {
+            item_id: line.item_id,
+            batch_id: line.batch_id,
+            warehouse_id: list.warehouse_id,
+            location_id: line.location_id,
+            quantity: -adjusted,
+            kind: MovementType::Adjustment,
+            user_id: actor.user_id,
+            device_id: actor.device_id,
+            document_type: Some("pick_list".into()),
+            document_id: Some(id),
+            deal_id: Some(line.deal_id),
+            note: Some(note),
+            reservation_id: None,
+        }]
+    } else {
+        Vec::new()
+    };
+    let at = now();
+    let posted = ledger::post_with(
+        db,
+        movements,
+        vec![
+            Guard::before(
+                "update pick_list_lines set short = short + $1
+                 where id = $2 and quantity - picked - short = $3",
+                vec![Arg::Int(missing), Arg::Int(line.id), Arg::Int(left)],
+                Error::conflict("line_id", "the line was picked meanwhile: look again"),
+            ),
+            Guard::before(
+                "update reservations set quantity = quantity - $1, updated_at = $2
+                 where id = $3 and quantity >= $1",
+                vec![Arg::Int(missing), Arg::Time(at), Arg::Int(reservation)],
+                Error::conflict("line_id", "the line's reservation changed meanwhile"),
+            ),
+            Guard::before(
+                "update stock_balances set reserved = reserved - $1, updated_at = $2
+                 where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
+                   and reserved >= $1",
+                vec![
+                    Arg::Int(missing),
+                    Arg::Time(at),
+                    Arg::Int(line.item_id),
+                    Arg::Int(list.warehouse_id),
+                    Arg::Int(line.location_id),
+                    Arg::Int(batch_key),
+                ],
+                Error::Internal(anyhow::anyhow!(
+                    "reservation {reservation}: its balance holds less reserved than it does"
+                )),
+            ),
+        ],
+    )
+    .await?;
+    // Plan the deal again: other stock by FEFO, else production or purchasing.
+    let planned = super::reserve_deal(
+        db,
+        line.deal_id,
+        super::ReserveOptions {
+            warehouse_id: Some(list.warehouse_id),
+            expires_at: None,
+        },
+    )
+    .await?;
+    let replan = planned
+        .lines
+        .into_iter()
+        .find(|l| l.line_id == line.deal_line_id)
+        .ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("deal line {} vanished", line.deal_line_id))
+        })?;
+    let picks = to_pick(
+        db,
+        &[line.deal_id],
+        list.warehouse_id,
+        list.packing_location_id,
+        Some(line.deal_line_id),
+    )
+    .await?;
+    let first = list.lines.iter().map(|l| l.sequence).max().unwrap_or(0) + 1;
+    let at = now();
+    in_tx!(db, tx => {
+        insert_lines!(tx, id, picks, first);
+        sqlx::query(
+            "update pick_lists set updated_at = $1,
+                 status = case when not exists (select 1 from pick_list_lines
+                                                where pick_list_id = $2 and picked + short < quantity)
+                               then 'done' else status end
+             where id = $2 and status = 'open'",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    });
+    let after = get(db, id).await?;
+    Ok(ShortPickResult {
+        line: after
+            .lines
+            .iter()
+            .find(|l| l.id == line.id)
+            .cloned()
+            .unwrap_or(line),
+        missing,
+        adjusted,
+        added_lines: after
+            .lines
+            .iter()
+            .filter(|l| l.sequence >= first)
+            .cloned()
+            .collect(),
+        replan,
+        list_remaining: after.remaining(),
         movements: posted,
     })
 }

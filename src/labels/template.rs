@@ -36,6 +36,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         "delivery-note",
         include_str!("../../labels/delivery-note.toml"),
     ),
+    ("return-note", include_str!("../../labels/return-note.toml")),
 ];
 
 #[derive(Debug, Clone, Deserialize)]

@@ -543,34 +543,38 @@ pub async fn complete(db: &Db, id: i64, c: Completion, actor: Actor) -> Result<C
         MovementType::ProductionOutput,
     ));
     let at = now();
-    let posted = ledger::post_with(
-        db,
-        movements,
-        vec![Guard::before(
-            "update production_orders set produced = produced + $1,
+    let mut guards = vec![Guard::before(
+        "update production_orders set produced = produced + $1,
                  status = case when produced + $1 >= quantity then 'done' else 'in_progress' end,
                  started_at = coalesce(started_at, $2),
                  finished_at = case when produced + $1 >= quantity then $2 else finished_at end,
                  certificate = coalesce($3, certificate),
                  updated_at = $2
              where id = $4 and produced = $5 and status in ('planned', 'released', 'in_progress')",
-            vec![
-                Arg::Int(c.quantity),
-                Arg::Time(at),
-                match &c.certificate {
-                    Some(t) => Arg::Text(t.trim().to_string()),
-                    None => Arg::OptText(None),
-                },
-                Arg::Int(id),
-                Arg::Int(order.produced),
-            ],
-            Error::conflict(
-                "status",
-                format!("production order {id} changed meanwhile: complete it again"),
-            ),
-        )],
-    )
-    .await?;
+        vec![
+            Arg::Int(c.quantity),
+            Arg::Time(at),
+            match &c.certificate {
+                Some(t) => Arg::Text(t.trim().to_string()),
+                None => Arg::OptText(None),
+            },
+            Arg::Int(id),
+            Arg::Int(order.produced),
+        ],
+        Error::conflict(
+            "status",
+            format!("production order {id} changed meanwhile: complete it again"),
+        ),
+    )];
+    if let (Some(batch), Some(certificate)) = (batch_id, &c.certificate) {
+        // The output batch carries the certificate too: shipping checks the batch.
+        guards.push(Guard::after(
+            "update batches set certificate = $1 where id = $2",
+            vec![Arg::Text(certificate.trim().to_string()), Arg::Int(batch)],
+            Error::Internal(anyhow::anyhow!("batch {batch} vanished")),
+        ));
+    }
+    let posted = ledger::post_with(db, movements, guards).await?;
     // Consumed components are recorded on the order.
     for m in posted
         .iter()

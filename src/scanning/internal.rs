@@ -15,6 +15,7 @@ pub enum DocumentKind {
     ProductionOrder,
     PurchaseOrder,
     Shipment,
+    Return,
 }
 
 impl DocumentKind {
@@ -25,6 +26,7 @@ impl DocumentKind {
             DocumentKind::ProductionOrder => "MO",
             DocumentKind::PurchaseOrder => "PO",
             DocumentKind::Shipment => "SHIP",
+            DocumentKind::Return => "RET",
         }
     }
 
@@ -36,6 +38,7 @@ impl DocumentKind {
             DocumentKind::ProductionOrder => "production_order",
             DocumentKind::PurchaseOrder => "purchase_order",
             DocumentKind::Shipment => "shipment",
+            DocumentKind::Return => "return",
         }
     }
 
@@ -46,6 +49,7 @@ impl DocumentKind {
             DocumentKind::ProductionOrder,
             DocumentKind::PurchaseOrder,
             DocumentKind::Shipment,
+            DocumentKind::Return,
         ]
         .into_iter()
         .find(|k| k.code() == code)
@@ -95,7 +99,7 @@ mod tests {
 
     #[test]
     fn internal_codes_are_never_gs1() {
-        for kind in ["DEAL", "PICK", "MO", "PO", "SHIP"] {
+        for kind in ["DEAL", "PICK", "MO", "PO", "SHIP", "RET"] {
             let code = format!("DPT-{kind}-123");
             assert!(crate::barcode::gs1::interpret(&code).is_err(), "{code}");
             assert!(!crate::barcode::gs1::claims_gs1(&code), "{code}");

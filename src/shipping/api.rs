@@ -1,6 +1,7 @@
 //! HTTP handlers: parcels (with their GS1 logistic labels), shipments, dispatch, tracking.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -9,12 +10,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, JsonBody, Query};
+use crate::api::extract::{Id, JsonBody, Query, parse_json};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::error::Error;
 use crate::labels::Format;
+use crate::printing::jobs::{PrintJob, Submitter};
+use crate::shipping::documents::{self, Documents, PrintError, PrintRequest, Printed};
 use crate::shipping::{self, NewParcel, NewShipment, Parcel, Shipment, Status};
 use crate::stock::Movement;
 use crate::stock::operations::Actor;
@@ -32,6 +35,14 @@ fn actor(p: &Principal) -> Actor {
     }
 }
 
+fn submitter(p: &Principal) -> Submitter {
+    Submitter {
+        user_id: p.user_id(),
+        device_id: p.device_id(),
+        may_send_raw: false,
+    }
+}
+
 /// Pack a parcel for a deal: picked goods (reserved for the deal) go in; it gets a fresh SSCC.
 /// `parent_id` puts it on a pallet (itself a parcel).
 #[utoipa::path(post, path = "/v1/parcels", tag = "shipping", request_body = NewParcel,
@@ -39,9 +50,10 @@ fn actor(p: &Principal) -> Actor {
 async fn create_parcel(
     State(s): State<AppState>,
     p: Principal,
-    JsonBody(body): JsonBody<NewParcel>,
+    JsonBody(mut body): JsonBody<NewParcel>,
 ) -> ApiResult<(StatusCode, Json<Parcel>)> {
     p.check(PACKERS)?;
+    resolve_scans(&s, &p, &mut body.contents).await?;
     let parcel = shipping::create_parcel(
         &s.db,
         body,
@@ -50,6 +62,80 @@ async fn create_parcel(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(parcel)))
+}
+
+/// Turns scanned contents into items, batches and base units (packs × units per pack), with
+/// errors named `contents[i].…`.
+async fn resolve_scans(
+    s: &AppState,
+    p: &Principal,
+    contents: &mut [shipping::ContentLine],
+) -> Result<(), Error> {
+    let caller = crate::scanning::api::caller(p);
+    for (i, c) in contents.iter_mut().enumerate() {
+        let Some(scan) = c.scan.take() else {
+            continue;
+        };
+        let prefix = format!("contents[{i}]");
+        if c.item_id.is_some() || c.batch_id.is_some() {
+            return Err(Error::invalid(
+                format!("{prefix}.scan"),
+                "give either scan (with batch) or item_id",
+            ));
+        }
+        let result = s
+            .scanning
+            .scan_field(&s.db, &caller, scan, c.profile.take())
+            .await
+            .map_err(|e| e.within(&prefix))?;
+        match result
+            .target(c.batch.take(), "packed")
+            .map_err(|e| e.within(&prefix))?
+        {
+            crate::scanning::Target::Goods {
+                item_id,
+                per_pack,
+                batch,
+                ..
+            } => {
+                c.item_id = Some(item_id);
+                c.batch = batch;
+                c.quantity = Some(c.quantity.unwrap_or(1).saturating_mul(per_pack));
+            }
+            crate::scanning::Target::Location(_) => {
+                return Err(Error::invalid(
+                    format!("{prefix}.scan"),
+                    "a location barcode cannot be packed: scan the goods",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ParcelContents {
+    /// Scanned (`scan`, `quantity` in packs) or given (`item_id`, `batch`, `quantity`).
+    pub contents: Vec<shipping::ContentLine>,
+}
+
+/// Add goods to a parcel at the packing table, by scan or by item: picked goods of the
+/// parcel's deal, not yet packed. A parcel whose shipment has left is closed (409).
+#[utoipa::path(post, path = "/v1/parcels/{id}/contents", tag = "shipping", params(("id" = i64, Path)),
+    request_body = ParcelContents, responses((status = 200, body = Parcel), ErrorResponses),
+    security(("bearer" = [])))]
+async fn add_contents(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(mut body): JsonBody<ParcelContents>,
+) -> ApiResult<Json<Parcel>> {
+    p.check(PACKERS)?;
+    shipping::parcel(&s.db, id).await?;
+    resolve_scans(&s, &p, &mut body.contents).await?;
+    Ok(Json(
+        shipping::add_contents(&s.db, id, &body.contents).await?,
+    ))
 }
 
 /// One parcel with its contents and SSCC.
@@ -123,29 +209,149 @@ async fn get_shipment(
     Ok(Json(shipping::get(&s.db, id).await?))
 }
 
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct DispatchRequest {
+    /// Print the labels here instead of on the warehouse's label printer.
+    #[serde(default)]
+    pub label_printer_id: Option<i64>,
+    /// Print the delivery note here instead of on the warehouse's document printer.
+    #[serde(default)]
+    pub document_printer_id: Option<i64>,
+    /// Print the parcels' labels and the delivery note once dispatched (default `true`).
+    #[serde(default)]
+    pub print: Option<bool>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Dispatched {
     pub shipment: Shipment,
     /// The `ship` movements: stock left the warehouse, reservations consumed.
     pub movements: Vec<Movement>,
+    /// Queued: one per parcel label (label printer), then the delivery note (document printer).
+    pub print_jobs: Vec<PrintJob>,
+    /// What could not be queued; the dispatch stands, `POST /v1/shipments/{id}/print` prints
+    /// again.
+    pub print_errors: Vec<PrintError>,
+    /// Where the labels and the delivery note can be downloaded.
+    pub documents: Documents,
 }
 
 /// Dispatch a packed shipment: the carrier issues the tracking number and the goods leave the
-/// warehouse (`ship` movements consuming the deal's reservations). Labels: `GET
-/// /v1/parcels/{id}/label`.
+/// warehouse (`ship` movements consuming the deal's reservations). Then, unless `print` is
+/// `false`, every parcel's logistic label is queued on the label printer (the one given or the
+/// warehouse's), one job per parcel, and the delivery note on the document printer; with no
+/// printer known nothing is printed. The body may be empty or `{}`. A printer given that is not
+/// a usable printer is a 422 before anything happens; a print job that cannot be queued after
+/// the dispatch committed is reported in `print_errors` and does not undo it.
 #[utoipa::path(post, path = "/v1/shipments/{id}/dispatch", tag = "shipping", params(("id" = i64, Path)),
+    request_body(content = Option<DispatchRequest>),
     responses((status = 200, body = Dispatched), ErrorResponses), security(("bearer" = [])))]
 async fn dispatch(
     State(s): State<AppState>,
     p: Principal,
     Id(id): Id,
+    body: Bytes,
 ) -> ApiResult<Json<Dispatched>> {
     p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
+    let body: DispatchRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        DispatchRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let print = body.print.unwrap_or(true);
+    if print {
+        for (field, given) in [
+            ("label_printer_id", body.label_printer_id),
+            ("document_printer_id", body.document_printer_id),
+        ] {
+            if let Some(printer) = given {
+                documents::usable_printer(&s.db, &s.printing, field, printer).await?;
+            }
+        }
+    }
     let (shipment, movements) = shipping::dispatch(&s.db, id, actor(&p)).await?;
+    let printed = if print {
+        let request = PrintRequest {
+            label_printer_id: body.label_printer_id,
+            document_printer_id: body.document_printer_id,
+            ..PrintRequest::default()
+        };
+        documents::print_dispatched(&s.db, &s.printing, &shipment, &request, submitter(&p)).await
+    } else {
+        Printed {
+            print_jobs: Vec::new(),
+            print_errors: Vec::new(),
+            documents: documents::documents(id, documents::DEFAULT_DPI),
+        }
+    };
     Ok(Json(Dispatched {
         shipment,
         movements,
+        print_jobs: printed.print_jobs,
+        print_errors: printed.print_errors,
+        documents: printed.documents,
     }))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LabelsQuery {
+    /// `zpl` or `pdf` (default).
+    pub format: Option<Format>,
+    /// ZPL: the printer's resolution (203, 300, 600); default 203.
+    pub dpi: Option<u32>,
+}
+
+/// Every parcel label of the shipment (pallets included, template `logistic-4x6`) in one
+/// document: ZPL, the labels one after another; PDF, one page per label. 409 when the
+/// shipment has no parcels.
+#[utoipa::path(get, path = "/v1/shipments/{id}/labels", tag = "shipping",
+    params(("id" = i64, Path), LabelsQuery),
+    responses((status = 200, description = "application/x-zpl or application/pdf"), ErrorResponses),
+    security(("bearer" = [])))]
+async fn labels(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    Query(q): Query<LabelsQuery>,
+) -> ApiResult<Response> {
+    p.check(READERS)?;
+    let rendered = shipping::labels(
+        &s.db,
+        &s.labels,
+        id,
+        q.format.unwrap_or(Format::Pdf),
+        q.dpi.unwrap_or(documents::DEFAULT_DPI),
+    )
+    .await?;
+    Ok(rendered.into_response())
+}
+
+/// Print a packed (or later) shipment's documents again: the parcels' labels and/or the
+/// delivery note, on the printers given or the warehouse's, `copies` of each. Left out,
+/// `labels` and `delivery_note` print when their printer is known; `true` requires it (409
+/// naming `label_printer_id` or `document_printer_id`), as does printing anything at all.
+#[utoipa::path(post, path = "/v1/shipments/{id}/print", tag = "shipping", params(("id" = i64, Path)),
+    request_body = PrintRequest,
+    responses((status = 202, body = Printed), ErrorResponses), security(("bearer" = [])))]
+async fn print(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<PrintRequest>,
+) -> ApiResult<(StatusCode, Json<Printed>)> {
+    p.check(PACKERS)?;
+    let shipment = shipping::get(&s.db, id).await?;
+    let printed = documents::print(
+        &s.db,
+        &s.printing,
+        &shipment,
+        &body,
+        documents::Occasion::Reprint,
+        submitter(&p),
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(printed)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -237,10 +443,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_parcel))
         .routes(routes!(get_parcel))
+        .routes(routes!(add_contents))
         .routes(routes!(parcel_label))
         .routes(routes!(create_shipment))
         .routes(routes!(get_shipment))
         .routes(routes!(dispatch))
+        .routes(routes!(labels))
+        .routes(routes!(print))
         .routes(routes!(set_status))
         .routes(routes!(delivery_note))
         .routes(routes!(webhook))

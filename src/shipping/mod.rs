@@ -5,6 +5,9 @@
 
 pub mod api;
 pub mod carriers;
+pub mod documents;
+
+pub use documents::{label_data, labels};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -16,14 +19,25 @@ use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
 use crate::stock::operations::Actor;
 use crate::{in_tx, on_read};
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// Goods going into a parcel: scanned (`scan`: a GS1 code with GTIN and batch, or an
+/// EAN/alias with `batch`; `quantity` counts packs, default 1) or given (`item_id`, `batch` or
+/// `batch_id`, `quantity` in base units).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct ContentLine {
-    pub item_id: i64,
+    #[serde(default)]
+    pub item_id: Option<i64>,
     #[serde(default)]
     pub batch_id: Option<i64>,
     #[serde(default)]
     pub batch: Option<String>,
-    pub quantity: i64,
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    /// What the packer scanned; resolved by the scanning layer before packing.
+    #[serde(default)]
+    pub scan: Option<String>,
+    /// The scanner's profile (symbology prefixes), as for `POST /v1/scans`.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
@@ -35,8 +49,15 @@ pub struct Dimensions {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewParcel {
-    pub deal_id: i64,
-    pub warehouse_id: i64,
+    /// The deal whose picked goods go in (or the shipment's deal).
+    #[serde(default)]
+    pub deal_id: Option<i64>,
+    /// Default: the shipment's warehouse.
+    #[serde(default)]
+    pub warehouse_id: Option<i64>,
+    /// Packs the parcel straight into this shipment (`draft` or `packed`; it becomes `packed`).
+    #[serde(default)]
+    pub shipment_id: Option<i64>,
     /// `box`, `envelope`, `pallet`...
     pub package_type: String,
     #[serde(default)]
@@ -121,6 +142,28 @@ fn mm(cm: f64) -> i64 {
     (cm * 10.0).round() as i64
 }
 
+/// Inserts `contents` ((item, batch, quantity)) into parcel `id` in the transaction `tx` (a
+/// macro: the transaction's type differs per backend); the same item and batch add up.
+macro_rules! insert_contents {
+    ($tx:ident, $id:expr, $contents:expr) => {
+        for (item, batch, quantity) in &$contents {
+            sqlx::query(
+                "insert into parcel_contents (parcel_id, item_id, batch_id, batch_key, quantity)
+                 values ($1, $2, $3, $4, $5)
+                 on conflict (parcel_id, item_id, batch_key) do update
+                 set quantity = parcel_contents.quantity + excluded.quantity",
+            )
+            .bind($id)
+            .bind(item)
+            .bind(batch)
+            .bind(batch.unwrap_or(0))
+            .bind(quantity)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+
 /// Creates a parcel with a fresh SSCC and its contents.
 pub async fn create_parcel(
     db: &Db,
@@ -147,71 +190,60 @@ pub async fn create_parcel(
         }
     }
     checks.finish()?;
-    if crate::crm::deals::title_of(db, new.deal_id)
-        .await?
-        .is_none()
-    {
+    let shipment = match new.shipment_id {
+        Some(sid) => {
+            let row = shipment_row(db, sid)
+                .await
+                .map_err(|_| Error::invalid("shipment_id", format!("no shipment with id {sid}")))?;
+            if !matches!(row.status.as_str(), "draft" | "packed") {
+                return Err(Error::conflict(
+                    "shipment_id",
+                    format!("shipment {sid} is {}: it takes no more parcels", row.status),
+                ));
+            }
+            for (field, given, own) in [
+                ("deal_id", new.deal_id, row.deal_id),
+                ("warehouse_id", new.warehouse_id, row.warehouse_id),
+            ] {
+                if given.is_some_and(|g| g != own) {
+                    return Err(Error::invalid(
+                        field,
+                        format!("shipment {sid} has {field} {own}"),
+                    ));
+                }
+            }
+            Some(row)
+        }
+        None => None,
+    };
+    let deal_id = new
+        .deal_id
+        .or(shipment.as_ref().map(|s| s.deal_id))
+        .ok_or_else(|| Error::invalid("deal_id", "is required (or shipment_id)"))?;
+    let warehouse_id = new
+        .warehouse_id
+        .or(shipment.as_ref().map(|s| s.warehouse_id))
+        .ok_or_else(|| Error::invalid("warehouse_id", "is required (or shipment_id)"))?;
+    if crate::crm::deals::title_of(db, deal_id).await?.is_none() {
         return Err(Error::invalid(
             "deal_id",
-            format!("no deal with id {}", new.deal_id),
+            format!("no deal with id {deal_id}"),
         ));
     }
-    crate::catalog::warehouses::get(db, new.warehouse_id)
+    crate::catalog::warehouses::get(db, warehouse_id)
         .await
         .map_err(|_| {
             Error::invalid(
                 "warehouse_id",
-                format!("no warehouse with id {}", new.warehouse_id),
+                format!("no warehouse with id {warehouse_id}"),
             )
         })?;
-    let mut contents = Vec::new();
-    for (i, c) in new.contents.iter().enumerate() {
-        let field = |f: &str| format!("contents[{i}].{f}");
-        if c.quantity <= 0 {
-            return Err(Error::invalid(
-                field("quantity"),
-                "must be greater than zero",
-            ));
-        }
-        let batch_id = match (c.batch_id, c.batch.as_deref()) {
-            (Some(id), _) => Some(id),
-            (None, Some(code)) => Some(
-                crate::stock::batches::by_code(db, c.item_id, code.trim())
-                    .await?
-                    .ok_or_else(|| {
-                        Error::invalid(
-                            field("batch"),
-                            format!("item {} has no batch '{code}'", c.item_id),
-                        )
-                    })?
-                    .id,
-            ),
-            (None, None) => None,
-        };
-        let free = packable(
-            db,
-            new.deal_id,
-            new.warehouse_id,
-            c.item_id,
-            batch_id.unwrap_or(0),
-        )
-        .await?;
-        if c.quantity > free {
-            return Err(Error::invalid(
-                field("quantity"),
-                format!(
-                    "deal {} has {free} of this item and batch picked and not yet packed",
-                    new.deal_id
-                ),
-            ));
-        }
-        contents.push((c.item_id, batch_id, c.quantity));
-    }
+    let contents = checked_contents(db, deal_id, warehouse_id, &new.contents).await?;
     if let Some(parent) = new.parent_id {
         let p = parcel_row(db, parent)
             .await
             .map_err(|_| Error::invalid("parent_id", format!("no parcel with id {parent}")))?;
-        if p.deal_id != new.deal_id {
+        if p.deal_id != deal_id {
             return Err(Error::invalid(
                 "parent_id",
                 "the pallet belongs to another deal",
@@ -226,8 +258,8 @@ pub async fn create_parcel(
                  length_mm, width_mm, height_mm, created_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
         )
-        .bind(new.deal_id)
-        .bind(new.warehouse_id)
+        .bind(deal_id)
+        .bind(warehouse_id)
         .bind(new.parent_id)
         .bind(&sscc)
         .bind(new.package_type.trim())
@@ -238,24 +270,120 @@ pub async fn create_parcel(
         .bind(at)
         .fetch_one(&mut *tx)
         .await?;
-        for (item, batch, quantity) in &contents {
-            sqlx::query(
-                "insert into parcel_contents (parcel_id, item_id, batch_id, batch_key, quantity)
-                 values ($1, $2, $3, $4, $5)
-                 on conflict (parcel_id, item_id, batch_key) do update
-                 set quantity = parcel_contents.quantity + excluded.quantity",
+        insert_contents!(tx, id, contents);
+        if let Some(sid) = new.shipment_id {
+            let joined = sqlx::query(
+                "update parcels set shipment_id = $1 where id = $2
+                   and exists (select 1 from shipments where id = $1 and status in ('draft', 'packed'))",
             )
+            .bind(sid)
             .bind(id)
-            .bind(item)
-            .bind(batch)
-            .bind(batch.unwrap_or(0))
-            .bind(quantity)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if joined != 1 {
+                return Err(Error::conflict("shipment_id", format!("shipment {sid} was dispatched meanwhile")));
+            }
+            let packed = sqlx::query(
+                "update shipments set status = 'packed', updated_at = $1 where id = $2 and status = 'draft'",
+            )
+            .bind(at)
+            .bind(sid)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if packed == 1 {
+                sqlx::query("insert into shipment_events (shipment_id, status, source, note, at) values ($1, 'packed', 'api', null, $2)")
+                    .bind(sid)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         id
     });
     parcel(db, id).await
+}
+
+/// Adds goods to a parcel that has not shipped (scanned in one by one at the packing table).
+pub async fn add_contents(db: &Db, id: i64, lines: &[ContentLine]) -> Result<Parcel> {
+    let p = parcel_row(db, id).await?;
+    if let Some(sid) = p.shipment_id {
+        let status = shipment_row(db, sid).await?.status;
+        if !matches!(status.as_str(), "draft" | "packed") {
+            return Err(Error::conflict(
+                "status",
+                format!("parcel {id} is in a {status} shipment: it is closed"),
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return Err(Error::invalid("contents", "must not be empty"));
+    }
+    let contents = checked_contents(db, p.deal_id, p.warehouse_id, lines).await?;
+    in_tx!(db, tx => {
+        insert_contents!(tx, id, contents);
+    });
+    parcel(db, id).await
+}
+
+/// The contents as (item, batch, quantity), each within what the deal holds reserved in the
+/// warehouse and has not packed yet (lines of one request counted together).
+async fn checked_contents(
+    db: &Db,
+    deal_id: i64,
+    warehouse_id: i64,
+    lines: &[ContentLine],
+) -> Result<Vec<(i64, Option<i64>, i64)>> {
+    let mut contents: Vec<(i64, Option<i64>, i64)> = Vec::new();
+    for (i, c) in lines.iter().enumerate() {
+        let field = |f: &str| format!("contents[{i}].{f}");
+        let item_id = c
+            .item_id
+            .ok_or_else(|| Error::invalid(field("item_id"), "is required (or scan)"))?;
+        let quantity = c
+            .quantity
+            .ok_or_else(|| Error::invalid(field("quantity"), "is required"))?;
+        if quantity <= 0 {
+            return Err(Error::invalid(
+                field("quantity"),
+                "must be greater than zero",
+            ));
+        }
+        let batch_id = match (c.batch_id, c.batch.as_deref()) {
+            (Some(id), _) => Some(id),
+            (None, Some(code)) => Some(
+                crate::stock::batches::by_code(db, item_id, code.trim())
+                    .await?
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            field("batch"),
+                            format!("item {item_id} has no batch '{code}'"),
+                        )
+                    })?
+                    .id,
+            ),
+            (None, None) => None,
+        };
+        let earlier: i64 = contents
+            .iter()
+            .filter(|(it, b, _)| *it == item_id && *b == batch_id)
+            .map(|c| c.2)
+            .sum();
+        let free =
+            packable(db, deal_id, warehouse_id, item_id, batch_id.unwrap_or(0)).await? - earlier;
+        if quantity > free {
+            return Err(Error::invalid(
+                field("quantity"),
+                format!(
+                    "deal {deal_id} has {} of this item and batch picked and not yet packed",
+                    free.max(0)
+                ),
+            ));
+        }
+        contents.push((item_id, batch_id, quantity));
+    }
+    Ok(contents)
 }
 
 async fn parcel_row(db: &Db, id: i64) -> Result<ParcelRow> {
@@ -281,7 +409,11 @@ pub async fn parcel(db: &Db, id: i64) -> Result<Parcel> {
         .fetch_all(pool)
         .await?
     });
-    Ok(Parcel {
+    Ok(to_parcel(r, contents))
+}
+
+fn to_parcel(r: ParcelRow, contents: Vec<ParcelContent>) -> Parcel {
+    Parcel {
         id: r.id,
         deal_id: r.deal_id,
         warehouse_id: r.warehouse_id,
@@ -299,7 +431,46 @@ pub async fn parcel(db: &Db, id: i64) -> Result<Parcel> {
             _ => None,
         },
         contents,
-    })
+    }
+}
+
+/// A shipment's parcels with their contents, in id order: two queries however many parcels.
+async fn parcels_of(db: &Db, shipment_id: i64) -> Result<Vec<Parcel>> {
+    let rows = on_read!(db, pool => {
+        sqlx::query_as::<_, ParcelRow>(
+            "select id, deal_id, warehouse_id, shipment_id, parent_id, sscc, package_type, weight_g,
+                    length_mm, width_mm, height_mm from parcels where shipment_id = $1 order by id",
+        )
+        .bind(shipment_id)
+        .fetch_all(pool)
+        .await?
+    });
+    let contents = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64, Option<i64>, i64)>(
+            "select c.parcel_id, c.item_id, c.batch_id, c.quantity
+             from parcel_contents c join parcels p on p.id = c.parcel_id
+             where p.shipment_id = $1 order by c.parcel_id, c.id",
+        )
+        .bind(shipment_id)
+        .fetch_all(pool)
+        .await?
+    });
+    let mut by_parcel: std::collections::HashMap<i64, Vec<ParcelContent>> =
+        std::collections::HashMap::new();
+    for (parcel_id, item_id, batch_id, quantity) in contents {
+        by_parcel.entry(parcel_id).or_default().push(ParcelContent {
+            item_id,
+            batch_id,
+            quantity,
+        });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let contents = by_parcel.remove(&r.id).unwrap_or_default();
+            to_parcel(r, contents)
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -573,8 +744,8 @@ pub async fn create(db: &Db, new: NewShipment, user_id: Option<i64>) -> Result<S
     get(db, id).await
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Shipment> {
-    let r = on_read!(db, pool => {
+async fn shipment_row(db: &Db, id: i64) -> Result<ShipmentRow> {
+    on_read!(db, pool => {
         sqlx::query_as::<_, ShipmentRow>(
             "select id, deal_id, warehouse_id, status, carrier, service_level, tracking_number,
                     ship_to_name, ship_to_address, cod_amount, cod_currency, cod_collected_at, paid_by
@@ -584,17 +755,12 @@ pub async fn get(db: &Db, id: i64) -> Result<Shipment> {
         .fetch_optional(pool)
         .await?
     })
-    .ok_or_else(|| Error::not_found("shipment", id))?;
-    let parcel_ids = on_read!(db, pool => {
-        sqlx::query_scalar::<_, i64>("select id from parcels where shipment_id = $1 order by id")
-            .bind(id)
-            .fetch_all(pool)
-            .await?
-    });
-    let mut parcels = Vec::with_capacity(parcel_ids.len());
-    for p in parcel_ids {
-        parcels.push(parcel(db, p).await?);
-    }
+    .ok_or_else(|| Error::not_found("shipment", id))
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Shipment> {
+    let r = shipment_row(db, id).await?;
+    let parcels = parcels_of(db, id).await?;
     let events = on_read!(db, pool => {
         sqlx::query_as::<_, Event>(
             "select status, source, note, at from shipment_events where shipment_id = $1 order by id",
@@ -641,35 +807,41 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
     }
     let carrier = carriers::by_name(&shipment.carrier)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("carrier {} vanished", shipment.carrier)))?;
+    // Every reservation the deal holds in the warehouse, read once; each content line takes
+    // from its item and batch's reservations, largest first, what earlier lines left.
+    let mut held = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64, i64, i64, i64)>(
+            "select id, item_id, batch_key, location_id, quantity from reservations
+             where deal_id = $1 and warehouse_id = $2 and quantity > 0
+             order by quantity desc, id",
+        )
+        .bind(shipment.deal_id)
+        .bind(shipment.warehouse_id)
+        .fetch_all(pool)
+        .await?
+    });
+    let mut checked = std::collections::HashSet::new();
     let mut movements = Vec::new();
     for parcel in &shipment.parcels {
         for c in &parcel.contents {
-            certificate_check(db, c.item_id, c.batch_id).await?;
-            // Consume the deal's reservations of this item and batch, largest first.
-            let held = on_read!(db, pool => {
-                sqlx::query_as::<_, (i64, i64, i64)>(
-                    "select id, location_id, quantity from reservations
-                     where deal_id = $1 and warehouse_id = $2 and item_id = $3 and batch_key = $4
-                       and quantity > 0 order by quantity desc, id",
-                )
-                .bind(shipment.deal_id)
-                .bind(shipment.warehouse_id)
-                .bind(c.item_id)
-                .bind(c.batch_id.unwrap_or(0))
-                .fetch_all(pool)
-                .await?
-            });
+            if checked.insert((c.item_id, c.batch_id)) {
+                certificate_check(db, c.item_id, c.batch_id).await?;
+            }
+            let batch_key = c.batch_id.unwrap_or(0);
             let mut left = c.quantity;
-            for (reservation, location, quantity) in held {
+            for (reservation, item, key, location, quantity) in held.iter_mut() {
                 if left == 0 {
                     break;
                 }
-                let take = left.min(quantity);
+                if *item != c.item_id || *key != batch_key || *quantity == 0 {
+                    continue;
+                }
+                let take = left.min(*quantity);
                 movements.push(NewMovement {
                     item_id: c.item_id,
                     batch_id: c.batch_id,
                     warehouse_id: shipment.warehouse_id,
-                    location_id: location,
+                    location_id: *location,
                     quantity: -take,
                     kind: MovementType::Ship,
                     user_id: actor.user_id,
@@ -678,8 +850,9 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
                     document_id: Some(id),
                     deal_id: Some(shipment.deal_id),
                     note: Some(format!("parcel {}", parcel.sscc)),
-                    reservation_id: Some(reservation),
+                    reservation_id: Some(*reservation),
                 });
+                *quantity -= take;
                 left -= take;
             }
             if left > 0 {
@@ -717,13 +890,15 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
     Ok((get(db, id).await?, posted))
 }
 
-/// Refuses to ship an item that needs a certificate unless its batch's production order has
-/// one recorded.
+/// Refuses to ship an item that needs a certificate unless its batch has one recorded (by
+/// quality release, `PATCH /v1/batches/{id}`, or the production order that made it). An item
+/// not tracked by batch needs a certificate on a production order of it.
 async fn certificate_check(db: &Db, item_id: i64, batch_id: Option<i64>) -> Result<()> {
     let (needed, recorded) = on_read!(db, pool => {
         sqlx::query_as::<_, (bool, i64)>(
             "select i.requires_certificate,
-                    (select count(*) from stock_movements m
+                    (select count(*) from batches b where b.id = $2 and b.certificate is not null)
+                  + (select count(*) from stock_movements m
                      join production_orders o on o.id = m.document_id
                      where m.movement_type = 'production_output'
                        and m.document_type = 'production_order' and m.item_id = i.id
@@ -799,6 +974,10 @@ pub async fn set_status(
             format!("shipment {id} changed meanwhile"),
         ));
     }
+    if to == Status::Delivered {
+        // Everything delivered: the deal moves on to its next stage.
+        crate::fulfilment::advance_when_delivered(db, shipment.deal_id).await?;
+    }
     get(db, id).await
 }
 
@@ -822,45 +1001,22 @@ pub async fn by_tracking(db: &Db, carrier: &str, tracking: &str) -> Result<i64> 
 }
 
 /// The data of a parcel's GS1 logistic label: ship-from (the warehouse), ship-to (its
-/// shipment's), the SSCC, and the content's GTIN, count and batch when it holds one item.
+/// shipment's), the SSCC, its number in the shipment, and the content's GTIN, count and batch
+/// when it holds one item (see [`documents::label_data`]).
 pub async fn parcel_label_data(db: &Db, id: i64) -> Result<serde_json::Value> {
-    let parcel = parcel(db, id).await?;
-    let warehouse = crate::catalog::warehouses::get(db, parcel.warehouse_id).await?;
-    let ship_to = match parcel.shipment_id {
-        Some(sid) => get(db, sid).await?.ship_to,
-        None => {
-            return Err(Error::conflict(
-                "shipment_id",
-                "put the parcel in a shipment first: its label needs the ship-to address",
-            ));
-        }
+    let parcel = parcel_row(db, id).await?;
+    let Some(shipment_id) = parcel.shipment_id else {
+        return Err(Error::conflict(
+            "shipment_id",
+            "put the parcel in a shipment first: its label needs the ship-to address",
+        ));
     };
-    let single = (parcel.contents.len() == 1).then(|| parcel.contents[0].clone());
-    let content_gtin = match &single {
-        Some(c) => crate::catalog::items::get(db, c.item_id)
-            .await?
-            .gtins
-            .iter()
-            .find(|g| g.quantity == 1)
-            .map(|g| g.gtin.clone()),
-        None => None,
-    };
-    let batch = match single.as_ref().and_then(|c| c.batch_id) {
-        Some(b) => Some(crate::stock::batches::get(db, b).await?.code),
-        None => None,
-    };
-    Ok(serde_json::json!({
-        "sscc": parcel.sscc,
-        "ship_from": {"name": warehouse.name, "address": warehouse.address},
-        "ship_to": {"name": ship_to.name, "address": ship_to.address},
-        "content": {
-            "gtin": content_gtin,
-            "count": content_gtin.as_ref().and(single.as_ref()).map(|c| c.quantity),
-            "batch": content_gtin.as_ref().and(batch),
-        },
-        "deal": {"reference": format!("DPT-DEAL-{}", parcel.deal_id)},
-        "parcel": {"weight_kg": parcel.weight_kg.map(|w| format!("{w}"))},
-    }))
+    documents::label_data(db, shipment_id)
+        .await?
+        .into_iter()
+        .find(|l| l.parcel_id == id)
+        .map(|l| l.data)
+        .ok_or_else(|| Error::not_found("parcel", id))
 }
 
 /// The data of a shipment's delivery note (template `delivery-note`).
@@ -937,4 +1093,33 @@ pub async fn return_whole(
     )
     .await?;
     Ok(())
+}
+
+/// The deal's shipments, oldest first, with parcels and status history.
+pub async fn of_deal(db: &Db, deal_id: i64) -> Result<Vec<Shipment>> {
+    let ids = on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>("select id from shipments where deal_id = $1 order by id")
+            .bind(deal_id)
+            .fetch_all(pool)
+            .await?
+    });
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(get(db, id).await?);
+    }
+    Ok(out)
+}
+
+/// Delivered per item for the deal: the contents of its delivered shipments.
+pub async fn delivered_by_item(db: &Db, deal_id: i64) -> Result<Vec<(i64, i64)>> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64)>(
+            "select c.item_id, cast(sum(c.quantity) as bigint) from parcel_contents c
+             join parcels p on p.id = c.parcel_id join shipments s on s.id = p.shipment_id
+             where s.deal_id = $1 and s.status = 'delivered' group by c.item_id",
+        )
+        .bind(deal_id)
+        .fetch_all(pool)
+        .await?
+    }))
 }

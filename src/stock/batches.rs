@@ -51,6 +51,9 @@ pub struct Batch {
     #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
     pub status: BatchStatus,
+    /// The quality certificate reference: items that require a certificate ship only from a
+    /// batch that has one.
+    pub certificate: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -64,6 +67,7 @@ pub(crate) struct BatchRow {
     production_date: Option<Date>,
     received_at: OffsetDateTime,
     status: String,
+    certificate: Option<String>,
     created_at: OffsetDateTime,
 }
 
@@ -78,13 +82,14 @@ impl From<BatchRow> for Batch {
             received_at: r.received_at,
             // The column's check constraint admits only the four statuses.
             status: BatchStatus::parse(&r.status).unwrap_or(BatchStatus::Quarantine),
+            certificate: r.certificate,
             created_at: r.created_at,
         }
     }
 }
 
 const COLUMNS: &str =
-    "id, item_id, code, expiry_date, production_date, received_at, status, created_at";
+    "id, item_id, code, expiry_date, production_date, received_at, status, certificate, created_at";
 
 /// A batch as scanned or typed at receipt.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -249,6 +254,46 @@ pub async fn set_status(db: &Db, id: i64, status: BatchStatus) -> Result<Batch> 
         ))
         .bind(id)
         .bind(status.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+    });
+    row.map(Batch::from)
+        .ok_or_else(|| Error::not_found("batch", id))
+}
+
+/// Quality decisions on a batch: release from quarantine (or quarantine, recall) and its
+/// certificate reference.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+pub struct BatchPatch {
+    #[serde(default)]
+    pub status: Option<BatchStatus>,
+    /// The certificate reference (`null` removes it).
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub certificate: Option<Option<String>>,
+}
+
+pub async fn update(db: &Db, id: i64, patch: BatchPatch) -> Result<Batch> {
+    let mut checks = Checks::new();
+    if let Some(Some(c)) = &patch.certificate {
+        checks.text("certificate", c, 200);
+    }
+    checks.check(
+        patch.status != Some(BatchStatus::Expired),
+        "status",
+        "a batch expires by its date; set quarantine or recalled instead",
+    );
+    checks.finish()?;
+    let row = in_tx!(db, tx => {
+        sqlx::query_as::<_, BatchRow>(&format!(
+            "update batches set status = coalesce($2, status),
+                 certificate = case when $3 then $4 else certificate end
+             where id = $1 returning {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(patch.status.map(BatchStatus::as_str))
+        .bind(patch.certificate.is_some())
+        .bind(patch.certificate.flatten().map(|c| c.trim().to_string()))
         .fetch_optional(&mut *tx)
         .await?
     });

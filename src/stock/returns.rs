@@ -402,6 +402,83 @@ pub async fn get(db: &Db, id: i64) -> Result<Return> {
     with_movements(db, row).await
 }
 
+/// The data of the return's A4 return note (template `return-note`): its number `RN-<id>`, its
+/// barcode `DPT-RET-<id>`, the deal, the shipment, the customer, the warehouse and one line per
+/// returned line (a `return` movement, `damaged` when a write-off of it follows).
+pub async fn document_data(db: &Db, id: i64) -> Result<serde_json::Value> {
+    let ret = get(db, id).await?;
+    let warehouse = warehouses::get(db, ret.warehouse_id).await?;
+    let location = warehouses::location(db, ret.location_id).await?;
+    let customer = on_read!(db, pool => {
+        sqlx::query_scalar::<_, String>(
+            "select c.legal_name from deals d join customers c on c.id = d.customer_id
+             where d.id = $1",
+        )
+        .bind(ret.deal_id)
+        .fetch_one(pool)
+        .await?
+    });
+    let shipment = match ret.shipment_id {
+        Some(shipment) => {
+            let tracking = on_read!(db, pool => {
+                sqlx::query_scalar::<_, Option<String>>(
+                    "select tracking_number from shipments where id = $1",
+                )
+                .bind(shipment)
+                .fetch_optional(pool)
+                .await?
+            })
+            .flatten();
+            serde_json::json!({"reference": format!("DPT-SHIP-{shipment}"), "tracking": tracking})
+        }
+        None => serde_json::json!({}),
+    };
+    // Movements come in line order: each line's `return`, then its `write_off` when damaged.
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    let mut items = HashMap::new();
+    for m in &ret.movements {
+        match m.kind {
+            MovementType::Return => {
+                if let std::collections::hash_map::Entry::Vacant(e) = items.entry(m.item_id) {
+                    e.insert(crate::catalog::items::get(db, m.item_id).await?);
+                }
+                let item = &items[&m.item_id];
+                let batch = match m.batch_id {
+                    Some(b) => Some(batches::get(db, b).await?),
+                    None => None,
+                };
+                lines.push(serde_json::json!({
+                    "item_code": item.code, "item_name": item.name,
+                    "batch": batch.as_ref().map(|b| b.code.clone()),
+                    "expiry": batch.as_ref().and_then(|b| b.expiry_date).map(|d| d.to_string()),
+                    "quantity": m.quantity, "unit": item.unit,
+                    "condition": "good", "reason": m.note,
+                }));
+            }
+            MovementType::WriteOff => {
+                if let Some(line) = lines.last_mut() {
+                    line["condition"] = "damaged".into();
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(serde_json::json!({
+        "document": {
+            "number": format!("RN-{id}"),
+            "code": format!("DPT-RET-{id}"),
+            "date": ret.created_at.date().to_string(),
+        },
+        "deal": {"reference": format!("DPT-DEAL-{}", ret.deal_id)},
+        "shipment": shipment,
+        "customer": {"name": customer},
+        "warehouse": {"name": warehouse.name, "address": warehouse.address},
+        "location": {"code": location.code},
+        "note": ret.note,
+        "lines": lines,
+    }))
+}
+
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReturnFilter {

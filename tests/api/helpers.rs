@@ -147,6 +147,42 @@ impl TestApp {
         value
     }
 
+    /// Posts as admin, expects 201, and returns the new record's id.
+    pub async fn create_id(&self, path: &str, body: Value) -> i64 {
+        self.create(path, body).await["id"].as_i64().unwrap()
+    }
+
+    /// A warehouse `code` with bins `(code, pick_sequence)`; returns (warehouse, bin ids).
+    pub async fn warehouse(&self, code: &str, bins: &[(&str, i64)]) -> (i64, Vec<i64>) {
+        let wh = self
+            .create_id("/v1/warehouses", json!({"code": code, "name": code}))
+            .await;
+        let mut ids = Vec::with_capacity(bins.len());
+        for (bin, sequence) in bins {
+            ids.push(
+                self.create_id(
+                    &format!("/v1/warehouses/{wh}/locations"),
+                    json!({"code": bin, "pick_sequence": sequence}),
+                )
+                .await,
+            );
+        }
+        (wh, ids)
+    }
+
+    /// Receives `lines` (as `POST /v1/receipts` takes them) at `location`, as admin.
+    pub async fn receive(&self, warehouse: i64, location: i64, lines: Value, quarantine: bool) {
+        let (status, body) = self
+            .post(
+                "/v1/receipts",
+                &self.admin_token,
+                json!({"warehouse_id": warehouse, "location_id": location, "lines": lines,
+                       "quarantine": quarantine}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     /// Creates a user with `role` (and optional manager) and returns (id, token).
     pub async fn user(&self, username: &str, role: &str, manager_id: Option<i64>) -> (i64, String) {
         let password = format!("{username}-password");

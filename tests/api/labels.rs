@@ -78,7 +78,7 @@ fn png_codes(bytes: &[u8]) -> Vec<String> {
 }
 
 /// Rasterises the first page of a PDF with pdftoppm (poppler-utils) at 300 dpi.
-fn pdf_codes(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn pdf_codes(bytes: &[u8]) -> Vec<String> {
     let dir = std::env::temp_dir().join(format!(
         "depot-labels-{}-{}",
         std::process::id(),
@@ -224,6 +224,7 @@ async fn every_template_renders_in_every_format_and_scans(app: TestApp) {
         ),
         ("pick-list", &["DPT-PICK-7"]),
         ("delivery-note", &["DPT-DEAL-42"]),
+        ("return-note", &["DPT-RET-7"]),
     ];
     for (name, codes) in expected {
         let template = templates

@@ -7,6 +7,10 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_problem};
 use crate::stock::{GS, date_in, yymmdd};
 
+fn gs1_batch(batch: &str, days: i64) -> String {
+    gs1(batch, days)
+}
+
 fn gs1(batch: &str, days: i64) -> String {
     format!("]C10109506000134352{}{}{GS}10{batch}", "17", yymmdd(days))
 }
@@ -452,6 +456,7 @@ async fn an_equally_good_batch_is_swapped_in(app: TestApp) {
         .create(
             "/v1/items",
             json!({"code": "YOG2", "name": "Yoghurt", "tracking": "batch",
+                   "requires_certificate": true,
                    "gtins": [{"gtin": "09506000134352", "quantity": 1}]}),
         )
         .await;
@@ -569,6 +574,29 @@ async fn an_equally_good_batch_is_swapped_in(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{shipment}");
     let sid = shipment["id"].as_i64().unwrap();
+    // The item needs a certificate: none recorded for the batch, so it cannot ship yet.
+    let (status, body) = app
+        .post(&format!("/v1/shipments/{sid}/dispatch"), &admin, json!({}))
+        .await;
+    assert_problem(status, &body, 409, Some("parcels"));
+    let batch_id = parcel["contents"][0]["batch_id"].as_i64().unwrap();
+    let (status, body) = app
+        .patch(
+            &format!("/v1/batches/{batch_id}"),
+            &admin,
+            json!({"certificate": "   "}),
+        )
+        .await;
+    assert_problem(status, &body, 422, Some("certificate"));
+    let (status, body) = app
+        .patch(
+            &format!("/v1/batches/{batch_id}"),
+            &admin,
+            json!({"certificate": "CoA-77"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["certificate"], "CoA-77");
     let (status, body) = app
         .post(&format!("/v1/shipments/{sid}/dispatch"), &admin, json!({}))
         .await;
@@ -611,7 +639,296 @@ async fn an_equally_good_batch_is_swapped_in(app: TestApp) {
     assert_eq!(consistency["consistent"], true, "{consistency}");
 }
 
+/// Short picks: the missing part is released and booked off the bin, the deal planned again
+/// from other stock (new lines on the same list), and what stock cannot cover goes to a
+/// purchase order.
+async fn a_short_pick_is_replanned_or_raises_the_shortfall(app: TestApp) {
+    let admin = app.admin_token.clone();
+    let (_, picker) = app.user("picker", "warehouse", None).await;
+    let supplier = app
+        .create(
+            "/v1/suppliers",
+            json!({"code": "FARM", "name": "Farm", "lead_time_days": 3}),
+        )
+        .await;
+    let item = app
+        .create(
+            "/v1/items",
+            json!({"code": "MILK", "name": "Milk", "tracking": "batch", "source": "purchased",
+                   "supplier_id": supplier["id"],
+                   "gtins": [{"gtin": "09506000134352", "quantity": 1}]}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let (wh, bins) = app
+        .warehouse("SP", &[("A", 1), ("B", 2), ("PACK", 9)])
+        .await;
+    let (a, b, pack) = (bins[0], bins[1], bins[2]);
+    for (location, batch, quantity, days) in [(a, "L1", 3, 20), (b, "L2", 4, 40)] {
+        app.receive(
+            wh,
+            location,
+            json!([{"item_id": item, "quantity": quantity, "batch": batch, "expiry": date_in(days)}]),
+            false,
+        )
+        .await;
+    }
+    let customer = app
+        .create("/v1/customers", json!({"legal_name": "Thirsty Ltd"}))
+        .await;
+    let deal = app
+        .create(
+            "/v1/deals",
+            json!({"customer_id": customer["id"], "title": "Milk run",
+                   "lines": [{"item_id": item, "quantity": 5}]}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let (status, r) = app
+        .post(
+            &format!("/v1/deals/{deal}/reserve"),
+            &admin,
+            json!({"warehouse_id": wh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let (status, list) = app
+        .post(
+            "/v1/pick-lists",
+            &admin,
+            json!({"deal_ids": [deal], "warehouse_id": wh, "packing_location_id": pack}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{list}");
+    let id = list["id"].as_i64().unwrap();
+    let line_at = |list: &Value, code: &str| -> i64 {
+        list["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["location_code"] == code)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let line_a = line_at(&list, "A");
+    let line_b = line_at(&list, "B");
+    let short = format!("/v1/pick-lists/{id}/short");
+
+    // Bad reports name the field.
+    let (status, body) = app
+        .post(&short, &picker, json!({"line_id": line_a, "found": 3}))
+        .await;
+    assert_problem(status, &body, 422, Some("found"));
+    let (status, body) = app.post(&short, &picker, json!({"line_id": 999_999})).await;
+    assert_problem(status, &body, 422, Some("line_id"));
+
+    // A holds 1 of the 3 planned: 2 released and booked off A, 2 more reserved at B.
+    let (status, r) = app
+        .post(
+            &short,
+            &picker,
+            json!({"line_id": line_a, "found": 1, "note": "box torn"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["missing"].as_i64(), r["adjusted"].as_i64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(r["line"]["short"], 2);
+    assert_eq!(r["replan"]["reserved"], 5, "{r}");
+    assert_eq!(r["replan"]["shortfall"], 0);
+    let added = r["added_lines"].as_array().unwrap();
+    assert_eq!(added.len(), 1, "{r}");
+    assert_eq!(
+        (
+            added[0]["location_code"].as_str(),
+            added[0]["batch_code"].as_str(),
+            added[0]["quantity"].as_i64()
+        ),
+        (Some("B"), Some("L2"), Some(2))
+    );
+    assert_eq!(r["list_remaining"], 5);
+    assert_eq!(r["movements"][0]["kind"], "adjustment");
+    assert_eq!(r["movements"][0]["quantity"], -2);
+    let added_b = added[0]["id"].as_i64().unwrap();
+
+    // The one unit left at A is picked as usual.
+    for (scan, quantity) in [("SP-A".to_string(), None), (gs1_batch("L1", 20), Some(1))] {
+        let (status, body) = app
+            .post(
+                &format!("/v1/pick-lists/{id}/scans"),
+                &picker,
+                json!({"scan": scan, "quantity": quantity}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_ne!(body["outcome"], "refused", "{body}");
+    }
+
+    // B is empty: nothing else in stock, so the shortfall goes to the supplier.
+    let (status, r) = app.post(&short, &picker, json!({"line_id": line_b})).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["missing"].as_i64(), r["adjusted"].as_i64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(r["replan"]["shortfall"], 2, "{r}");
+    let po = r["replan"]["purchase_order_id"]
+        .as_i64()
+        .expect("a purchase order");
+    assert!(r["added_lines"].as_array().unwrap().is_empty());
+    let (status, r) = app.post(&short, &picker, json!({"line_id": added_b})).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["replan"]["shortfall"], 4, "{r}");
+    assert_eq!(r["replan"]["purchase_order_id"], po);
+    assert_eq!(r["list_remaining"], 0);
+    let (_, list) = app.get(&format!("/v1/pick-lists/{id}"), &picker).await;
+    assert_eq!(list["status"], "done", "{list}");
+    assert_eq!(
+        (list["picked"].as_i64(), list["short"].as_i64()),
+        (Some(1), Some(6))
+    );
+    let (status, body) = app.post(&short, &picker, json!({"line_id": added_b})).await;
+    assert_problem(status, &body, 409, Some("status"));
+
+    // Nothing left on the shelves: A and B booked to zero; 1 picked and reserved at packing.
+    let (_, f) = app
+        .get(&format!("/v1/deals/{deal}/fulfilment"), &admin)
+        .await;
+    assert_eq!(f["lines"][0]["reserved"], 1, "{f}");
+    assert_eq!(f["lines"][0]["picked"], 1, "{f}");
+    assert_eq!(f["lines"][0]["on_order"][0]["quantity"], 4, "{f}");
+    let (_, avail) = app
+        .get(
+            &format!("/v1/items/{item}/availability?warehouse_id={wh}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        (avail["on_hand"].as_i64(), avail["available"].as_i64()),
+        (Some(1), Some(0)),
+        "{avail}"
+    );
+    let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
+    assert_eq!(consistency["consistent"], true, "{consistency}");
+}
+
+/// Pickers racing on one line: exactly the line's quantity is confirmed, never more; the rest
+/// are refused or told to scan again, and the ledger stays consistent.
+async fn racing_pickers_never_pick_more_than_the_line(app: TestApp) {
+    let admin = app.admin_token.clone();
+    let (_, picker) = app.user("picker", "warehouse", None).await;
+    let item = app
+        .create(
+            "/v1/items",
+            json!({"code": "RACE", "name": "Race", "tracking": "batch",
+                   "gtins": [{"gtin": "09506000134352", "quantity": 1}]}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let (wh, bins) = app.warehouse("RC", &[("A", 1), ("PACK", 9)]).await;
+    app.receive(
+        wh,
+        bins[0],
+        json!([{"item_id": item, "quantity": 20, "batch": "R1", "expiry": date_in(30)}]),
+        false,
+    )
+    .await;
+    let customer = app
+        .create("/v1/customers", json!({"legal_name": "Race Ltd"}))
+        .await;
+    let deal = app
+        .create(
+            "/v1/deals",
+            json!({"customer_id": customer["id"], "title": "Race",
+                   "lines": [{"item_id": item, "quantity": 5}]}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let (status, r) = app
+        .post(
+            &format!("/v1/deals/{deal}/reserve"),
+            &admin,
+            json!({"warehouse_id": wh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let (status, list) = app
+        .post(
+            "/v1/pick-lists",
+            &admin,
+            json!({"deal_ids": [deal], "warehouse_id": wh, "packing_location_id": bins[1]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{list}");
+    let scans = format!("/v1/pick-lists/{}/scans", list["id"]);
+    let (status, body) = app.post(&scans, &picker, json!({"scan": "RC-A"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let (client, url, token) = (app.client.clone(), app.url(&scans), picker.clone());
+            let scan = gs1("R1", 30);
+            tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"scan": scan}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status();
+                (status, response.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut confirmed = 0;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            StatusCode::OK if body["outcome"] == "confirmed" => confirmed += 1,
+            StatusCode::OK => assert_eq!(body["reason"], "more_than_needed", "{body}"),
+            // Picked meanwhile (scan again), or the list finished meanwhile.
+            _ => {
+                assert_problem(status, &body, 409, None);
+                assert!(
+                    ["quantity", "status"].contains(&body["field"].as_str().unwrap()),
+                    "{body}"
+                );
+            }
+        }
+    }
+    assert_eq!(confirmed, 5);
+    let (_, list) = app
+        .get(&format!("/v1/pick-lists/{}", list["id"]), &picker)
+        .await;
+    assert_eq!(
+        (list["picked"].as_i64(), list["status"].as_str()),
+        (Some(5), Some("done"))
+    );
+    let (_, f) = app
+        .get(&format!("/v1/deals/{deal}/fulfilment"), &admin)
+        .await;
+    assert_eq!(
+        (
+            f["lines"][0]["reserved"].as_i64(),
+            f["lines"][0]["picked"].as_i64()
+        ),
+        (Some(5), Some(5)),
+        "{f}"
+    );
+    let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
+    assert_eq!(consistency["consistent"], true, "{consistency}");
+}
+
 crate::on_both!(
+    racing_pickers_never_pick_more_than_the_line,
+    a_short_pick_is_replanned_or_raises_the_shortfall,
     picks_are_checked_by_scan_and_moved_to_packing,
     an_equally_good_batch_is_swapped_in,
 );

@@ -1,6 +1,9 @@
 //! Customer returns: good goods back into the batch they were shipped from, damaged ones
 //! written off with a reason, never more than was shipped for the deal.
 
+use std::path::Path;
+use std::process::Command;
+
 use depot::stock::ledger::{self, MovementType, NewMovement};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -189,6 +192,204 @@ async fn returns_restock_into_the_shipped_batch_or_write_off(app: TestApp) {
     let admin = app.admin_token.clone();
     let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
     assert_eq!(consistency["consistent"], true, "{consistency}");
+
+    return_note_shows_the_lines_and_scans_back(&app, id, &keeper, &rep).await;
+
+    // A return against a shipment names the shipment and its tracking number. (Shipments are
+    // the shipping work's; here one is inserted directly.)
+    let db = app.state.db.clone();
+    let sid: i64 = async {
+        Ok::<i64, sqlx::Error>(depot::in_tx!(db, tx => {
+            sqlx::query_scalar(
+                "insert into shipments (deal_id, warehouse_id, status, carrier, service_level,
+                     tracking_number, ship_to_name, ship_to_address, paid_by, created_at, updated_at)
+                 values ($1, $2, 'delivered', 'own_fleet', 'economy', 'OWN0000123',
+                     'Returning Ltd', 'Hauptstrasse 1', 'sender', $3, $3) returning id",
+            )
+            .bind(deal_id)
+            .bind(s.wh)
+            .bind(depot::db::now())
+            .fetch_one(&mut *tx)
+            .await?
+        }))
+    }
+    .await
+    .unwrap();
+    let (status, second) = app
+        .post(
+            "/v1/returns",
+            &keeper,
+            json!({"deal_id": deal_id, "shipment_id": sid, "warehouse_id": s.wh, "location_id": s.b,
+                   "lines": [{"item_id": s.item, "batch": "R2", "quantity": 2, "condition": "good"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let second = second["id"].as_i64().unwrap();
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/returns/{second}/document")))
+        .bearer_auth(&keeper)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (text, code) = pdf_text_and_code(&response.bytes().await.unwrap());
+    for want in [
+        format!("RN-{second}"),
+        format!("Shipment DPT-SHIP-{sid}"),
+        "Tracking OWN0000123".to_string(),
+        "R2".to_string(),
+    ] {
+        assert!(text.contains(&want), "{want:?} missing:\n{text}");
+    }
+    assert_eq!(code, format!("DPT-RET-{second}"));
+}
+
+/// A poppler tool (poppler-utils), required: the tests fail without it, never skip.
+fn poppler(name: &str) -> &'static str {
+    ["/usr/bin", "/usr/local/bin"]
+        .into_iter()
+        .map(|dir| format!("{dir}/{name}"))
+        .find(|p| Path::new(p).exists())
+        .map(|p| &*p.leak())
+        .unwrap_or_else(|| {
+            panic!("{name} (poppler-utils) is required: apt-get install -y poppler-utils")
+        })
+}
+
+/// The PDF's text (pdftotext, layout kept) and the Code 128 symbol on its first page
+/// (rasterised at 300 dpi by pdftoppm, decoded with rxing).
+fn pdf_text_and_code(pdf: &[u8]) -> (String, String) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "depot-return-note-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("note.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let text = Command::new(poppler("pdftotext"))
+        .args(["-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(text.status.success());
+    let status = Command::new(poppler("pdftoppm"))
+        .args([
+            "-r",
+            "300",
+            "-gray",
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+        ])
+        .arg(&path)
+        .arg(dir.join("page"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let img = image::open(dir.join("page.png")).unwrap().to_luma8();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (w, h) = img.dimensions();
+    let mut hints = rxing::DecodeHints::default().with(rxing::DecodeHintValue::TryHarder(true));
+    let read = rxing::helpers::detect_in_luma_with_hints(
+        img.into_raw(),
+        w,
+        h,
+        Some(rxing::BarcodeFormat::CODE_128),
+        &mut hints,
+    )
+    .expect("a Code 128 symbol on the return note");
+    (
+        String::from_utf8(text.stdout).unwrap(),
+        read.getText().to_string(),
+    )
+}
+
+/// The return note: its number, deal, customer and lines (item, batch, condition, reason) as
+/// text; its barcode `DPT-RET-<id>` reads back and resolves to the return when scanned.
+async fn return_note_shows_the_lines_and_scans_back(
+    app: &TestApp,
+    id: i64,
+    keeper: &str,
+    rep: &str,
+) {
+    let get = |path: String, token: &str| app.client.get(app.url(&path)).bearer_auth(token).send();
+    let response = get(format!("/v1/returns/{id}/document"), keeper)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let pdf = response.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let (text, code) = pdf_text_and_code(&pdf);
+    for want in [
+        "Return note",
+        &format!("RN-{id}"),
+        "Returning Ltd",
+        "Main",
+        "YOG",
+        "Yoghurt",
+        "R1",
+        "damaged",
+        "crushed",
+        "BOLT",
+        "customer",
+    ] {
+        assert!(
+            text.contains(want),
+            "{want:?} missing from the return note:\n{text}"
+        );
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.contains("R1") && l.contains("damaged") && l.contains("crushed")),
+        "the damaged line with its batch and reason:\n{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("BOLT") && l.contains("good") && l.contains('5')),
+        "{text}"
+    );
+    assert_eq!(code, format!("DPT-RET-{id}"));
+
+    let (status, found) = app
+        .post(
+            "/v1/scans",
+            keeper,
+            json!({"data": format!("DPT-RET-{id}")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["matches"][0]["type"], "return", "{found}");
+    assert_eq!(found["matches"][0]["id"], id, "{found}");
+
+    let response = get(format!("/v1/returns/{id}/document?format=png"), keeper)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let response = get(format!("/v1/returns/{id}/document?format=zpl"), keeper)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let zpl = response.text().await.unwrap();
+    assert!(zpl.contains(&format!("DPT-RET-{id}")), "{zpl}");
+
+    let response = get("/v1/returns/999999/document".into(), keeper)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = get(format!("/v1/returns/{id}/document"), rep)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
 /// Concurrent returns of one deal never bring back more than was shipped.

@@ -451,7 +451,63 @@ async fn the_expiry_job_marks_expired_batches_and_raises_alerts_once(app: TestAp
     assert_problem(status, &body, 403, None);
 }
 
+/// Quality release: a quarantined batch is not planned until released; a certificate is
+/// recorded on the batch. Bad decisions name the field.
+async fn quarantined_batches_are_released_by_quality(app: TestApp) {
+    let s = setup(&app).await;
+    let admin = app.admin_token.clone();
+    let (_, rep) = app.user("rep", "rep", None).await;
+    let (status, body) = app
+        .post(
+            "/v1/receipts",
+            &admin,
+            json!({"warehouse_id": s.wh, "location_id": s.a, "quarantine": true, "lines": [
+                {"item_id": s.item, "quantity": 6, "batch": "Q1", "expiry": date_in(40)}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let allocate = json!({"item_id": s.item, "warehouse_id": s.wh, "quantity": 4});
+    let (_, before) = app
+        .post("/v1/stock/allocate", &admin, allocate.clone())
+        .await;
+    assert_eq!(before["short"], 4, "{before}");
+    let (_, batches) = app
+        .get(&format!("/v1/batches?item_id={}", s.item), &admin)
+        .await;
+    let batch = batches["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(batches["items"][0]["status"], "quarantine");
+    let path = format!("/v1/batches/{batch}");
+    let (status, body) = app.patch(&path, &rep, json!({"status": "available"})).await;
+    assert_problem(status, &body, 403, None);
+    let (status, body) = app.patch(&path, &admin, json!({"status": "expired"})).await;
+    assert_problem(status, &body, 422, Some("status"));
+    let (status, body) = app.patch(&path, &admin, json!({"status": "gone"})).await;
+    assert_problem(status, &body, 422, None);
+    let (status, body) = app
+        .patch("/v1/batches/999999", &admin, json!({"status": "available"}))
+        .await;
+    assert_problem(status, &body, 404, None);
+    let (status, body) = app
+        .patch(
+            &path,
+            &admin,
+            json!({"status": "available", "certificate": "CoA-Q1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["status"].as_str(), body["certificate"].as_str()),
+        (Some("available"), Some("CoA-Q1"))
+    );
+    let (_, after) = app.post("/v1/stock/allocate", &admin, allocate).await;
+    assert_eq!(after["short"], 0, "{after}");
+    let (status, body) = app.patch(&path, &admin, json!({"certificate": null})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["certificate"].is_null());
+}
+
 crate::on_both!(
+    quarantined_batches_are_released_by_quality,
     the_expiry_job_marks_expired_batches_and_raises_alerts_once,
     moves_adjustments_and_write_offs_never_overdraw,
     receipts_by_line_and_by_scan_post_to_the_ledger,

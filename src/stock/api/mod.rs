@@ -105,6 +105,22 @@ async fn get_batch(State(s): State<AppState>, p: Principal, Id(id): Id) -> ApiRe
     Ok(Json(batches::get(&s.db, id).await?))
 }
 
+/// Quality decisions on a batch: release it from quarantine (`status: available`), quarantine
+/// or recall it, record its certificate reference (items that require a certificate ship only
+/// from a batch with one).
+#[utoipa::path(patch, path = "/v1/batches/{id}", tag = "stock", params(("id" = i64, Path)),
+    request_body = batches::BatchPatch, responses((status = 200, body = Batch), ErrorResponses),
+    security(("bearer" = [])))]
+async fn update_batch(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<batches::BatchPatch>,
+) -> ApiResult<Json<Batch>> {
+    p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
+    Ok(Json(batches::update(&s.db, id, body).await?))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AllocateRequest {
     pub item_id: i64,
@@ -263,7 +279,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stock))
         .routes(routes!(stock_ledger))
         .routes(routes!(list_batches))
-        .routes(routes!(get_batch))
+        .routes(routes!(get_batch, update_batch))
         .routes(routes!(allocate))
         .routes(routes!(consistency))
         .routes(routes!(move_stock))

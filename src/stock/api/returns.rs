@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -10,6 +11,8 @@ use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
+use crate::labels::Format;
+use crate::labels::api::LabelQuery;
 use crate::stock::operations::Actor;
 use crate::stock::returns::{self, NewReturn, Return, ReturnFilter};
 
@@ -60,8 +63,33 @@ async fn get(State(s): State<AppState>, p: Principal, Id(id): Id) -> ApiResult<J
     Ok(Json(returns::get(&s.db, id).await?))
 }
 
+/// The return note (template `return-note`, A4: return number, deal, shipment, customer, the
+/// lines with batch, condition and reason, and the return's barcode `DPT-RET-<id>`),
+/// `?format=pdf|png|zpl`.
+#[utoipa::path(get, path = "/v1/returns/{id}/document", tag = "returns",
+    params(("id" = i64, Path), LabelQuery),
+    responses((status = 200, description = "the return note"), ErrorResponses),
+    security(("bearer" = [])))]
+async fn document(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    Query(q): Query<LabelQuery>,
+) -> ApiResult<Response> {
+    p.check(READERS)?;
+    let data = returns::document_data(&s.db, id).await?;
+    let rendered = s.labels.render(
+        q.template.as_deref().unwrap_or("return-note"),
+        q.format.unwrap_or(Format::Pdf),
+        q.dpi.unwrap_or(203),
+        &data,
+    )?;
+    Ok(rendered.into_response())
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(get))
+        .routes(routes!(document))
 }
