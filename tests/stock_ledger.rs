@@ -961,10 +961,10 @@ async fn random_sequences_stay_consistent(db: &Db) {
                     let result = returns::create(
                         db,
                         NewReturn {
-                            deal_id: deal,
+                            deal_id: Some(deal),
                             shipment_id: None,
-                            warehouse_id: s.warehouse,
-                            location_id: l[loc],
+                            warehouse_id: Some(s.warehouse),
+                            location_id: Some(l[loc]),
                             lines: vec![ReturnLine {
                                 item_id: it,
                                 batch_id: Some(bs[batch]),

@@ -152,8 +152,16 @@ async fn get_pick_list(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PickScanRequest {
     /// What the scanner delivered: a location's barcode, then the goods (a GS1 code with GTIN
-    /// and batch, an EAN/UPC or alias with `batch`).
-    pub scan: String,
+    /// and batch, an EAN/UPC or alias with `batch`). Also accepted as `data` or `barcode`.
+    #[serde(default, alias = "data", alias = "barcode")]
+    pub scan: Option<String>,
+    /// Instead of `scan`: the location, typed or picked on screen.
+    #[serde(default)]
+    pub location_id: Option<i64>,
+    /// Instead of `scan`: the item (with `batch` for batch-tracked items); `quantity` then
+    /// counts base units.
+    #[serde(default)]
+    pub item_id: Option<i64>,
     /// Packs picked with this scan (default 1).
     #[serde(default)]
     pub quantity: Option<i64>,
@@ -179,27 +187,35 @@ async fn pick_scan(
 ) -> ApiResult<Json<PickScan>> {
     p.check(PICKERS)?;
     picking::exists(&s.db, id).await?;
-    let result = s
-        .scanning
-        .scan_field(
-            &s.db,
-            &crate::scanning::api::caller(&p),
-            body.scan,
-            body.profile,
-        )
-        .await?;
-    let scanned = match result.target(body.batch, "picked")? {
-        crate::scanning::Target::Location(id) => picking::Scanned::Location(id),
-        crate::scanning::Target::Goods {
+    let scanned = match (body.scan, body.location_id, body.item_id) {
+        (Some(scan), _, _) => {
+            let result = s
+                .scanning
+                .scan_field(&s.db, &crate::scanning::api::caller(&p), scan, body.profile)
+                .await?;
+            match result.target(body.batch, "picked")? {
+                crate::scanning::Target::Location(id) => picking::Scanned::Location(id),
+                crate::scanning::Target::Goods {
+                    item_id,
+                    per_pack,
+                    batch,
+                    ..
+                } => picking::Scanned::Goods {
+                    item_id,
+                    per_pack,
+                    batch,
+                },
+            }
+        }
+        (None, Some(location), _) => picking::Scanned::Location(location),
+        (None, None, Some(item_id)) => picking::Scanned::Goods {
             item_id,
-            per_pack,
-            batch,
-            ..
-        } => picking::Scanned::Goods {
-            item_id,
-            per_pack,
-            batch,
+            per_pack: 1,
+            batch: body.batch,
         },
+        (None, None, None) => {
+            return Err(Error::invalid("scan", "is required (or location_id, or item_id)").into());
+        }
     };
     let actor = crate::stock::operations::Actor {
         user_id: p.user_id(),

@@ -159,7 +159,7 @@ async fn drop_lease(db: &Db, deal_id: i64, token: &str) -> Result<()> {
     Ok(())
 }
 
-async fn only_warehouse(db: &Db) -> Result<Option<i64>> {
+pub(crate) async fn only_warehouse(db: &Db) -> Result<Option<i64>> {
     let ids = on_read!(db, pool => {
         sqlx::query_scalar::<_, i64>("select id from warehouses order by id limit 2")
             .fetch_all(pool)

@@ -33,9 +33,13 @@ pub struct NewPickList {
     /// The deals to pick; or all won deals with reservations in `warehouse_id`.
     #[serde(default)]
     pub deal_ids: Option<Vec<i64>>,
-    pub warehouse_id: i64,
-    /// Where picked goods go (still reserved for their deals) until they are packed.
-    pub packing_location_id: i64,
+    /// Default: the warehouse the deals' reservations are in (or the only warehouse).
+    #[serde(default)]
+    pub warehouse_id: Option<i64>,
+    /// Where picked goods go (still reserved for their deals) until they are packed; default:
+    /// the warehouse's location `PACKING`, created on first use.
+    #[serde(default)]
+    pub packing_location_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -112,6 +116,72 @@ struct ListRow {
     created_at: OffsetDateTime,
 }
 
+/// The warehouse of a pick list given no `warehouse_id`: the one the deals' reservations are in
+/// (they must agree), or the only warehouse.
+async fn default_warehouse(db: &Db, deal_ids: Option<&[i64]>) -> Result<i64> {
+    let mut found = std::collections::BTreeSet::new();
+    for deal in deal_ids.unwrap_or_default() {
+        let rows = on_read!(db, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "select distinct warehouse_id from reservations where deal_id = $1 and quantity > 0",
+            )
+            .bind(deal)
+            .fetch_all(pool)
+            .await?
+        });
+        found.extend(rows);
+    }
+    match found.len() {
+        1 => Ok(found.into_iter().next().unwrap_or_default()),
+        0 => super::only_warehouse(db).await?.ok_or_else(|| {
+            Error::invalid(
+                "warehouse_id",
+                "is required: there are several warehouses and the deals hold no stock yet",
+            )
+        }),
+        _ => Err(Error::invalid(
+            "warehouse_id",
+            "is required: the deals hold stock in several warehouses",
+        )),
+    }
+}
+
+/// The code of the location picked goods go to when a pick list names none.
+pub const PACKING_CODE: &str = "PACKING";
+
+/// The warehouse's `PACKING` location, created on first use (a concurrent creation is found
+/// again).
+async fn packing_location(db: &Db, warehouse_id: i64) -> Result<i64> {
+    let find = || async {
+        Ok::<_, Error>(on_read!(db, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "select id from locations where warehouse_id = $1 and code = $2",
+            )
+            .bind(warehouse_id)
+            .bind(PACKING_CODE)
+            .fetch_optional(pool)
+            .await?
+        }))
+    };
+    if let Some(id) = find().await? {
+        return Ok(id);
+    }
+    match warehouses::create_location(
+        db,
+        warehouse_id,
+        warehouses::NewLocation {
+            code: PACKING_CODE.into(),
+            barcode: None,
+            pick_sequence: 0,
+        },
+    )
+    .await
+    {
+        Ok(l) => Ok(l.id),
+        Err(e) => find().await?.ok_or(e),
+    }
+}
+
 /// Adds `picks` to pick list `id` as lines numbered from `first`, in the transaction `tx` (a
 /// macro: the transaction's type differs per backend).
 macro_rules! insert_lines {
@@ -140,20 +210,33 @@ macro_rules! insert_lines {
 /// Creates a pick list from the deals' reservations in the warehouse that are not at the
 /// packing location and not on another open pick list.
 pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<PickList> {
-    let packing = warehouses::location(db, new.packing_location_id)
+    let warehouse_id = match new.warehouse_id {
+        Some(w) => {
+            warehouses::get(db, w)
+                .await
+                .map_err(|_| Error::invalid("warehouse_id", format!("no warehouse with id {w}")))?;
+            w
+        }
+        None => default_warehouse(db, new.deal_ids.as_deref()).await?,
+    };
+    let packing_location_id = match new.packing_location_id {
+        Some(l) => l,
+        None => packing_location(db, warehouse_id).await?,
+    };
+    let packing = warehouses::location(db, packing_location_id)
         .await
         .map_err(|_| {
             Error::invalid(
                 "packing_location_id",
-                format!("no location with id {}", new.packing_location_id),
+                format!("no location with id {packing_location_id}"),
             )
         })?;
-    if packing.warehouse_id != new.warehouse_id {
+    if packing.warehouse_id != warehouse_id {
         return Err(Error::invalid(
             "packing_location_id",
             format!(
-                "location {} is not in warehouse {}",
-                packing.code, new.warehouse_id
+                "location {} is not in warehouse {warehouse_id}",
+                packing.code
             ),
         ));
     }
@@ -178,20 +261,13 @@ pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<P
                  where d.status = 'won' and r.warehouse_id = $1 and r.quantity > 0
                    and r.location_id <> $2 order by r.deal_id",
             )
-            .bind(new.warehouse_id)
-            .bind(new.packing_location_id)
+            .bind(warehouse_id)
+            .bind(packing_location_id)
             .fetch_all(pool)
             .await?
         }),
     };
-    let picks = to_pick(
-        db,
-        &deal_ids,
-        new.warehouse_id,
-        new.packing_location_id,
-        None,
-    )
-    .await?;
+    let picks = to_pick(db, &deal_ids, warehouse_id, packing_location_id, None).await?;
     if picks.is_empty() {
         return Err(Error::conflict(
             "deal_ids",
@@ -204,8 +280,8 @@ pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<P
             "insert into pick_lists (warehouse_id, packing_location_id, status, created_by, created_at, updated_at)
              values ($1, $2, 'open', $3, $4, $4) returning id",
         )
-        .bind(new.warehouse_id)
-        .bind(new.packing_location_id)
+        .bind(warehouse_id)
+        .bind(packing_location_id)
         .bind(user_id)
         .bind(at)
         .fetch_one(&mut *tx)
@@ -430,7 +506,9 @@ pub async fn scan(
     }
     let (item_id, per_pack, batch_code) = match scanned {
         Scanned::Location(location) => {
-            let l = warehouses::location(db, location).await?;
+            let l = warehouses::location(db, location).await.map_err(|_| {
+                Error::invalid("location_id", format!("no location with id {location}"))
+            })?;
             if l.warehouse_id != list.warehouse_id {
                 return Ok(refused(
                     &list,

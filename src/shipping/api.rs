@@ -360,7 +360,8 @@ pub struct StatusChange {
     pub status: Status,
     #[serde(default)]
     pub note: Option<String>,
-    /// For `returned`: where the whole shipment goes back into stock (its original batches).
+    /// For `returned`: where the whole shipment goes back into stock (its original batches);
+    /// default: the location it left from.
     #[serde(default)]
     pub location_id: Option<i64>,
 }
@@ -377,11 +378,26 @@ async fn set_status(
     JsonBody(body): JsonBody<StatusChange>,
 ) -> ApiResult<Json<Shipment>> {
     p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
-    if body.status == Status::Returned {
-        let location_id = body.location_id.ok_or_else(|| {
-            Error::invalid("location_id", "is required to return a shipment into stock")
-        })?;
-        shipping::return_whole(&s.db, id, location_id, body.note.clone(), actor(&p)).await?;
+    match body.status {
+        // The same as `POST /v1/shipments/{id}/dispatch` with no body: the warehouse's
+        // printers print what they are set up for.
+        Status::Dispatched => {
+            let (shipment, _) = shipping::dispatch(&s.db, id, actor(&p)).await?;
+            documents::print_dispatched(
+                &s.db,
+                &s.printing,
+                &shipment,
+                &PrintRequest::default(),
+                submitter(&p),
+            )
+            .await;
+            return Ok(Json(shipment));
+        }
+        Status::Returned => {
+            shipping::return_whole(&s.db, id, body.location_id, body.note.clone(), actor(&p))
+                .await?;
+        }
+        _ => {}
     }
     Ok(Json(
         shipping::set_status(&s.db, id, body.status, "api", body.note).await?,

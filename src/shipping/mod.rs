@@ -32,8 +32,9 @@ pub struct ContentLine {
     pub batch: Option<String>,
     #[serde(default)]
     pub quantity: Option<i64>,
-    /// What the packer scanned; resolved by the scanning layer before packing.
-    #[serde(default)]
+    /// What the packer scanned; resolved by the scanning layer before packing. Also accepted
+    /// as `data` or `barcode`.
+    #[serde(default, alias = "data", alias = "barcode")]
     pub scan: Option<String>,
     /// The scanner's profile (symbology prefixes), as for `POST /v1/scans`.
     #[serde(default)]
@@ -42,8 +43,11 @@ pub struct ContentLine {
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
 pub struct Dimensions {
+    #[serde(alias = "length")]
     pub length_cm: f64,
+    #[serde(alias = "width")]
     pub width_cm: f64,
+    #[serde(alias = "height")]
     pub height_cm: f64,
 }
 
@@ -52,13 +56,14 @@ pub struct NewParcel {
     /// The deal whose picked goods go in (or the shipment's deal).
     #[serde(default)]
     pub deal_id: Option<i64>,
-    /// Default: the shipment's warehouse.
+    /// Default: the shipment's warehouse, else the deal's (or the only one).
     #[serde(default)]
     pub warehouse_id: Option<i64>,
     /// Packs the parcel straight into this shipment (`draft` or `packed`; it becomes `packed`).
     #[serde(default)]
     pub shipment_id: Option<i64>,
-    /// `box`, `envelope`, `pallet`...
+    /// `box` (default), `envelope`, `pallet`...
+    #[serde(default = "default_package_type")]
     pub package_type: String,
     #[serde(default)]
     pub weight_kg: Option<f64>,
@@ -220,10 +225,13 @@ pub async fn create_parcel(
         .deal_id
         .or(shipment.as_ref().map(|s| s.deal_id))
         .ok_or_else(|| Error::invalid("deal_id", "is required (or shipment_id)"))?;
-    let warehouse_id = new
+    let warehouse_id = match new
         .warehouse_id
         .or(shipment.as_ref().map(|s| s.warehouse_id))
-        .ok_or_else(|| Error::invalid("warehouse_id", "is required (or shipment_id)"))?;
+    {
+        Some(w) => w,
+        None => default_warehouse(db, deal_id, &[]).await?,
+    };
     if crate::crm::deals::title_of(db, deal_id).await?.is_none() {
         return Err(Error::invalid(
             "deal_id",
@@ -548,21 +556,39 @@ pub struct ShipTo {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewShipment {
     pub deal_id: i64,
-    pub warehouse_id: i64,
+    /// Default: the parcels' warehouse, else the deal's (or the only one).
+    #[serde(default)]
+    pub warehouse_id: Option<i64>,
     /// Default: the customer and its preferred shipping address.
     #[serde(default)]
     pub ship_to: Option<ShipTo>,
     /// Default `own_fleet`.
     #[serde(default)]
     pub carrier: Option<String>,
+    /// Default `economy`.
+    #[serde(default = "default_service_level")]
     pub service_level: ServiceLevel,
     /// Cash on delivery, in minor units of the deal's currency.
     #[serde(default)]
     pub cod_amount: Option<i64>,
+    /// Default `sender`.
+    #[serde(default = "default_paid_by")]
     pub paid_by: PaidBy,
     /// Parcels of the deal not yet in a shipment; the shipment is `packed` when given.
-    #[serde(default)]
+    #[serde(default, alias = "parcels")]
     pub parcel_ids: Vec<i64>,
+}
+
+fn default_package_type() -> String {
+    "box".into()
+}
+
+fn default_service_level() -> ServiceLevel {
+    ServiceLevel::Economy
+}
+
+fn default_paid_by() -> PaidBy {
+    PaidBy::Sender
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -610,6 +636,29 @@ struct ShipmentRow {
     paid_by: String,
 }
 
+/// The warehouse of a shipment given none: its first parcel's, else the deal's (set when it
+/// was reserved), else the only warehouse.
+async fn default_warehouse(db: &Db, deal_id: i64, parcel_ids: &[i64]) -> Result<i64> {
+    if let Some(first) = parcel_ids.first()
+        && let Ok(p) = parcel_row(db, *first).await
+    {
+        return Ok(p.warehouse_id);
+    }
+    let of_deal = on_read!(db, pool => {
+        sqlx::query_scalar::<_, Option<i64>>("select warehouse_id from deals where id = $1")
+            .bind(deal_id)
+            .fetch_optional(pool)
+            .await?
+    })
+    .flatten();
+    match of_deal {
+        Some(w) => Ok(w),
+        None => crate::fulfilment::only_warehouse(db).await?.ok_or_else(|| {
+            Error::invalid("warehouse_id", "is required: there are several warehouses")
+        }),
+    }
+}
+
 /// The customer's name and preferred shipping address (or its first), as label lines.
 async fn default_ship_to(db: &Db, deal_id: i64) -> Result<ShipTo> {
     let (name, line1, line2, postal, city, country) = on_read!(db, pool => {
@@ -647,7 +696,12 @@ async fn default_ship_to(db: &Db, deal_id: i64) -> Result<ShipTo> {
     })
 }
 
-pub async fn create(db: &Db, new: NewShipment, user_id: Option<i64>) -> Result<Shipment> {
+pub async fn create(db: &Db, mut new: NewShipment, user_id: Option<i64>) -> Result<Shipment> {
+    let warehouse_id = match new.warehouse_id {
+        Some(w) => w,
+        None => default_warehouse(db, new.deal_id, &new.parcel_ids).await?,
+    };
+    new.warehouse_id = Some(warehouse_id);
     let carrier = new.carrier.clone().unwrap_or_else(|| "own_fleet".into());
     carriers::by_name(&carrier)
         .ok_or_else(|| Error::invalid("carrier", format!("no carrier named '{carrier}'")))?;
@@ -680,7 +734,7 @@ pub async fn create(db: &Db, new: NewShipment, user_id: Option<i64>) -> Result<S
                 format!("no parcel with id {id}"),
             )
         })?;
-        if p.deal_id != new.deal_id || p.warehouse_id != new.warehouse_id {
+        if p.deal_id != new.deal_id || p.warehouse_id != warehouse_id {
             return Err(Error::invalid(
                 format!("parcel_ids[{i}]"),
                 "belongs to another deal or warehouse",
@@ -1052,7 +1106,7 @@ pub async fn delivery_note_data(db: &Db, id: i64) -> Result<serde_json::Value> {
 pub async fn return_whole(
     db: &Db,
     id: i64,
-    location_id: i64,
+    location_id: Option<i64>,
     note: Option<String>,
     actor: Actor,
 ) -> Result<()> {
@@ -1082,9 +1136,9 @@ pub async fn return_whole(
     crate::stock::returns::create(
         db,
         crate::stock::returns::NewReturn {
-            deal_id: shipment.deal_id,
+            deal_id: Some(shipment.deal_id),
             shipment_id: Some(id),
-            warehouse_id: shipment.warehouse_id,
+            warehouse_id: Some(shipment.warehouse_id),
             location_id,
             lines,
             note,

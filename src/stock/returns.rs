@@ -46,13 +46,19 @@ pub struct ReturnLine {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewReturn {
-    pub deal_id: i64,
+    /// The deal the goods were shipped for; default: the shipment's.
+    #[serde(default)]
+    pub deal_id: Option<i64>,
     /// The shipment the goods came from (one of the deal's).
     #[serde(default)]
     pub shipment_id: Option<i64>,
-    pub warehouse_id: i64,
-    /// Where good goods are put back (and damaged ones are booked before the write-off).
-    pub location_id: i64,
+    /// Default: the shipment's warehouse.
+    #[serde(default)]
+    pub warehouse_id: Option<i64>,
+    /// Where good goods are put back (and damaged ones are booked before the write-off);
+    /// default: where the shipment left from (its packing location).
+    #[serde(default)]
+    pub location_id: Option<i64>,
     pub lines: Vec<ReturnLine>,
     #[serde(default)]
     pub note: Option<String>,
@@ -134,56 +140,67 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
         }
     }
     checks.finish()?;
-    if crate::crm::deals::title_of(db, new.deal_id)
-        .await?
-        .is_none()
-    {
-        return Err(Error::invalid(
-            "deal_id",
-            format!("no deal with id {}", new.deal_id),
-        ));
-    }
-    if let Some(shipment) = new.shipment_id {
-        let of_deal = on_read!(db, pool => {
-            sqlx::query_scalar::<_, i64>("select deal_id from shipments where id = $1")
+    // Against a shipment, the deal, the warehouse and the location default to the shipment's.
+    let shipped = match new.shipment_id {
+        Some(shipment) => {
+            let row = on_read!(db, pool => {
+                sqlx::query_as::<_, (i64, i64, Option<i64>)>(
+                    "select s.deal_id, s.warehouse_id,
+                            (select m.location_id from stock_movements m
+                             where m.document_type = 'shipment' and m.document_id = s.id
+                             order by m.id limit 1)
+                     from shipments s where s.id = $1",
+                )
                 .bind(shipment)
                 .fetch_optional(pool)
                 .await?
-        });
-        match of_deal {
-            None => {
+            })
+            .ok_or_else(|| {
+                Error::invalid("shipment_id", format!("no shipment with id {shipment}"))
+            })?;
+            if new.deal_id.is_some_and(|d| d != row.0) {
                 return Err(Error::invalid(
                     "shipment_id",
-                    format!("no shipment with id {shipment}"),
+                    format!(
+                        "shipment {shipment} is not deal {}'s",
+                        new.deal_id.unwrap_or_default()
+                    ),
                 ));
             }
-            Some(d) if d != new.deal_id => {
-                return Err(Error::invalid(
-                    "shipment_id",
-                    format!("shipment {shipment} is not deal {}'s", new.deal_id),
-                ));
-            }
-            _ => {}
+            Some(row)
         }
+        None => None,
+    };
+    let required = |given: Option<i64>, default: Option<i64>, field: &str| {
+        given
+            .or(default)
+            .ok_or_else(|| Error::invalid(field, "is required (or shipment_id, whose it then is)"))
+    };
+    let deal_id = required(new.deal_id, shipped.map(|s| s.0), "deal_id")?;
+    let warehouse_id = required(new.warehouse_id, shipped.map(|s| s.1), "warehouse_id")?;
+    let location_id = required(new.location_id, shipped.and_then(|s| s.2), "location_id")?;
+    if crate::crm::deals::title_of(db, deal_id).await?.is_none() {
+        return Err(Error::invalid(
+            "deal_id",
+            format!("no deal with id {deal_id}"),
+        ));
     }
-    let location = warehouses::location(db, new.location_id)
-        .await
-        .map_err(|_| {
-            Error::invalid(
-                "location_id",
-                format!("no location with id {}", new.location_id),
-            )
-        })?;
-    if location.warehouse_id != new.warehouse_id {
+    let location = warehouses::location(db, location_id).await.map_err(|_| {
+        Error::invalid(
+            "location_id",
+            format!("no location with id {}", location_id),
+        )
+    })?;
+    if location.warehouse_id != warehouse_id {
         return Err(Error::invalid(
             "location_id",
             format!(
                 "location {} is not in warehouse {}",
-                location.code, new.warehouse_id
+                location.code, warehouse_id
             ),
         ));
     }
-    let mut left = returnable(db, new.deal_id).await?;
+    let mut left = returnable(db, deal_id).await?;
     let mut resolved = Vec::with_capacity(new.lines.len());
     for (i, line) in new.lines.iter().enumerate() {
         let field = |name: &str| format!("lines[{i}].{name}");
@@ -216,7 +233,7 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
                             field("batch"),
                             format!(
                                 "deal {} received several batches of item {}: name the batch",
-                                new.deal_id, line.item_id
+                                deal_id, line.item_id
                             ),
                         ));
                     }
@@ -233,7 +250,7 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
                 field("quantity"),
                 format!(
                     "deal {} can return at most {available} of {what} (shipped less returned)",
-                    new.deal_id
+                    deal_id
                 ),
             ));
         }
@@ -247,10 +264,10 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
                  note, created_by, created_by_device, created_at)
              values ($1, $2, $3, $4, 'draft', $5, $6, $7, $8) returning id",
         )
-        .bind(new.deal_id)
+        .bind(deal_id)
         .bind(new.shipment_id)
-        .bind(new.warehouse_id)
-        .bind(new.location_id)
+        .bind(warehouse_id)
+        .bind(location_id)
         .bind(new.note.as_deref().map(str::trim))
         .bind(actor.user_id)
         .bind(actor.device_id)
@@ -261,15 +278,15 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
     let movement = |line: &ReturnLine, batch_id: Option<i64>, quantity: i64, kind| NewMovement {
         item_id: line.item_id,
         batch_id,
-        warehouse_id: new.warehouse_id,
-        location_id: new.location_id,
+        warehouse_id,
+        location_id,
         quantity,
         kind,
         user_id: actor.user_id,
         device_id: actor.device_id,
         document_type: Some("return".into()),
         document_id: Some(id),
-        deal_id: Some(new.deal_id),
+        deal_id: Some(deal_id),
         note: line.reason.as_deref().map(str::trim).map(str::to_string),
         reservation_id: None,
     };
@@ -300,8 +317,8 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
         vec![
             Guard::before(
                 "update deals set id = id where id = $1",
-                vec![Arg::Int(new.deal_id)],
-                Error::invalid("deal_id", format!("no deal with id {}", new.deal_id)),
+                vec![Arg::Int(deal_id)],
+                Error::invalid("deal_id", format!("no deal with id {}", deal_id)),
             ),
             Guard::before(
                 "update stock_returns set status = 'posted' where id = $1 and status = 'draft'",
@@ -314,12 +331,12 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
                      where deal_id = $2 and movement_type in ('ship', 'return')
                      group by item_id, coalesce(batch_id, 0)
                      having sum(quantity) > 0)",
-                vec![Arg::Int(id), Arg::Int(new.deal_id)],
+                vec![Arg::Int(id), Arg::Int(deal_id)],
                 Error::conflict(
                     "lines",
                     format!(
                         "another return of deal {} was booked meanwhile: more would come back than was shipped",
-                        new.deal_id
+                        deal_id
                     ),
                 ),
             ),
@@ -340,10 +357,10 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
     };
     Ok(Return {
         id,
-        deal_id: new.deal_id,
+        deal_id,
         shipment_id: new.shipment_id,
-        warehouse_id: new.warehouse_id,
-        location_id: new.location_id,
+        warehouse_id,
+        location_id,
         note: new.note,
         created_at: at,
         movements: posted,

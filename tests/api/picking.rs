@@ -613,20 +613,23 @@ async fn an_equally_good_batch_is_swapped_in(app: TestApp) {
         .post(
             &format!("/v1/shipments/{sid}/status"),
             &admin,
-            json!({"status": "returned"}),
+            json!({"status": "returned", "location_id": 999_999}),
         )
         .await;
     assert_problem(status, &body, 422, Some("location_id"));
+    // Without a location it goes back where it left from: the packing location.
     let (status, body) = app
         .post(
             &format!("/v1/shipments/{sid}/status"),
             &admin,
-            json!({"status": "returned", "location_id": a}),
+            json!({"status": "returned"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "returned");
-    let (_, stock) = app.get(&format!("/v1/stock?location_id={a}"), &admin).await;
+    let (_, stock) = app
+        .get(&format!("/v1/stock?location_id={pack}"), &admin)
+        .await;
     let back = stock["items"]
         .as_array()
         .unwrap()
@@ -926,7 +929,193 @@ async fn racing_pickers_never_pick_more_than_the_line(app: TestApp) {
     assert_eq!(consistency["consistent"], true, "{consistency}");
 }
 
+/// Requests that leave out what Depot can work out: the pick list's warehouse and packing
+/// location, scans sent as `data` or typed ids, a parcel's package type, a shipment's
+/// warehouse, service level and payer, a return's deal, warehouse and location.
+async fn what_can_be_worked_out_may_be_left_out(app: TestApp) {
+    let admin = app.admin_token.clone();
+    let (_, picker) = app.user("picker", "warehouse", None).await;
+    let item = app
+        .create_id(
+            "/v1/items",
+            json!({"code": "SOFT", "name": "Soft", "tracking": "batch",
+                   "gtins": [{"gtin": "09506000134352", "quantity": 1}]}),
+        )
+        .await;
+    let (wh, bins) = app.warehouse("DF", &[("A", 1)]).await;
+    app.receive(
+        wh,
+        bins[0],
+        json!([{"item_id": item, "quantity": 10, "batch": "D1", "expiry": date_in(30)}]),
+        false,
+    )
+    .await;
+    let customer = app
+        .create(
+            "/v1/customers",
+            json!({"legal_name": "Default GmbH", "addresses": [
+                {"line1": "Weg 1", "city": "Köln", "postal_code": "50667", "country": "DE"}]}),
+        )
+        .await;
+    let mut deals = Vec::new();
+    for _ in 0..2 {
+        let deal = app
+            .create_id(
+                "/v1/deals",
+                json!({"customer_id": customer["id"], "title": "Defaults",
+                       "lines": [{"item_id": item, "quantity": 3}]}),
+            )
+            .await;
+        let (status, r) = app
+            .post(&format!("/v1/deals/{deal}/reserve"), &admin, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        deals.push(deal);
+    }
+    // Warehouse from the deals' reservations; packing location PACKING, made once.
+    let (status, list) = app
+        .post("/v1/pick-lists", &admin, json!({"deal_ids": [deals[0]]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{list}");
+    assert_eq!(list["warehouse_id"], wh);
+    let pack = list["packing_location_id"].as_i64().unwrap();
+    let (_, location) = app.get(&format!("/v1/locations/{pack}"), &admin).await;
+    assert_eq!(location["code"], "PACKING", "{location}");
+    let (status, second) = app
+        .post("/v1/pick-lists", &admin, json!({"deal_ids": [deals[1]]}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(second["packing_location_id"], pack);
+
+    // Scans as `data`, or typed: the location by id, the item with its batch.
+    let scans = format!("/v1/pick-lists/{}/scans", list["id"]);
+    let (status, body) = app.post(&scans, &picker, json!({})).await;
+    assert_problem(status, &body, 422, Some("scan"));
+    let (status, body) = app
+        .post(&scans, &picker, json!({"location_id": 999_999}))
+        .await;
+    assert_problem(status, &body, 422, Some("location_id"));
+    let (status, body) = app.post(&scans, &picker, json!({"data": "DF-A"})).await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (StatusCode::OK, Some("location")),
+        "{body}"
+    );
+    let (status, body) = app
+        .post(
+            &scans,
+            &picker,
+            json!({"item_id": item, "batch": "D1", "quantity": 2}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (StatusCode::OK, Some("confirmed")),
+        "{body}"
+    );
+    let (status, body) = app
+        .post(&scans, &picker, json!({"location_id": bins[0]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .post(&scans, &picker, json!({"barcode": gs1("D1", 30)}))
+        .await;
+    assert_eq!(
+        (status, body["list_remaining"].as_i64()),
+        (StatusCode::OK, Some(0)),
+        "{body}"
+    );
+
+    // A parcel with the default package type and plain dimension names; a shipment with the
+    // parcels' warehouse, economy, paid by the sender.
+    let (status, parcel) = app
+        .post(
+            "/v1/parcels",
+            &picker,
+            json!({"deal_id": deals[0], "dimensions": {"length": 20, "width": 10, "height": 5},
+                   "contents": [{"barcode": gs1("D1", 30), "quantity": 3}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{parcel}");
+    assert_eq!(
+        (
+            parcel["package_type"].as_str(),
+            parcel["warehouse_id"].as_i64()
+        ),
+        (Some("box"), Some(wh))
+    );
+    assert_eq!(parcel["dimensions"]["length_cm"], 20.0);
+    let (status, shipment) = app
+        .post(
+            "/v1/shipments",
+            &admin,
+            json!({"deal_id": deals[0], "parcels": [parcel["id"]]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{shipment}");
+    assert_eq!(
+        (
+            shipment["warehouse_id"].as_i64(),
+            shipment["service_level"].as_str(),
+            shipment["paid_by"].as_str(),
+            shipment["status"].as_str()
+        ),
+        (Some(wh), Some("economy"), Some("sender"), Some("packed"))
+    );
+    let sid = shipment["id"].as_i64().unwrap();
+    // Dispatched through the status route, as through /dispatch.
+    let (status, body) = app
+        .post(
+            &format!("/v1/shipments/{sid}/status"),
+            &admin,
+            json!({"status": "dispatched"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "dispatched");
+    assert!(body["tracking_number"].is_string(), "{body}");
+
+    // A return against the shipment alone: deal, warehouse and location are the shipment's.
+    let (status, ret) = app
+        .post(
+            "/v1/returns",
+            &picker,
+            json!({"shipment_id": sid, "lines": [{"item_id": item, "batch": "D1", "quantity": 1,
+                   "condition": "good"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ret}");
+    assert_eq!(
+        (
+            ret["deal_id"].as_i64(),
+            ret["warehouse_id"].as_i64(),
+            ret["location_id"].as_i64()
+        ),
+        (Some(deals[0]), Some(wh), Some(pack))
+    );
+    let (status, body) = app
+        .post(
+            "/v1/returns",
+            &picker,
+            json!({"lines": [{"item_id": item, "batch": "D1", "quantity": 1, "condition": "good"}]}),
+        )
+        .await;
+    assert_problem(status, &body, 422, Some("deal_id"));
+    let (status, body) = app
+        .post(
+            "/v1/returns",
+            &picker,
+            json!({"shipment_id": sid, "deal_id": deals[1],
+                   "lines": [{"item_id": item, "batch": "D1", "quantity": 1, "condition": "good"}]}),
+        )
+        .await;
+    assert_problem(status, &body, 422, Some("shipment_id"));
+    let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
+    assert_eq!(consistency["consistent"], true, "{consistency}");
+}
+
 crate::on_both!(
+    what_can_be_worked_out_may_be_left_out,
     racing_pickers_never_pick_more_than_the_line,
     a_short_pick_is_replanned_or_raises_the_shortfall,
     picks_are_checked_by_scan_and_moved_to_packing,
