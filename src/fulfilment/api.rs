@@ -260,26 +260,17 @@ async fn deal_documents(
     Ok(Json(fulfilment::documents(&s.db, id).await?))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DocumentQuery {
-    /// `pdf` (default), `zpl` or `png`.
-    pub format: Option<crate::labels::Format>,
-    /// For labels: the printer's resolution (default 203).
-    pub dpi: Option<u32>,
-}
-
 /// One of the deal's documents, rendered again from its records (they are reproducible):
 /// `pick_list`, `delivery_note` and `shipping_labels` (of a shipment), `parcel_label`,
 /// `return_note`. 404 unless the record is the deal's.
 #[utoipa::path(get, path = "/v1/deals/{id}/documents/{name}/{document_id}", tag = "fulfilment",
-    params(("id" = i64, Path), ("name" = String, Path), ("document_id" = i64, Path), DocumentQuery),
+    params(("id" = i64, Path), ("name" = String, Path), ("document_id" = i64, Path), crate::labels::api::LabelQuery),
     responses((status = 200, description = "the document"), ErrorResponses), security(("bearer" = [])))]
 async fn deal_document(
     State(s): State<AppState>,
     p: Principal,
     axum::extract::Path((id, name, document)): axum::extract::Path<(String, String, String)>,
-    Query(q): Query<DocumentQuery>,
+    Query(q): Query<crate::labels::api::LabelQuery>,
 ) -> ApiResult<axum::response::Response> {
     let parse = |field: &'static str, v: &str| {
         v.parse::<i64>()
@@ -297,30 +288,30 @@ async fn deal_document(
         }
     };
     fulfilment::check_document(&s.db, id, kind, document).await?;
-    let format = q.format.unwrap_or(crate::labels::Format::Pdf);
-    let dpi = q.dpi.unwrap_or(203);
-    let (template, data) = match name.as_str() {
-        "pick_list" => ("pick-list", picking::document_data(&s.db, document).await?),
-        "delivery_note" => (
-            "delivery-note",
-            crate::shipping::delivery_note_data(&s.db, document).await?,
-        ),
-        "parcel_label" => (
-            "logistic-4x6",
-            crate::shipping::parcel_label_data(&s.db, document).await?,
-        ),
-        "return_note" => (
-            "return-note",
-            crate::stock::returns::document_data(&s.db, document).await?,
-        ),
+    let data = match name.as_str() {
+        "pick_list" => picking::document_data(&s.db, document).await?,
+        "delivery_note" => crate::shipping::delivery_note_data(&s.db, document).await?,
+        "parcel_label" => crate::shipping::parcel_label_data(&s.db, document).await?,
+        "return_note" => crate::stock::returns::document_data(&s.db, document).await?,
         _ => {
-            let labels = crate::shipping::labels(&s.db, &s.labels, document, format, dpi).await?;
+            let labels = crate::shipping::labels(
+                &s.db,
+                &s.labels,
+                document,
+                q.format.unwrap_or(crate::labels::Format::Pdf),
+                q.dpi.unwrap_or(203),
+            )
+            .await?;
             return Ok(axum::response::IntoResponse::into_response(labels));
         }
     };
-    Ok(axum::response::IntoResponse::into_response(
-        s.labels.render(template, format, dpi, &data)?,
-    ))
+    let template = match name.as_str() {
+        "pick_list" => "pick-list",
+        "delivery_note" => "delivery-note",
+        "parcel_label" => "logistic-4x6",
+        _ => "return-note",
+    };
+    q.render(&s.labels, template, &data)
 }
 
 /// The pick list as an A4 document (template `pick-list`), `?format=pdf|zpl|png`.

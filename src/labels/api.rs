@@ -18,6 +18,7 @@ use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::error::{Checks, Error};
+use crate::labels::Labels;
 use crate::labels::records::{self, EntityKind, EntityRef};
 use crate::labels::template::FieldSpec;
 use crate::labels::{Format, Rendered, pdf, sscc};
@@ -216,15 +217,23 @@ pub struct LabelQuery {
     pub dpi: Option<u32>,
 }
 
+impl LabelQuery {
+    /// Renders `data` with the asked template (else `default`), format (else PDF) and
+    /// resolution (else 203 dpi): what every label and document route answers.
+    pub fn render(&self, labels: &Labels, default: &str, data: &Value) -> ApiResult<Response> {
+        Ok(labels
+            .render(
+                self.template.as_deref().unwrap_or(default),
+                self.format.unwrap_or(Format::Pdf),
+                self.dpi.unwrap_or(203),
+                data,
+            )?
+            .into_response())
+    }
+}
+
 fn label(s: &AppState, q: &LabelQuery, default: &str, data: &Value) -> ApiResult<Response> {
-    Ok(s.labels
-        .render(
-            q.template.as_deref().unwrap_or(default),
-            q.format.unwrap_or(Format::Pdf),
-            q.dpi.unwrap_or(203),
-            data,
-        )?
-        .into_response())
+    q.render(&s.labels, default, data)
 }
 
 async fn record_label(s: &AppState, q: &LabelQuery, entity: EntityRef) -> ApiResult<Response> {

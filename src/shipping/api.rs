@@ -150,15 +150,7 @@ async fn get_parcel(
     Ok(Json(shipping::parcel(&s.db, id).await?))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LabelQuery {
-    /// `zpl`, `pdf` (default) or `png`.
-    pub format: Option<Format>,
-    /// Default `logistic-4x6`; `logistic-a6` for A6.
-    pub template: Option<String>,
-    pub dpi: Option<u32>,
-}
+pub use crate::labels::api::LabelQuery;
 
 /// The parcel's GS1 logistic label (ship-from, ship-to, content, SSCC as GS1-128 at the
 /// bottom), from the parcel, its shipment and the deal.
@@ -172,13 +164,7 @@ async fn parcel_label(
 ) -> ApiResult<Response> {
     p.check(READERS)?;
     let data = shipping::parcel_label_data(&s.db, id).await?;
-    let rendered = s.labels.render(
-        q.template.as_deref().unwrap_or("logistic-4x6"),
-        q.format.unwrap_or(Format::Pdf),
-        q.dpi.unwrap_or(203),
-        &data,
-    )?;
-    Ok(rendered.into_response())
+    q.render(&s.labels, "logistic-4x6", &data)
 }
 
 /// Create a shipment for a deal: ship-to (default: the customer's preferred shipping
@@ -417,13 +403,7 @@ async fn delivery_note(
 ) -> ApiResult<Response> {
     p.check(READERS)?;
     let data = shipping::delivery_note_data(&s.db, id).await?;
-    let rendered = s.labels.render(
-        q.template.as_deref().unwrap_or("delivery-note"),
-        q.format.unwrap_or(Format::Pdf),
-        q.dpi.unwrap_or(203),
-        &data,
-    )?;
-    Ok(rendered.into_response())
+    q.render(&s.labels, "delivery-note", &data)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -11,7 +11,6 @@ use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
-use crate::labels::Format;
 use crate::labels::api::LabelQuery;
 use crate::stock::operations::Actor;
 use crate::stock::returns::{self, NewReturn, Return, ReturnFilter};
@@ -78,13 +77,7 @@ async fn document(
 ) -> ApiResult<Response> {
     p.check(READERS)?;
     let data = returns::document_data(&s.db, id).await?;
-    let rendered = s.labels.render(
-        q.template.as_deref().unwrap_or("return-note"),
-        q.format.unwrap_or(Format::Pdf),
-        q.dpi.unwrap_or(203),
-        &data,
-    )?;
-    Ok(rendered.into_response())
+    q.render(&s.labels, "return-note", &data)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
