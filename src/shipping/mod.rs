@@ -113,8 +113,19 @@ struct ParcelRow {
     height_mm: Option<i64>,
 }
 
-/// What a deal holds reserved in a warehouse, per (item, batch key), less what is already in
-/// its parcels that have not shipped.
+/// What a deal holds reserved in a warehouse of an item and batch key, less what is already in
+/// its parcels that have not shipped ($1 deal, $2 warehouse, $3 item, $4 batch key).
+const PACKABLE: &str = "select coalesce((select cast(sum(quantity) as bigint) from reservations
+                              where deal_id = $1 and warehouse_id = $2 and item_id = $3
+                                and batch_key = $4), 0)
+                  - coalesce((select cast(sum(c.quantity) as bigint) from parcel_contents c
+                              join parcels p on p.id = c.parcel_id
+                              left join shipments s on s.id = p.shipment_id
+                              where p.deal_id = $1 and p.warehouse_id = $2 and c.item_id = $3
+                                and c.batch_key = $4
+                                and (s.id is null or s.status in ('draft', 'packed'))), 0)";
+
+/// [`PACKABLE`], read before packing to name the offending line.
 async fn packable(
     db: &Db,
     deal_id: i64,
@@ -123,17 +134,7 @@ async fn packable(
     batch_key: i64,
 ) -> Result<i64> {
     Ok(on_read!(db, pool => {
-        sqlx::query_scalar::<_, i64>(
-            "select coalesce((select cast(sum(quantity) as bigint) from reservations
-                              where deal_id = $1 and warehouse_id = $2 and item_id = $3
-                                and batch_key = $4), 0)
-                  - coalesce((select cast(sum(c.quantity) as bigint) from parcel_contents c
-                              join parcels p on p.id = c.parcel_id
-                              left join shipments s on s.id = p.shipment_id
-                              where p.deal_id = $1 and p.warehouse_id = $2 and c.item_id = $3
-                                and c.batch_key = $4
-                                and (s.id is null or s.status in ('draft', 'packed'))), 0)",
-        )
+        sqlx::query_scalar::<_, i64>(PACKABLE)
         .bind(deal_id)
         .bind(warehouse_id)
         .bind(item_id)
@@ -150,7 +151,13 @@ fn mm(cm: f64) -> i64 {
 /// Inserts `contents` ((item, batch, quantity)) into parcel `id` in the transaction `tx` (a
 /// macro: the transaction's type differs per backend); the same item and batch add up.
 macro_rules! insert_contents {
-    ($tx:ident, $id:expr, $contents:expr) => {
+    ($tx:ident, $id:expr, $deal:expr, $warehouse:expr, $contents:expr) => {
+        // Packers of one deal take turns (a row lock on PostgreSQL, the write lock on SQLite),
+        // so the check after inserting sees every other parcel of the deal.
+        sqlx::query("update deals set updated_at = updated_at where id = $1")
+            .bind($deal)
+            .execute(&mut *$tx)
+            .await?;
         for (item, batch, quantity) in &$contents {
             sqlx::query(
                 "insert into parcel_contents (parcel_id, item_id, batch_id, batch_key, quantity)
@@ -165,6 +172,21 @@ macro_rules! insert_contents {
             .bind(quantity)
             .execute(&mut *$tx)
             .await?;
+        }
+        for (i, (item, batch, _)) in $contents.iter().enumerate() {
+            let left: i64 = sqlx::query_scalar(PACKABLE)
+                .bind($deal)
+                .bind($warehouse)
+                .bind(item)
+                .bind(batch.unwrap_or(0))
+                .fetch_one(&mut *$tx)
+                .await?;
+            if left < 0 {
+                return Err(Error::conflict(
+                    format!("contents[{i}].quantity"),
+                    "another parcel of the deal took these goods meanwhile: scan again",
+                ));
+            }
         }
     };
 }
@@ -278,7 +300,7 @@ pub async fn create_parcel(
         .bind(at)
         .fetch_one(&mut *tx)
         .await?;
-        insert_contents!(tx, id, contents);
+        insert_contents!(tx, id, deal_id, warehouse_id, contents);
         if let Some(sid) = new.shipment_id {
             let joined = sqlx::query(
                 "update parcels set shipment_id = $1 where id = $2
@@ -330,7 +352,7 @@ pub async fn add_contents(db: &Db, id: i64, lines: &[ContentLine]) -> Result<Par
     }
     let contents = checked_contents(db, p.deal_id, p.warehouse_id, lines).await?;
     in_tx!(db, tx => {
-        insert_contents!(tx, id, contents);
+        insert_contents!(tx, id, p.deal_id, p.warehouse_id, contents);
     });
     parcel(db, id).await
 }

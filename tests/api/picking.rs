@@ -925,6 +925,36 @@ async fn racing_pickers_never_pick_more_than_the_line(app: TestApp) {
         (Some(5), Some(5)),
         "{f}"
     );
+    // Packers racing for the same 5 units: 2 parcels of 2 fit, never a third.
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let (client, url, token) = (app.client.clone(), app.url("/v1/parcels"), picker.clone());
+            let body = json!({"deal_id": deal, "warehouse_id": wh,
+                              "contents": [{"item_id": item, "batch": "R1", "quantity": 2}]});
+            tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status();
+                (status, response.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut packed = 0;
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        if status == StatusCode::CREATED {
+            packed += 1;
+        } else {
+            assert!([409, 422].contains(&status.as_u16()), "{status}: {body}");
+            assert_eq!(body["field"], "contents[0].quantity", "{body}");
+        }
+    }
+    assert_eq!(packed, 2);
     let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
     assert_eq!(consistency["consistent"], true, "{consistency}");
 }
