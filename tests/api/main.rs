@@ -10,6 +10,7 @@ mod counts;
 mod crm;
 mod dispatch;
 mod fulfilment;
+mod garbage;
 mod labels;
 mod picking;
 mod platform;
