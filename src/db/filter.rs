@@ -12,6 +12,7 @@ pub enum Arg {
     Text(String),
     OptText(Option<String>),
     Time(OffsetDateTime),
+    OptTime(Option<OffsetDateTime>),
     Date(Date),
 }
 
@@ -68,6 +69,7 @@ macro_rules! bind_args {
                 $crate::db::Arg::Text(v) => q.bind(v.clone()),
                 $crate::db::Arg::OptText(v) => q.bind(v.clone()),
                 $crate::db::Arg::Time(v) => q.bind(*v),
+                $crate::db::Arg::OptTime(v) => q.bind(*v),
                 $crate::db::Arg::Date(v) => q.bind(*v),
             };
         }

@@ -217,10 +217,7 @@ async fn pick_scan(
             return Err(Error::invalid("scan", "is required (or location_id, or item_id)").into());
         }
     };
-    let actor = crate::stock::operations::Actor {
-        user_id: p.user_id(),
-        device_id: p.device_id(),
-    };
+    let actor = crate::stock::api::actor(&p);
     Ok(Json(
         picking::scan(&s.db, id, scanned, body.quantity, actor).await?,
     ))
@@ -240,10 +237,7 @@ async fn short_pick(
     JsonBody(body): JsonBody<picking::ShortPick>,
 ) -> ApiResult<Json<picking::ShortPickResult>> {
     p.check(PICKERS)?;
-    let actor = crate::stock::operations::Actor {
-        user_id: p.user_id(),
-        device_id: p.device_id(),
-    };
+    let actor = crate::stock::api::actor(&p);
     Ok(Json(picking::short(&s.db, id, body, actor).await?))
 }
 

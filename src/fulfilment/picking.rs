@@ -686,39 +686,19 @@ pub async fn scan(
         ));
     }
     let batch_id = scanned_batch.as_ref().map(|b| b.id);
+    let planned_reservation = line_reservation(db, line.id).await?;
     if swapped_from.is_some() {
-        // Hold the scanned batch here for the deal line, then release the planned one.
-        let held = reservations::hold(
-            db,
-            Holder::DealLine {
-                deal_id: line.deal_id,
-                line_id: line.deal_line_id,
-            },
-            BalanceKey {
-                item_id,
-                warehouse_id: list.warehouse_id,
-                location_id: location,
-                batch_id,
-            },
-            quantity,
-            None,
-            None,
-        )
-        .await?;
-        if held < quantity {
+        let (on_hand, reserved) =
+            ledger::on_hand_and_reserved(db, item_id, list.warehouse_id, location, batch_id)
+                .await?;
+        if on_hand - reserved < quantity {
             return Ok(refused(
                 &list,
                 Refusal::WrongBatch,
                 "that batch is not free to pick here (reserved for others or not in stock)".into(),
             ));
         }
-        reservations::release(db, line_reservation(db, line.id).await?, quantity).await?;
     }
-    let holder_reservation = if swapped_from.is_some() {
-        newest_reservation(db, line.deal_id, line.deal_line_id, location, batch_id).await?
-    } else {
-        line_reservation(db, line.id).await?
-    };
     let movement = |location_id, quantity| NewMovement {
         item_id,
         batch_id,
@@ -736,54 +716,55 @@ pub async fn scan(
             .map(|b| format!("batch swapped for {b} (as good or better by FEFO)")),
         reservation_id: None,
     };
-    let mut take = movement(location, -quantity);
-    take.reservation_id = Some(holder_reservation);
     let at = now();
+    let mut take = movement(location, -quantity);
+    // A swap takes the scanned batch from free stock (the ledger refuses it if it is not free)
+    // and releases as much of the planned batch's reservation, in the same transaction.
+    let swap = if swapped_from.is_some() {
+        reservations::release_guards(
+            planned_reservation,
+            BalanceKey {
+                item_id,
+                warehouse_id: list.warehouse_id,
+                location_id: line.location_id,
+                batch_id: line.batch_id,
+            },
+            quantity,
+            at,
+            Error::conflict("quantity", "the line was picked meanwhile: scan again"),
+        )
+    } else {
+        take.reservation_id = Some(planned_reservation);
+        Vec::new()
+    };
+    // At the packing location the goods stay reserved for the deal line.
+    let reserve_at_packing = reservations::hold_guards(
+        Holder::DealLine {
+            deal_id: line.deal_id,
+            line_id: line.deal_line_id,
+        },
+        BalanceKey {
+            item_id,
+            warehouse_id: list.warehouse_id,
+            location_id: list.packing_location_id,
+            batch_id,
+        },
+        quantity,
+        at,
+        Error::Internal(anyhow::anyhow!(
+            "picked goods could not be reserved at packing"
+        )),
+    );
     let posted = ledger::post_with(
         db,
         vec![take, movement(list.packing_location_id, quantity)],
-        vec![
+        [vec![
             Guard::before(
                 "update pick_list_lines set picked = picked + $1,
                      batch_id = $2
                  where id = $3 and picked + short + $1 <= quantity",
                 vec![Arg::Int(quantity), Arg::OptInt(batch_id), Arg::Int(line.id)],
                 Error::conflict("quantity", "the line was picked meanwhile: scan again"),
-            ),
-            // At the packing location the goods stay reserved for the deal line.
-            Guard::after(
-                "update stock_balances set reserved = reserved + $1, updated_at = $2
-                 where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
-                   and on_hand - reserved >= $1",
-                vec![
-                    Arg::Int(quantity),
-                    Arg::Time(at),
-                    Arg::Int(item_id),
-                    Arg::Int(list.warehouse_id),
-                    Arg::Int(list.packing_location_id),
-                    Arg::Int(batch_id.unwrap_or(0)),
-                ],
-                Error::Internal(anyhow::anyhow!(
-                    "picked goods could not be reserved at packing"
-                )),
-            ),
-            Guard::after(
-                "insert into reservations (deal_id, deal_line_id, production_order_id, item_id,
-                     warehouse_id, location_id, batch_id, batch_key, quantity, expires_at,
-                     created_at, updated_at)
-                 values ($1, $2, null, $3, $4, $5, $6, $7, $8, null, $9, $9)",
-                vec![
-                    Arg::Int(line.deal_id),
-                    Arg::Int(line.deal_line_id),
-                    Arg::Int(item_id),
-                    Arg::Int(list.warehouse_id),
-                    Arg::Int(list.packing_location_id),
-                    Arg::OptInt(batch_id),
-                    Arg::Int(batch_id.unwrap_or(0)),
-                    Arg::Int(quantity),
-                    Arg::Time(at),
-                ],
-                Error::Internal(anyhow::anyhow!("reservation at packing")),
             ),
             Guard::after(
                 "update pick_lists set updated_at = $1,
@@ -794,7 +775,10 @@ pub async fn scan(
                 vec![Arg::Time(at), Arg::Int(id)],
                 Error::Internal(anyhow::anyhow!("pick list {id} vanished")),
             ),
-        ],
+        ], swap, reserve_at_packing]
+        .into_iter()
+        .flatten()
+        .collect(),
     )
     .await?;
     // What is left, as committed (other pickers may have picked meanwhile); one small read
@@ -906,20 +890,14 @@ pub async fn short(db: &Db, id: i64, req: ShortPick, actor: Actor) -> Result<Sho
     }
     let missing = left - req.found;
     let reservation = line_reservation(db, line.id).await?;
-    let batch_key = line.batch_id.unwrap_or(0);
-    let (on_hand, reserved) = on_read!(db, pool => {
-        sqlx::query_as::<_, (i64, i64)>(
-            "select on_hand, reserved from stock_balances
-             where item_id = $1 and warehouse_id = $2 and location_id = $3 and batch_key = $4",
-        )
-        .bind(line.item_id)
-        .bind(list.warehouse_id)
-        .bind(line.location_id)
-        .bind(batch_key)
-        .fetch_optional(pool)
-        .await?
-    })
-    .unwrap_or((0, 0));
+    let (on_hand, reserved) = ledger::on_hand_and_reserved(
+        db,
+        line.item_id,
+        list.warehouse_id,
+        line.location_id,
+        line.batch_id,
+    )
+    .await?;
     // The shelf holds `found` of this batch, all of it the line's: whatever the ledger shows
     // free there once the missing part is released is not there. What others hold stays
     // theirs (their pickers report it).
@@ -952,39 +930,33 @@ pub async fn short(db: &Db, id: i64, req: ShortPick, actor: Actor) -> Result<Sho
         Vec::new()
     };
     let at = now();
+    let release = reservations::release_guards(
+        reservation,
+        BalanceKey {
+            item_id: line.item_id,
+            warehouse_id: list.warehouse_id,
+            location_id: line.location_id,
+            batch_id: line.batch_id,
+        },
+        missing,
+        at,
+        Error::conflict("line_id", "the line's reservation changed meanwhile"),
+    );
     let posted = ledger::post_with(
         db,
         movements,
-        vec![
-            Guard::before(
+        [
+            vec![Guard::before(
                 "update pick_list_lines set short = short + $1
                  where id = $2 and quantity - picked - short = $3",
                 vec![Arg::Int(missing), Arg::Int(line.id), Arg::Int(left)],
                 Error::conflict("line_id", "the line was picked meanwhile: look again"),
-            ),
-            Guard::before(
-                "update reservations set quantity = quantity - $1, updated_at = $2
-                 where id = $3 and quantity >= $1",
-                vec![Arg::Int(missing), Arg::Time(at), Arg::Int(reservation)],
-                Error::conflict("line_id", "the line's reservation changed meanwhile"),
-            ),
-            Guard::before(
-                "update stock_balances set reserved = reserved - $1, updated_at = $2
-                 where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
-                   and reserved >= $1",
-                vec![
-                    Arg::Int(missing),
-                    Arg::Time(at),
-                    Arg::Int(line.item_id),
-                    Arg::Int(list.warehouse_id),
-                    Arg::Int(line.location_id),
-                    Arg::Int(batch_key),
-                ],
-                Error::Internal(anyhow::anyhow!(
-                    "reservation {reservation}: its balance holds less reserved than it does"
-                )),
-            ),
-        ],
+            )],
+            release,
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
     )
     .await?;
     // Plan the deal again: other stock by FEFO, else production or purchasing.
@@ -1057,29 +1029,6 @@ async fn line_reservation(db: &Db, line_id: i64) -> Result<i64> {
             .fetch_one(pool)
             .await?
     }))
-}
-
-async fn newest_reservation(
-    db: &Db,
-    deal_id: i64,
-    line_id: i64,
-    location_id: i64,
-    batch_id: Option<i64>,
-) -> Result<i64> {
-    on_read!(db, pool => {
-        sqlx::query_scalar::<_, i64>(
-            "select id from reservations where deal_id = $1 and deal_line_id = $2
-               and location_id = $3 and batch_key = $4 and quantity > 0
-             order by id desc limit 1",
-        )
-        .bind(deal_id)
-        .bind(line_id)
-        .bind(location_id)
-        .bind(batch_id.unwrap_or(0))
-        .fetch_optional(pool)
-        .await?
-    })
-    .ok_or_else(|| Error::Internal(anyhow::anyhow!("the swapped batch's reservation is gone")))
 }
 
 /// The stricter of the item's and the deal's customer's required remaining shelf life.

@@ -8,8 +8,9 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::db::{Db, now};
+use crate::db::{Arg, Db, now};
 use crate::error::{Error, Result};
+use crate::stock::ledger::Guard;
 use crate::{in_tx, on_read};
 
 /// Whom stock is held for.
@@ -70,6 +71,95 @@ const SELECT: &str = "select r.id, r.deal_id, r.deal_line_id, r.production_order
      join locations l on l.id = r.location_id
      left join batches b on b.id = r.batch_id";
 
+/// Adds $1 to a balance's `reserved` if that much is available ($2 time, $3–$6 the key).
+const HOLD_BALANCE: &str = "update stock_balances set reserved = reserved + $1, updated_at = $2
+     where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
+       and on_hand - reserved >= $1";
+
+/// A new reservation: $1–$3 the holder's columns, $4–$8 the key, $9 quantity, $10 expiry,
+/// $11 time.
+const INSERT: &str = "insert into reservations (deal_id, deal_line_id, production_order_id,
+         item_id, warehouse_id, location_id, batch_id, batch_key, quantity, expires_at,
+         created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
+
+/// Takes $1 off reservation $3 if it holds that much ($2 time).
+const RELEASE_ROW: &str = "update reservations set quantity = quantity - $1, updated_at = $2
+     where id = $3 and quantity >= $1";
+
+/// Takes $1 off a balance's `reserved` ($2 time, $3–$6 the key).
+const RELEASE_BALANCE: &str = "update stock_balances set reserved = reserved - $1, updated_at = $2
+     where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
+       and reserved >= $1";
+
+fn key_args(quantity: i64, at: OffsetDateTime, key: &BalanceKey) -> Vec<Arg> {
+    vec![
+        Arg::Int(quantity),
+        Arg::Time(at),
+        Arg::Int(key.item_id),
+        Arg::Int(key.warehouse_id),
+        Arg::Int(key.location_id),
+        Arg::Int(key.batch_id.unwrap_or(0)),
+    ]
+}
+
+/// [`hold`] as statements run after a ledger posting's movements, in its transaction (picked
+/// goods reserved again where they arrive); `refusal` if the balance cannot hold it.
+pub(crate) fn hold_guards(
+    holder: Holder,
+    key: BalanceKey,
+    quantity: i64,
+    at: OffsetDateTime,
+    refusal: Error,
+) -> Vec<Guard> {
+    let (deal_id, line_id, order_id) = holder.columns();
+    vec![
+        Guard::after(HOLD_BALANCE, key_args(quantity, at, &key), refusal),
+        Guard::after(
+            INSERT,
+            vec![
+                Arg::OptInt(deal_id),
+                Arg::OptInt(line_id),
+                Arg::OptInt(order_id),
+                Arg::Int(key.item_id),
+                Arg::Int(key.warehouse_id),
+                Arg::Int(key.location_id),
+                Arg::OptInt(key.batch_id),
+                Arg::Int(key.batch_id.unwrap_or(0)),
+                Arg::Int(quantity),
+                Arg::OptTime(None),
+                Arg::Time(at),
+            ],
+            Error::Internal(anyhow::anyhow!("reservation insert")),
+        ),
+    ]
+}
+
+/// [`release`] of reservation `id` on balance `key`, as statements run before a ledger
+/// posting's movements, in its transaction; `refusal` if it no longer holds `quantity`.
+pub(crate) fn release_guards(
+    id: i64,
+    key: BalanceKey,
+    quantity: i64,
+    at: OffsetDateTime,
+    refusal: Error,
+) -> Vec<Guard> {
+    vec![
+        Guard::before(
+            RELEASE_ROW,
+            vec![Arg::Int(quantity), Arg::Time(at), Arg::Int(id)],
+            refusal,
+        ),
+        Guard::before(
+            RELEASE_BALANCE,
+            key_args(quantity, at, &key),
+            Error::Internal(anyhow::anyhow!(
+                "reservation {id}: its balance holds less reserved than it does"
+            )),
+        ),
+    ]
+}
+
 /// Holds `quantity` of one balance for `holder`; returns how much it held (0 when the balance
 /// no longer has that much available: the caller plans again). With `demand`, the hold is
 /// output of an order allocated to that demand, recorded in the same transaction.
@@ -88,11 +178,7 @@ pub async fn hold(
     let at = now();
     let batch_key = key.batch_id.unwrap_or(0);
     let held = in_tx!(db, tx => {
-        let changed = sqlx::query(
-            "update stock_balances set reserved = reserved + $1, updated_at = $2
-             where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
-               and on_hand - reserved >= $1",
-        )
+        let changed = sqlx::query(HOLD_BALANCE)
         .bind(quantity)
         .bind(at)
         .bind(key.item_id)
@@ -103,12 +189,7 @@ pub async fn hold(
         .await?
         .rows_affected();
         if changed == 1 {
-            sqlx::query(
-                "insert into reservations (deal_id, deal_line_id, production_order_id, item_id,
-                     warehouse_id, location_id, batch_id, batch_key, quantity, expires_at,
-                     created_at, updated_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-            )
+            sqlx::query(INSERT)
             .bind(deal_id)
             .bind(line_id)
             .bind(order_id)
@@ -151,11 +232,9 @@ pub async fn release(db: &Db, id: i64, quantity: i64) -> Result<()> {
     }
     let at = now();
     in_tx!(db, tx => {
-        let key = sqlx::query_as::<_, (i64, i64, i64, i64)>(
-            "update reservations set quantity = quantity - $1, updated_at = $2
-             where id = $3 and quantity >= $1
-             returning item_id, warehouse_id, location_id, batch_key",
-        )
+        let key = sqlx::query_as::<_, (i64, i64, i64, i64)>(&format!(
+            "{RELEASE_ROW} returning item_id, warehouse_id, location_id, batch_key"
+        ))
         .bind(quantity)
         .bind(at)
         .bind(id)
@@ -167,11 +246,7 @@ pub async fn release(db: &Db, id: i64, quantity: i64) -> Result<()> {
                 format!("reservation {id} does not hold {quantity} (released meanwhile)"),
             )
         })?;
-        let changed = sqlx::query(
-            "update stock_balances set reserved = reserved - $1, updated_at = $2
-             where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
-               and reserved >= $1",
-        )
+        let changed = sqlx::query(RELEASE_BALANCE)
         .bind(quantity)
         .bind(at)
         .bind(key.0)

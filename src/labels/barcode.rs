@@ -55,15 +55,6 @@ fn keep_present(bracketed: &str) -> String {
     kept
 }
 
-/// The human-readable interpretation of GS1 elements: `(01) 09506000134352 (10) ABC`.
-pub fn gs1_hri(elements: &[Element]) -> String {
-    elements
-        .iter()
-        .map(|e| format!("({}) {}", e.ai, e.value))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Checks and normalises data for a symbology: EAN-13 takes 12 digits or 13 with a valid check
 /// digit (a GTIN-14 with a leading zero too), UPC-A 11 or 12; GS1 symbologies take bracketed
 /// data. Returns what the symbol will carry.

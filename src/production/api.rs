@@ -14,7 +14,6 @@ use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
 use crate::error::{Checks, Error};
 use crate::production::{self, Completed, Completion, Filter, ProductionOrder, StatusChange};
-use crate::stock::operations::Actor;
 
 const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Rep, Role::Warehouse]);
 const PRODUCTION: Access = Access::users(&[Role::Admin, Role::Warehouse]);
@@ -112,10 +111,7 @@ async fn complete(
     JsonBody(body): JsonBody<Completion>,
 ) -> ApiResult<Json<Completed>> {
     p.check(FLOOR)?;
-    let actor = Actor {
-        user_id: p.user_id(),
-        device_id: p.device_id(),
-    };
+    let actor = crate::stock::api::actor(&p);
     Ok(Json(production::complete(&s.db, id, body, actor).await?))
 }
 

@@ -20,20 +20,13 @@ use crate::printing::jobs::{PrintJob, Submitter};
 use crate::shipping::documents::{self, Documents, PrintError, PrintRequest, Printed};
 use crate::shipping::{self, NewParcel, NewShipment, Parcel, Shipment, Status};
 use crate::stock::Movement;
-use crate::stock::operations::Actor;
+use crate::stock::api::actor;
 
 const PACKERS: Access = Access::WAREHOUSE_FLOOR;
 const READERS: Access = Access {
     roles: &[Role::Admin, Role::Head, Role::Rep, Role::Warehouse],
     devices: &[DeviceKind::Scanner],
 };
-
-fn actor(p: &Principal) -> Actor {
-    Actor {
-        user_id: p.user_id(),
-        device_id: p.device_id(),
-    }
-}
 
 fn submitter(p: &Principal) -> Submitter {
     Submitter {

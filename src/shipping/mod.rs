@@ -1097,27 +1097,42 @@ pub async fn parcel_label_data(db: &Db, id: i64) -> Result<serde_json::Value> {
 
 /// The data of a shipment's delivery note (template `delivery-note`).
 pub async fn delivery_note_data(db: &Db, id: i64) -> Result<serde_json::Value> {
-    let shipment = get(db, id).await?;
+    let shipment = shipment_row(db, id).await?;
     let warehouse = crate::catalog::warehouses::get(db, shipment.warehouse_id).await?;
-    let mut lines = Vec::new();
-    for c in shipment.parcels.iter().flat_map(|p| p.contents.iter()) {
-        let item = crate::catalog::items::get(db, c.item_id).await?;
-        let batch = match c.batch_id {
-            Some(b) => Some(crate::stock::batches::get(db, b).await?),
-            None => None,
-        };
-        lines.push(serde_json::json!({
-            "item_code": item.code, "item_name": item.name,
-            "batch": batch.as_ref().map(|b| b.code.clone()),
-            "expiry": batch.as_ref().and_then(|b| b.expiry_date).map(|d| d.to_string()),
-            "quantity": c.quantity, "unit": item.unit,
-        }));
-    }
+    // Every content line with its item and batch, in parcel and line order: one query.
+    type Line = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<time::Date>,
+        i64,
+    );
+    let rows = on_read!(db, pool => {
+        sqlx::query_as::<_, Line>(
+            "select i.code, i.name, i.unit, b.code, b.expiry_date, c.quantity
+             from parcel_contents c join parcels p on p.id = c.parcel_id
+             join items i on i.id = c.item_id left join batches b on b.id = c.batch_id
+             where p.shipment_id = $1 order by p.id, c.id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+    });
+    let lines: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|(code, name, unit, batch, expiry, quantity)| {
+            serde_json::json!({
+                "item_code": code, "item_name": name, "batch": batch,
+                "expiry": expiry.map(|d| d.to_string()), "quantity": quantity, "unit": unit,
+            })
+        })
+        .collect();
     Ok(serde_json::json!({
         "document": {"number": format!("DN-{id}"), "date": crate::db::now().date().to_string()},
         "deal": {"reference": format!("DPT-DEAL-{}", shipment.deal_id)},
         "ship_from": {"name": warehouse.name, "address": warehouse.address},
-        "ship_to": {"name": shipment.ship_to.name, "address": shipment.ship_to.address},
+        "ship_to": {"name": shipment.ship_to_name, "address": shipment.ship_to_address},
         "shipment": {"tracking": shipment.tracking_number},
         "lines": lines,
     }))

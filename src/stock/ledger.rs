@@ -704,6 +704,29 @@ pub struct Balance {
 
 /// Balances matching `filter`, in pick-route order of their locations. Reads `stock_balances`
 /// only (through its (item_id, warehouse_id, ...) key), never the ledger.
+/// One balance's `(on_hand, reserved)`; `(0, 0)` when it has never been posted to.
+pub async fn on_hand_and_reserved(
+    db: &Db,
+    item_id: i64,
+    warehouse_id: i64,
+    location_id: i64,
+    batch_id: Option<i64>,
+) -> Result<(i64, i64)> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64)>(
+            "select on_hand, reserved from stock_balances
+             where item_id = $1 and warehouse_id = $2 and location_id = $3 and batch_key = $4",
+        )
+        .bind(item_id)
+        .bind(warehouse_id)
+        .bind(location_id)
+        .bind(batch_id.unwrap_or(0))
+        .fetch_optional(pool)
+        .await?
+    })
+    .unwrap_or((0, 0)))
+}
+
 pub async fn balances(db: &Db, filter: &BalanceFilter) -> Result<Vec<Balance>> {
     let mut w = Where::default();
     w.int("s.item_id = $?", filter.item_id);

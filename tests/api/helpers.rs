@@ -183,6 +183,50 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
+    /// A new customer `customer` with a deal `title` for `quantity` of `item`, reserved in
+    /// `warehouse` (asserted 200); returns the deal's id.
+    pub async fn reserved_deal(
+        &self,
+        customer: &str,
+        title: &str,
+        item: i64,
+        quantity: i64,
+        warehouse: i64,
+    ) -> i64 {
+        let customer = self
+            .create_id("/v1/customers", json!({"legal_name": customer}))
+            .await;
+        let deal = self
+            .create_id(
+                "/v1/deals",
+                json!({"customer_id": customer, "title": title,
+                       "lines": [{"item_id": item, "quantity": quantity}]}),
+            )
+            .await;
+        let (status, r) = self
+            .post(
+                &format!("/v1/deals/{deal}/reserve"),
+                &self.admin_token,
+                json!({"warehouse_id": warehouse}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        deal
+    }
+
+    /// A pick list of `deal` in `warehouse` with packing location `packing` (asserted 201).
+    pub async fn pick_list(&self, deal: i64, warehouse: i64, packing: i64) -> Value {
+        let (status, list) = self
+            .post(
+                "/v1/pick-lists",
+                &self.admin_token,
+                json!({"deal_ids": [deal], "warehouse_id": warehouse, "packing_location_id": packing}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{list}");
+        list
+    }
+
     /// Creates a user with `role` (and optional manager) and returns (id, token).
     pub async fn user(&self, username: &str, role: &str, manager_id: Option<i64>) -> (i64, String) {
         let password = format!("{username}-password");

@@ -116,14 +116,7 @@ async fn picks_are_checked_by_scan_and_moved_to_packing(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{r}");
     assert_eq!(r["lines"][0]["reserved"], 9);
 
-    let (status, list) = app
-        .post(
-            "/v1/pick-lists",
-            &admin,
-            json!({"deal_ids": [deal], "warehouse_id": wh, "packing_location_id": pack}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{list}");
+    let list = app.pick_list(deal, wh, pack).await;
     let id = list["id"].as_i64().unwrap();
     assert_eq!(list["code"], format!("DPT-PICK-{id}"));
     // Route order: B (sequence 1) before A (sequence 2).
@@ -677,34 +670,10 @@ async fn a_short_pick_is_replanned_or_raises_the_shortfall(app: TestApp) {
         )
         .await;
     }
-    let customer = app
-        .create("/v1/customers", json!({"legal_name": "Thirsty Ltd"}))
-        .await;
     let deal = app
-        .create(
-            "/v1/deals",
-            json!({"customer_id": customer["id"], "title": "Milk run",
-                   "lines": [{"item_id": item, "quantity": 5}]}),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let (status, r) = app
-        .post(
-            &format!("/v1/deals/{deal}/reserve"),
-            &admin,
-            json!({"warehouse_id": wh}),
-        )
+        .reserved_deal("Thirsty Ltd", "Milk run", item, 5, wh)
         .await;
-    assert_eq!(status, StatusCode::OK, "{r}");
-    let (status, list) = app
-        .post(
-            "/v1/pick-lists",
-            &admin,
-            json!({"deal_ids": [deal], "warehouse_id": wh, "packing_location_id": pack}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{list}");
+    let list = app.pick_list(deal, wh, pack).await;
     let id = list["id"].as_i64().unwrap();
     let line_at = |list: &Value, code: &str| -> i64 {
         list["lines"]
@@ -842,34 +811,8 @@ async fn racing_pickers_never_pick_more_than_the_line(app: TestApp) {
         false,
     )
     .await;
-    let customer = app
-        .create("/v1/customers", json!({"legal_name": "Race Ltd"}))
-        .await;
-    let deal = app
-        .create(
-            "/v1/deals",
-            json!({"customer_id": customer["id"], "title": "Race",
-                   "lines": [{"item_id": item, "quantity": 5}]}),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    let (status, r) = app
-        .post(
-            &format!("/v1/deals/{deal}/reserve"),
-            &admin,
-            json!({"warehouse_id": wh}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{r}");
-    let (status, list) = app
-        .post(
-            "/v1/pick-lists",
-            &admin,
-            json!({"deal_ids": [deal], "warehouse_id": wh, "packing_location_id": bins[1]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{list}");
+    let deal = app.reserved_deal("Race Ltd", "Race", item, 5, wh).await;
+    let list = app.pick_list(deal, wh, bins[1]).await;
     let scans = format!("/v1/pick-lists/{}/scans", list["id"]);
     let (status, body) = app.post(&scans, &picker, json!({"scan": "RC-A"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -14,11 +14,11 @@ use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::scanning::Target;
+use crate::stock::api::actor;
 use crate::stock::counts::{
     self, BatchRef, ClosedCount, Count, CountFilter, CountScan, CountSummary, Entry, NewCount,
     Scanned, Tally,
 };
-use crate::stock::operations::Actor;
 
 /// Counting: admins, warehouse staff and scanners.
 const COUNTERS: Access = Access::WAREHOUSE_FLOOR;
@@ -28,13 +28,6 @@ const READERS: Access = Access {
     roles: &[Role::Admin, Role::Head, Role::Warehouse],
     devices: &[DeviceKind::Scanner],
 };
-
-fn actor(p: &Principal) -> Actor {
-    Actor {
-        user_id: p.user_id(),
-        device_id: p.device_id(),
-    }
-}
 
 /// Open a cycle count of some (or all) locations of a warehouse. A location can be in one open
 /// count at a time (409 otherwise).

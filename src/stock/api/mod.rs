@@ -178,7 +178,8 @@ async fn consistency(State(s): State<AppState>, p: Principal) -> ApiResult<Json<
     }))
 }
 
-fn actor(p: &Principal) -> Actor {
+/// Who acts for a request: the user, the device, or both.
+pub(crate) fn actor(p: &Principal) -> Actor {
     Actor {
         user_id: p.user_id(),
         device_id: p.device_id(),

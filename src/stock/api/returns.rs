@@ -12,7 +12,6 @@ use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
 use crate::labels::api::LabelQuery;
-use crate::stock::operations::Actor;
 use crate::stock::returns::{self, NewReturn, Return, ReturnFilter};
 
 const RECEIVERS: Access = Access::WAREHOUSE_FLOOR;
@@ -29,10 +28,7 @@ async fn create(
     JsonBody(body): JsonBody<NewReturn>,
 ) -> ApiResult<(StatusCode, Json<Return>)> {
     p.check(RECEIVERS)?;
-    let actor = Actor {
-        user_id: p.user_id(),
-        device_id: p.device_id(),
-    };
+    let actor = crate::stock::api::actor(&p);
     Ok((
         StatusCode::CREATED,
         Json(returns::create(&s.db, body, actor).await?),
