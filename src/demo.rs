@@ -59,6 +59,8 @@ pub async fn load(db: &Db) -> anyhow::Result<()> {
                 name: name.into(),
                 address: address.into(),
                 responsible_user_id: Some(wanda.id),
+                label_printer_id: None,
+                document_printer_id: None,
             },
         )
         .await?;

@@ -15,7 +15,7 @@ use crate::catalog::items::{
 };
 use crate::catalog::suppliers::{self, NewSupplier, Supplier, SupplierPatch};
 use crate::catalog::warehouses::{
-    self, CreateWarehouse, Location, LocationFilter, LocationPatch, NewLocation, Warehouse,
+    self, Location, LocationFilter, LocationPatch, NewLocation, NewWarehouse, Warehouse,
     WarehousePatch,
 };
 
@@ -215,15 +215,15 @@ async fn patch_supplier(
 
 /// Create a warehouse (admin), optionally with the printers dispatch prints to
 /// (`label_printer_id`, `document_printer_id`: devices of kind `printer`, not revoked).
-#[utoipa::path(post, path = "/v1/warehouses", tag = "warehouses", request_body = CreateWarehouse,
+#[utoipa::path(post, path = "/v1/warehouses", tag = "warehouses", request_body = NewWarehouse,
     responses((status = 201, body = Warehouse), ErrorResponses), security(("bearer" = [])))]
 async fn create_warehouse(
     State(s): State<AppState>,
     p: Principal,
-    JsonBody(body): JsonBody<CreateWarehouse>,
+    JsonBody(body): JsonBody<NewWarehouse>,
 ) -> Created<Warehouse> {
     p.check(Access::ADMIN)?;
-    created(warehouses::create_with_printers(&s.db, body).await?)
+    created(warehouses::create(&s.db, body).await?)
 }
 
 /// List warehouses.

@@ -41,17 +41,6 @@ pub struct NewWarehouse {
     pub address: String,
     #[serde(default)]
     pub responsible_user_id: Option<i64>,
-}
-
-/// `POST /v1/warehouses`: a [`NewWarehouse`] and, optionally, its printers.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CreateWarehouse {
-    pub code: String,
-    pub name: String,
-    #[serde(default)]
-    pub address: String,
-    #[serde(default)]
-    pub responsible_user_id: Option<i64>,
     /// Prints parcels' logistic labels on dispatch: a device of kind `printer`, not revoked.
     #[serde(default)]
     pub label_printer_id: Option<i64>,
@@ -153,23 +142,8 @@ async fn check_printers(db: &Db, label: Option<i64>, document: Option<i64>) -> R
     Ok(())
 }
 
+/// Creates a warehouse (with its dispatch printers, if given).
 pub async fn create(db: &Db, new: NewWarehouse) -> Result<Warehouse> {
-    create_with_printers(
-        db,
-        CreateWarehouse {
-            code: new.code,
-            name: new.name,
-            address: new.address,
-            responsible_user_id: new.responsible_user_id,
-            label_printer_id: None,
-            document_printer_id: None,
-        },
-    )
-    .await
-}
-
-/// Creates a warehouse with its dispatch printers.
-pub async fn create_with_printers(db: &Db, new: CreateWarehouse) -> Result<Warehouse> {
     let mut checks = Checks::new();
     check_code(&mut checks, "code", &new.code);
     checks.text("name", &new.name, 200);

@@ -75,6 +75,7 @@ pub struct ReserveOptions {
 #[derive(sqlx::FromRow)]
 struct DealRow {
     status: String,
+    stage: String,
     warehouse_id: Option<i64>,
     min_remaining: Option<i64>,
 }
@@ -82,7 +83,8 @@ struct DealRow {
 async fn deal_row(db: &Db, deal_id: i64) -> Result<DealRow> {
     on_read!(db, pool => {
         sqlx::query_as::<_, DealRow>(
-            "select d.status, d.warehouse_id, c.min_remaining_shelf_life_days as min_remaining
+            "select d.status, d.stage, d.warehouse_id,
+                    c.min_remaining_shelf_life_days as min_remaining
              from deals d join customers c on c.id = d.customer_id where d.id = $1",
         )
         .bind(deal_id)
@@ -235,7 +237,7 @@ async fn run(
             orphans.insert((line, d.item_id));
         }
     }
-    let shipped = shipped_by_line(db, deal_id).await?;
+    let shipped = shipped_by_line(db, deal_id, &deal_lines(db, deal_id).await?).await?;
     let mut outcomes = Vec::with_capacity(lines.len());
     for (line_id, item_id, quantity) in lines {
         // What has shipped (less returns) is no longer wanted from stock.
@@ -307,8 +309,13 @@ fn spread(per_item: Vec<(i64, i64)>, lines: &[(i64, i64, i64)]) -> HashMap<i64, 
     out
 }
 
-/// Shipped per deal line, less returns (the deal's `ship` and `return` movements).
-pub async fn shipped_by_line(db: &Db, deal_id: i64) -> Result<HashMap<i64, i64>> {
+/// Shipped per deal line (`lines`: the deal's, in line order), less returns (the deal's `ship`
+/// and `return` movements).
+async fn shipped_by_line(
+    db: &Db,
+    deal_id: i64,
+    lines: &[(i64, i64, i64)],
+) -> Result<HashMap<i64, i64>> {
     let per_item = on_read!(db, pool => {
         sqlx::query_as::<_, (i64, i64)>(
             "select item_id, cast(-sum(quantity) as bigint) from stock_movements
@@ -318,13 +325,17 @@ pub async fn shipped_by_line(db: &Db, deal_id: i64) -> Result<HashMap<i64, i64>>
         .fetch_all(pool)
         .await?
     });
-    Ok(spread(per_item, &deal_lines(db, deal_id).await?))
+    Ok(spread(per_item, lines))
 }
 
 /// Delivered per deal line (the contents of the deal's delivered shipments).
-async fn delivered_by_line(db: &Db, deal_id: i64) -> Result<HashMap<i64, i64>> {
+async fn delivered_by_line(
+    db: &Db,
+    deal_id: i64,
+    lines: &[(i64, i64, i64)],
+) -> Result<HashMap<i64, i64>> {
     let per_item = crate::shipping::delivered_by_item(db, deal_id).await?;
-    Ok(spread(per_item, &deal_lines(db, deal_id).await?))
+    Ok(spread(per_item, lines))
 }
 
 /// After a delivery: once every line of a won deal is delivered in full, the deal moves on to
@@ -336,23 +347,21 @@ pub async fn advance_when_delivered(db: &Db, deal_id: i64) -> Result<Option<Stri
     if deal.status != "won" || lines.is_empty() {
         return Ok(None);
     }
-    let delivered = delivered_by_line(db, deal_id).await?;
+    let delivered = delivered_by_line(db, deal_id, &lines).await?;
     if lines
         .iter()
         .any(|(id, _, q)| delivered.get(id).copied().unwrap_or(0) < *q)
     {
         return Ok(None);
     }
-    let (stage, next) = on_read!(db, pool => {
-        sqlx::query_as::<_, (String, Option<String>)>(
-            "select d.stage,
-                    (select n.code from deal_stages n join deal_stages c on c.code = d.stage
-                     where n.active and n.position > c.position
-                     order by n.position, n.code limit 1)
-             from deals d where d.id = $1",
+    let stage = deal.stage;
+    let next = on_read!(db, pool => {
+        sqlx::query_scalar::<_, String>(
+            "select n.code from deal_stages n join deal_stages c on c.code = $1
+             where n.active and n.position > c.position order by n.position, n.code limit 1",
         )
-        .bind(deal_id)
-        .fetch_one(pool)
+        .bind(&stage)
+        .fetch_optional(pool)
         .await?
     });
     let Some(next) = next else {
@@ -872,8 +881,8 @@ pub async fn fulfilment(db: &Db, deal_id: i64) -> Result<Fulfilment> {
     let lines = deal_lines(db, deal_id).await?;
     let held = reservations::of_deal(db, deal_id).await?;
     let demands = supply::of_deal(db, deal_id).await?;
-    let shipped = shipped_by_line(db, deal_id).await?;
-    let delivered = delivered_by_line(db, deal_id).await?;
+    let shipped = shipped_by_line(db, deal_id, &lines).await?;
+    let delivered = delivered_by_line(db, deal_id, &lines).await?;
     let shipments = crate::shipping::of_deal(db, deal_id).await?;
     let packing: BTreeSet<i64> = on_read!(db, pool => {
         sqlx::query_scalar::<_, i64>(
@@ -939,16 +948,10 @@ pub async fn fulfilment(db: &Db, deal_id: i64) -> Result<Fulfilment> {
             }
         })
         .collect();
-    let stage = on_read!(db, pool => {
-        sqlx::query_scalar::<_, String>("select stage from deals where id = $1")
-            .bind(deal_id)
-            .fetch_one(pool)
-            .await?
-    });
     Ok(Fulfilment {
         deal_id,
         status: deal.status,
-        stage,
+        stage: deal.stage,
         warehouse_id: deal.warehouse_id,
         complete: !lines.is_empty() && lines.iter().all(|l| l.delivered >= l.requested),
         lines,

@@ -11,9 +11,6 @@
 //! expired, enough shelf life left, expiring no later than the planned one); the swap is
 //! recorded by moving the reservation to the scanned batch.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
@@ -104,6 +101,9 @@ struct ToPick {
     location_id: i64,
     batch_id: Option<i64>,
     quantity: i64,
+    /// The location's place on the pick route, then its code: the walking order.
+    pick_sequence: i64,
+    location_code: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -312,8 +312,9 @@ async fn to_pick(
                                                from pick_list_lines p
                                                join pick_lists pl on pl.id = p.pick_list_id
                                                where p.reservation_id = r.id and pl.status = 'open'), 0)
-                        as quantity
-                 from reservations r
+                        as quantity,
+                        l.pick_sequence, l.code as location_code
+                 from reservations r join locations l on l.id = r.location_id
                  where r.deal_id = $1 and r.warehouse_id = $2 and r.quantity > 0
                    and r.location_id <> $3 and r.deal_line_id is not null
                    and ($4 is null or r.deal_line_id = $4)",
@@ -327,19 +328,19 @@ async fn to_pick(
         });
         picks.extend(rows.into_iter().filter(|r| r.quantity > 0));
     }
-    let mut route: HashMap<i64, (i64, String)> = HashMap::new();
-    for p in &picks {
-        if let Entry::Vacant(e) = route.entry(p.location_id) {
-            let l = warehouses::location(db, p.location_id).await?;
-            e.insert((l.pick_sequence, l.code));
-        }
-    }
     picks.sort_by(|a, b| {
-        (&route[&a.location_id], a.item_id, a.reservation_id).cmp(&(
-            &route[&b.location_id],
-            b.item_id,
-            b.reservation_id,
-        ))
+        (
+            a.pick_sequence,
+            &a.location_code,
+            a.item_id,
+            a.reservation_id,
+        )
+            .cmp(&(
+                b.pick_sequence,
+                &b.location_code,
+                b.item_id,
+                b.reservation_id,
+            ))
     });
     Ok(picks)
 }

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,10 +16,9 @@ use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::error::Error;
 use crate::labels::Format;
-use crate::printing::jobs::{PrintJob, Submitter};
-use crate::shipping::documents::{self, Documents, PrintError, PrintRequest, Printed};
+use crate::printing::jobs::Submitter;
+use crate::shipping::documents::{self, DispatchRequest, Dispatched, PrintRequest, Printed};
 use crate::shipping::{self, NewParcel, NewShipment, Parcel, Shipment, Status};
-use crate::stock::Movement;
 use crate::stock::api::actor;
 
 const PACKERS: Access = Access::WAREHOUSE_FLOOR;
@@ -46,7 +45,13 @@ async fn create_parcel(
     JsonBody(mut body): JsonBody<NewParcel>,
 ) -> ApiResult<(StatusCode, Json<Parcel>)> {
     p.check(PACKERS)?;
-    resolve_scans(&s, &p, &mut body.contents).await?;
+    shipping::resolve_scans(
+        &s.scanning,
+        &s.db,
+        &crate::scanning::api::caller(&p),
+        &mut body.contents,
+    )
+    .await?;
     let parcel = shipping::create_parcel(
         &s.db,
         body,
@@ -55,55 +60,6 @@ async fn create_parcel(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(parcel)))
-}
-
-/// Turns scanned contents into items, batches and base units (packs × units per pack), with
-/// errors named `contents[i].…`.
-async fn resolve_scans(
-    s: &AppState,
-    p: &Principal,
-    contents: &mut [shipping::ContentLine],
-) -> Result<(), Error> {
-    let caller = crate::scanning::api::caller(p);
-    for (i, c) in contents.iter_mut().enumerate() {
-        let Some(scan) = c.scan.take() else {
-            continue;
-        };
-        let prefix = format!("contents[{i}]");
-        if c.item_id.is_some() || c.batch_id.is_some() {
-            return Err(Error::invalid(
-                format!("{prefix}.scan"),
-                "give either scan (with batch) or item_id",
-            ));
-        }
-        let result = s
-            .scanning
-            .scan_field(&s.db, &caller, scan, c.profile.take())
-            .await
-            .map_err(|e| e.within(&prefix))?;
-        match result
-            .target(c.batch.take(), "packed")
-            .map_err(|e| e.within(&prefix))?
-        {
-            crate::scanning::Target::Goods {
-                item_id,
-                per_pack,
-                batch,
-                ..
-            } => {
-                c.item_id = Some(item_id);
-                c.batch = batch;
-                c.quantity = Some(c.quantity.unwrap_or(1).saturating_mul(per_pack));
-            }
-            crate::scanning::Target::Location(_) => {
-                return Err(Error::invalid(
-                    format!("{prefix}.scan"),
-                    "a location barcode cannot be packed: scan the goods",
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -125,7 +81,13 @@ async fn add_contents(
 ) -> ApiResult<Json<Parcel>> {
     p.check(PACKERS)?;
     shipping::parcel(&s.db, id).await?;
-    resolve_scans(&s, &p, &mut body.contents).await?;
+    shipping::resolve_scans(
+        &s.scanning,
+        &s.db,
+        &crate::scanning::api::caller(&p),
+        &mut body.contents,
+    )
+    .await?;
     Ok(Json(
         shipping::add_contents(&s.db, id, &body.contents).await?,
     ))
@@ -188,33 +150,6 @@ async fn get_shipment(
     Ok(Json(shipping::get(&s.db, id).await?))
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct DispatchRequest {
-    /// Print the labels here instead of on the warehouse's label printer.
-    #[serde(default)]
-    pub label_printer_id: Option<i64>,
-    /// Print the delivery note here instead of on the warehouse's document printer.
-    #[serde(default)]
-    pub document_printer_id: Option<i64>,
-    /// Print the parcels' labels and the delivery note once dispatched (default `true`).
-    #[serde(default)]
-    pub print: Option<bool>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Dispatched {
-    pub shipment: Shipment,
-    /// The `ship` movements: stock left the warehouse, reservations consumed.
-    pub movements: Vec<Movement>,
-    /// Queued: one per parcel label (label printer), then the delivery note (document printer).
-    pub print_jobs: Vec<PrintJob>,
-    /// What could not be queued; the dispatch stands, `POST /v1/shipments/{id}/print` prints
-    /// again.
-    pub print_errors: Vec<PrintError>,
-    /// Where the labels and the delivery note can be downloaded.
-    pub documents: Documents,
-}
-
 /// Dispatch a packed shipment: the carrier issues the tracking number and the goods leave the
 /// warehouse (`ship` movements consuming the deal's reservations). Then, unless `print` is
 /// `false`, every parcel's logistic label is queued on the label printer (the one given or the
@@ -237,39 +172,10 @@ async fn dispatch(
     } else {
         parse_json(&body)?
     };
-    let print = body.print.unwrap_or(true);
-    if print {
-        for (field, given) in [
-            ("label_printer_id", body.label_printer_id),
-            ("document_printer_id", body.document_printer_id),
-        ] {
-            if let Some(printer) = given {
-                documents::usable_printer(&s.db, &s.printing, field, printer).await?;
-            }
-        }
-    }
-    let (shipment, movements) = shipping::dispatch(&s.db, id, actor(&p)).await?;
-    let printed = if print {
-        let request = PrintRequest {
-            label_printer_id: body.label_printer_id,
-            document_printer_id: body.document_printer_id,
-            ..PrintRequest::default()
-        };
-        documents::print_dispatched(&s.db, &s.printing, &shipment, &request, submitter(&p)).await
-    } else {
-        Printed {
-            print_jobs: Vec::new(),
-            print_errors: Vec::new(),
-            documents: documents::documents(id, documents::DEFAULT_DPI),
-        }
-    };
-    Ok(Json(Dispatched {
-        shipment,
-        movements,
-        print_jobs: printed.print_jobs,
-        print_errors: printed.print_errors,
-        documents: printed.documents,
-    }))
+    Ok(Json(
+        documents::dispatch_and_print(&s.db, &s.printing, id, &body, actor(&p), submitter(&p))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -361,16 +267,16 @@ async fn set_status(
         // The same as `POST /v1/shipments/{id}/dispatch` with no body: the warehouse's
         // printers print what they are set up for.
         Status::Dispatched => {
-            let (shipment, _) = shipping::dispatch(&s.db, id, actor(&p)).await?;
-            documents::print_dispatched(
+            let dispatched = documents::dispatch_and_print(
                 &s.db,
                 &s.printing,
-                &shipment,
-                &PrintRequest::default(),
+                id,
+                &DispatchRequest::default(),
+                actor(&p),
                 submitter(&p),
             )
-            .await;
-            return Ok(Json(shipment));
+            .await?;
+            return Ok(Json(dispatched.shipment));
         }
         Status::Returned => {
             shipping::return_whole(&s.db, id, body.location_id, body.note.clone(), actor(&p))

@@ -21,6 +21,7 @@ use crate::printing::Printing;
 use crate::printing::jobs::{self, NewPrintJob, PrintJob, Submitter};
 use crate::printing::profiles::{Language, PrinterProfile};
 use crate::shipping::{Shipment, Status};
+use crate::stock::Movement;
 
 /// The template of a parcel's logistic label.
 pub const LABEL_TEMPLATE: &str = "logistic-4x6";
@@ -526,4 +527,77 @@ pub async fn print_dispatched(
             documents: documents(shipment.id, DEFAULT_DPI),
         },
     }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct DispatchRequest {
+    /// Print the labels here instead of on the warehouse's label printer.
+    #[serde(default)]
+    pub label_printer_id: Option<i64>,
+    /// Print the delivery note here instead of on the warehouse's document printer.
+    #[serde(default)]
+    pub document_printer_id: Option<i64>,
+    /// Print the parcels' labels and the delivery note once dispatched (default `true`).
+    #[serde(default)]
+    pub print: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Dispatched {
+    pub shipment: Shipment,
+    /// The `ship` movements: stock left the warehouse, reservations consumed.
+    pub movements: Vec<Movement>,
+    /// Queued: one per parcel label (label printer), then the delivery note (document printer).
+    pub print_jobs: Vec<PrintJob>,
+    /// What could not be queued; the dispatch stands, `POST /v1/shipments/{id}/print` prints
+    /// again.
+    pub print_errors: Vec<PrintError>,
+    /// Where the labels and the delivery note can be downloaded.
+    pub documents: Documents,
+}
+
+/// Dispatches a packed shipment ([`crate::shipping::dispatch`]), then, unless `print` is
+/// `false`, prints its labels and delivery note ([`print_dispatched`]). A printer given is
+/// checked before anything is dispatched.
+pub async fn dispatch_and_print(
+    db: &Db,
+    printing: &Printing,
+    id: i64,
+    request: &DispatchRequest,
+    actor: crate::stock::operations::Actor,
+    by: Submitter,
+) -> Result<Dispatched> {
+    let print = request.print.unwrap_or(true);
+    if print {
+        for (field, given) in [
+            ("label_printer_id", request.label_printer_id),
+            ("document_printer_id", request.document_printer_id),
+        ] {
+            if let Some(printer) = given {
+                usable_printer(db, printing, field, printer).await?;
+            }
+        }
+    }
+    let (shipment, movements) = crate::shipping::dispatch(db, id, actor).await?;
+    let printed = if print {
+        let request = PrintRequest {
+            label_printer_id: request.label_printer_id,
+            document_printer_id: request.document_printer_id,
+            ..PrintRequest::default()
+        };
+        print_dispatched(db, printing, &shipment, &request, by).await
+    } else {
+        Printed {
+            print_jobs: Vec::new(),
+            print_errors: Vec::new(),
+            documents: documents(id, DEFAULT_DPI),
+        }
+    };
+    Ok(Dispatched {
+        shipment,
+        movements,
+        print_jobs: printed.print_jobs,
+        print_errors: printed.print_errors,
+        documents: printed.documents,
+    })
 }

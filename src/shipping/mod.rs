@@ -191,6 +191,54 @@ macro_rules! insert_contents {
     };
 }
 
+/// Turns scanned contents into items, batches and base units (packs × units per pack), with
+/// errors named `contents[i].…`.
+pub async fn resolve_scans(
+    scanning: &crate::scanning::Scanning,
+    db: &Db,
+    caller: &crate::scanning::Caller,
+    contents: &mut [ContentLine],
+) -> Result<()> {
+    for (i, c) in contents.iter_mut().enumerate() {
+        let Some(scan) = c.scan.take() else {
+            continue;
+        };
+        let prefix = format!("contents[{i}]");
+        if c.item_id.is_some() || c.batch_id.is_some() {
+            return Err(Error::invalid(
+                format!("{prefix}.scan"),
+                "give either scan (with batch) or item_id",
+            ));
+        }
+        let result = scanning
+            .scan_field(db, caller, scan, c.profile.take())
+            .await
+            .map_err(|e| e.within(&prefix))?;
+        match result
+            .target(c.batch.take(), "packed")
+            .map_err(|e| e.within(&prefix))?
+        {
+            crate::scanning::Target::Goods {
+                item_id,
+                per_pack,
+                batch,
+                ..
+            } => {
+                c.item_id = Some(item_id);
+                c.batch = batch;
+                c.quantity = Some(c.quantity.unwrap_or(1).saturating_mul(per_pack));
+            }
+            crate::scanning::Target::Location(_) => {
+                return Err(Error::invalid(
+                    format!("{prefix}.scan"),
+                    "a location barcode cannot be packed: scan the goods",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Creates a parcel with a fresh SSCC and its contents.
 pub async fn create_parcel(
     db: &Db,
