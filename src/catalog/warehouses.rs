@@ -4,8 +4,6 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::auth::DeviceKind;
-use crate::auth::devices::{self, Device};
 use crate::catalog::suppliers::check_code;
 use crate::db::{Db, Page, Paged, now};
 use crate::error::{Checks, Error, Result};
@@ -109,34 +107,13 @@ async fn check_user(db: &Db, user_id: Option<i64>) -> Result<()> {
     Ok(())
 }
 
-/// Refuses, naming `field`, anything but a device of kind `printer` that is not revoked.
-pub async fn check_printer(db: &Db, field: &str, id: i64) -> Result<Device> {
-    let device = match devices::get(db, id).await {
-        Ok(d) => d,
-        Err(Error::NotFound { .. }) => {
-            return Err(Error::invalid(field, format!("no device with id {id}")));
-        }
-        Err(e) => return Err(e),
-    };
-    if device.kind != DeviceKind::Printer {
-        return Err(Error::invalid(
-            field,
-            format!("device {id} is a {}, not a printer", device.kind.as_str()),
-        ));
-    }
-    if device.revoked_at.is_some() {
-        return Err(Error::invalid(field, format!("printer {id} is revoked")));
-    }
-    Ok(device)
-}
-
 async fn check_printers(db: &Db, label: Option<i64>, document: Option<i64>) -> Result<()> {
     for (field, id) in [
         ("label_printer_id", label),
         ("document_printer_id", document),
     ] {
         if let Some(id) = id {
-            check_printer(db, field, id).await?;
+            crate::printing::check_printer(db, field, id).await?;
         }
     }
     Ok(())

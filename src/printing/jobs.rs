@@ -12,8 +12,6 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::auth::DeviceKind;
-use crate::auth::devices;
 use crate::db::{Arg, Db, Page, Paged, Where, now};
 use crate::error::{Checks, Error, Result};
 use crate::labels::Format;
@@ -214,54 +212,9 @@ pub async fn submit(
         return Err(Error::forbidden("only admins may print raw ZPL"));
     }
 
-    let no_printer = || {
-        Error::invalid(
-            "printer_id",
-            format!("no printer with id {}", new.printer_id),
-        )
-    };
-    let printer = match devices::get(db, new.printer_id).await {
-        Ok(d) => d,
-        Err(Error::NotFound { .. }) => return Err(no_printer()),
-        Err(e) => return Err(e),
-    };
-    if printer.kind != DeviceKind::Printer {
-        return Err(Error::invalid(
-            "printer_id",
-            format!(
-                "device {} is a {}, not a printer",
-                printer.id,
-                printer.kind.as_str()
-            ),
-        ));
-    }
-    if printer.revoked_at.is_some() {
-        return Err(Error::invalid(
-            "printer_id",
-            format!("printer {} is revoked", printer.id),
-        ));
-    }
-    let profile = printing.profiles().get(&printer.profile).ok_or_else(|| {
-        Error::invalid(
-            "printer_id",
-            format!(
-                "printer {} has profile '{}', which is not a known printer profile",
-                printer.id, printer.profile
-            ),
-        )
-    })?;
+    let (printer, profile) =
+        super::usable_printer(db, printing, "printer_id", new.printer_id).await?;
     let language = profile.printer.language;
-    if language == Language::Zpl
-        && printer
-            .address
-            .as_deref()
-            .is_none_or(|a| a.trim().is_empty())
-    {
-        return Err(Error::invalid(
-            "printer_id",
-            format!("printer {} has no address", printer.id),
-        ));
-    }
 
     let format = language.format();
     let (payload, data_text) = match (&new.template, &new.zpl) {

@@ -19,9 +19,13 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::auth::DeviceKind;
+use crate::auth::devices::{self, Device};
 use crate::db::Db;
+use crate::error::{Error, Result};
 use crate::labels::Labels;
 use profiles::PrinterProfiles;
+use profiles::{Language, PrinterProfile};
 
 /// Timeouts, backoff and give-up point of the worker. Not configuration: the defaults are
 /// what a site needs; tests shorten them with [`Printing::set_policy`].
@@ -209,6 +213,63 @@ impl Drop for WorkerGuard {
     fn drop(&mut self) {
         self.printing.abort_worker();
     }
+}
+
+/// Refuses, naming `field`, anything but a device of kind `printer` that is not revoked.
+pub async fn check_printer(db: &Db, field: &str, id: i64) -> Result<Device> {
+    let device = match devices::get(db, id).await {
+        Ok(d) => d,
+        Err(Error::NotFound { .. }) => {
+            return Err(Error::invalid(field, format!("no device with id {id}")));
+        }
+        Err(e) => return Err(e),
+    };
+    if device.kind != DeviceKind::Printer {
+        return Err(Error::invalid(
+            field,
+            format!("device {id} is a {}, not a printer", device.kind.as_str()),
+        ));
+    }
+    if device.revoked_at.is_some() {
+        return Err(Error::invalid(field, format!("printer {id} is revoked")));
+    }
+    Ok(device)
+}
+
+/// A printer ready to take jobs: a device of kind `printer`, not revoked (422 naming `field`
+/// otherwise), with a known printer profile and, for ZPL, an address.
+pub async fn usable_printer(
+    db: &Db,
+    printing: &Printing,
+    field: &str,
+    id: i64,
+) -> Result<(Device, PrinterProfile)> {
+    let device = check_printer(db, field, id).await?;
+    let profile = printing
+        .profiles()
+        .get(&device.profile)
+        .cloned()
+        .ok_or_else(|| {
+            Error::invalid(
+                field,
+                format!(
+                    "printer {id} has profile '{}', which is not a known printer profile",
+                    device.profile
+                ),
+            )
+        })?;
+    if profile.printer.language == Language::Zpl
+        && device
+            .address
+            .as_deref()
+            .is_none_or(|a| a.trim().is_empty())
+    {
+        return Err(Error::invalid(
+            field,
+            format!("printer {id} has no address"),
+        ));
+    }
+    Ok((device, profile))
 }
 
 #[cfg(test)]

@@ -12,14 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::auth::devices::Device;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::labels::{Format, Labels, Rendered};
 use crate::on_read;
 use crate::printing::Printing;
 use crate::printing::jobs::{self, NewPrintJob, PrintJob, Submitter};
-use crate::printing::profiles::{Language, PrinterProfile};
 use crate::shipping::{Shipment, Status};
 use crate::stock::Movement;
 
@@ -245,41 +243,7 @@ pub enum Occasion {
     Reprint,
 }
 
-/// A printer ready to take jobs: a device of kind `printer`, not revoked (422 naming `field`
-/// otherwise), with a known printer profile and, for ZPL, an address.
-pub async fn usable_printer(
-    db: &Db,
-    printing: &Printing,
-    field: &str,
-    id: i64,
-) -> Result<(Device, PrinterProfile)> {
-    let device = crate::catalog::warehouses::check_printer(db, field, id).await?;
-    let profile = printing
-        .profiles()
-        .get(&device.profile)
-        .cloned()
-        .ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!(
-                    "printer {id} has profile '{}', which is not a known printer profile",
-                    device.profile
-                ),
-            )
-        })?;
-    if profile.printer.language == Language::Zpl
-        && device
-            .address
-            .as_deref()
-            .is_none_or(|a| a.trim().is_empty())
-    {
-        return Err(Error::invalid(
-            field,
-            format!("printer {id} has no address"),
-        ));
-    }
-    Ok((device, profile))
-}
+pub use crate::printing::usable_printer;
 
 struct Target {
     id: i64,
