@@ -222,6 +222,20 @@ impl Checks {
         }
     }
 
+    /// A count of days, when given: 0 to [`crate::days::MAX_DAYS`].
+    pub fn days(&mut self, field: &str, value: Option<i64>) {
+        self.days_up_to(field, value, crate::days::MAX_DAYS);
+    }
+
+    /// A count of days, when given: 0 to `max`.
+    pub fn days_up_to(&mut self, field: &str, value: Option<i64>, max: i64) {
+        match value {
+            Some(v) if v < 0 => self.fail(field, "must not be negative"),
+            Some(v) if v > max => self.fail(field, format!("must be at most {max} days")),
+            _ => {}
+        }
+    }
+
     pub fn finish(self) -> Result<()> {
         if self.0.is_empty() {
             Ok(())

@@ -11,6 +11,7 @@ pub mod barcode;
 pub mod catalog;
 pub mod config;
 pub mod crm;
+pub mod days;
 pub mod db;
 pub mod demo;
 pub mod error;

@@ -32,16 +32,17 @@ where
                 v == "application/json" || v.ends_with("+json")
             })
             .unwrap_or(false);
-        if !json_content {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(bytes_rejection)?;
+        // No body at all means "every field at its default", whatever the content type says.
+        if !json_content && !bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::from(Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "the body must be JSON, sent with Content-Type: application/json",
             )));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(bytes_rejection)?;
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -59,10 +60,29 @@ pub fn bytes_rejection(rejection: BytesRejection) -> ApiError {
 }
 
 /// Parses JSON, reporting the path of a field with the wrong type or a missing field (422) and
-/// the position of a syntax error (400).
+/// the position of a syntax error (400). An empty body stands for `{}` (every field at its
+/// default). Every string is checked for control characters ([`text_controls`]) and every
+/// field the target type does not know is refused: a typo must never look like success.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    if may_hold_controls(bytes)
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
+    {
+        let mut errors = Vec::new();
+        text_controls(&value, &mut String::new(), false, &mut errors);
+        if !errors.is_empty() {
+            return Err(ApiError::from(crate::error::Error::Validation(errors)));
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de);
+    let mut unknown = Vec::new();
+    let mut note_unknown = |path: serde_ignored::Path<'_>| unknown.push(json_path(&path));
+    let ignoring = serde_ignored::Deserializer::new(&mut de, &mut note_unknown);
+    let value = serde_path_to_error::deserialize(ignoring);
     if value.is_ok()
         && let Err(e) = de.end()
     {
@@ -71,7 +91,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("the body is not valid JSON: {e}"),
         ));
     }
-    value.map_err(|err| {
+    let value = value.map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         use serde_json::error::Category;
@@ -84,7 +104,123 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 ApiError::bad_request(None, format!("the body is not valid JSON: {inner}"))
             }
         }
+    })?;
+    if !unknown.is_empty() {
+        return Err(ApiError::from(crate::error::Error::Validation(
+            unknown
+                .into_iter()
+                .map(|field| crate::error::FieldError {
+                    field,
+                    reason: "is not a field of this request".into(),
+                })
+                .collect(),
+        )));
+    }
+    Ok(value)
+}
+
+/// The JSON path (`lines[2].quantity`) of a field serde skipped.
+fn json_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", json_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = json_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => json_path(parent),
+    }
+}
+
+/// Fields whose text is scanned barcode data (or label data bound for a barcode), which keeps the
+/// control characters GS1 and ISO/IEC 15434 use.
+const SCAN_FIELDS: &[&str] = &["scan", "data", "barcode"];
+
+/// Control characters only reach a JSON string escaped (`\u0000`..`\u001f`, `\b`, `\f`); a
+/// body without those escapes needs no walk.
+fn may_hold_controls(bytes: &[u8]) -> bool {
+    bytes
+        .windows(2)
+        .any(|w| w[0] == b'\\' && matches!(w[1], b'u' | b'b' | b'f'))
+}
+
+/// Why `text` may not be stored, if it may not: NUL never (PostgreSQL cannot store it in text),
+/// other C0 controls only tab, CR and LF in free text, and in scan data also GS, RS and EOT.
+pub fn control_character(text: &str, scan_data: bool) -> Option<String> {
+    let bad = text.chars().find(|c| {
+        c.is_ascii_control()
+            && *c != '\u{7f}'
+            && !matches!(c, '\t' | '\r' | '\n')
+            && !(scan_data && matches!(c, '\u{1d}' | '\u{1e}' | '\u{04}'))
+    })?;
+    Some(if bad == '\0' {
+        "contains a NUL character (U+0000), which text may not hold".into()
+    } else {
+        format!(
+            "contains the control character U+{:04X}, which {} may not hold",
+            bad as u32,
+            if scan_data { "scan data" } else { "text" }
+        )
     })
+}
+
+/// Collects every string (and object key) under `value` that holds a forbidden control
+/// character, by JSON path.
+fn text_controls(
+    value: &serde_json::Value,
+    path: &mut String,
+    scan_data: bool,
+    errors: &mut Vec<crate::error::FieldError>,
+) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            if let Some(reason) = control_character(s, scan_data) {
+                errors.push(crate::error::FieldError {
+                    field: path.clone(),
+                    reason,
+                });
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                text_controls(item, path, scan_data, errors);
+                path.truncate(len);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                if let Some(reason) = control_character(key, false) {
+                    errors.push(crate::error::FieldError {
+                        field: path.clone(),
+                        reason: format!("the field name {reason}"),
+                    });
+                }
+                text_controls(
+                    item,
+                    path,
+                    scan_data || SCAN_FIELDS.contains(&key.as_str()),
+                    errors,
+                );
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// serde names a missing field only in its message; lift it into the field path.
@@ -127,7 +263,20 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let pairs = form_urlencoded::parse(query.as_bytes());
+        let mut errors = Vec::new();
+        for (name, value) in pairs {
+            if let Some(reason) = control_character(&value, SCAN_FIELDS.contains(&&*name)) {
+                errors.push(crate::error::FieldError {
+                    field: name.into_owned(),
+                    reason,
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::from(crate::error::Error::Validation(errors)));
+        }
+        let de = serde_urlencoded::Deserializer::new(pairs);
         serde_path_to_error::deserialize(de)
             .map(Query)
             .map_err(|err| {
@@ -190,6 +339,19 @@ fn path_rejection(rejection: PathRejection) -> ApiError {
         "not-found",
         format!("no such resource: {rejection}"),
     ))
+}
+
+/// The page a list route is asked for: `limit` and `cursor` checked the same way on every list
+/// (400 naming the parameter when either is not one this API accepts).
+pub struct Paging(pub Page);
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(params) = Query::<ListParams>::from_request_parts(parts, state).await?;
+        params.page().map(Paging)
+    }
 }
 
 /// `limit` and `cursor` of every list route.

@@ -24,6 +24,11 @@ const ABANDONED_AFTER: time::Duration = time::Duration::minutes(2);
 /// Largest response kept for replay.
 const MAX_STORED_RESPONSE: usize = 4 * 1024 * 1024;
 
+/// 1-255 visible ASCII characters (no spaces, tabs or other controls).
+fn is_valid_key(key: &str) -> bool {
+    (1..=MAX_KEY_LEN).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
 enum Claim {
     /// This request runs; its response will be stored.
     Owned,
@@ -47,7 +52,7 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         return next.run(request).await;
     };
     let key = match key.to_str() {
-        Ok(k) if !k.trim().is_empty() && k.len() <= MAX_KEY_LEN => k.trim().to_string(),
+        Ok(k) if is_valid_key(k) => k.to_string(),
         _ => {
             return ApiError::bad_request(
                 Some("Idempotency-Key"),

@@ -138,7 +138,8 @@ pub fn build_router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(CatchPanicLayer::custom(|_| -> Response {
             tracing::error!("handler panicked");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            problem::ApiError::from(crate::error::Error::Internal(anyhow::anyhow!("panic")))
+                .into_response()
         }))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::devices::{self, Device, NewDevice, RegisteredDevice};
@@ -34,15 +34,11 @@ async fn create_user(
 async fn list_users(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<UserFilter>,
 ) -> ApiResult<Json<Listing<User>>> {
     principal.check(Access::MANAGERS)?;
-    Ok(Json(
-        users::list(&state.db, &filter, params.page()?)
-            .await?
-            .into(),
-    ))
+    Ok(Json(users::list(&state.db, &filter, page).await?.into()))
 }
 
 /// One user (admin, head, or the user themselves).
@@ -82,7 +78,22 @@ async fn register_device(
     JsonBody(body): JsonBody<NewDevice>,
 ) -> ApiResult<(StatusCode, Json<RegisteredDevice>)> {
     let admin = principal.user_in(Access::ADMIN)?;
-    let registered = devices::register(&state.db, body, Some(admin.id)).await?;
+    let known: Vec<&str> = match body.kind {
+        DeviceKind::Scanner => state
+            .scanning
+            .profiles
+            .all()
+            .filter(|profile| profile.kind == body.kind.as_str())
+            .map(|profile| profile.name.as_str())
+            .collect(),
+        DeviceKind::Printer => state
+            .printing
+            .profiles()
+            .all()
+            .map(|profile| profile.name.as_str())
+            .collect(),
+    };
+    let registered = devices::register(&state.db, body, &known, Some(admin.id)).await?;
     Ok((StatusCode::CREATED, Json(registered)))
 }
 
@@ -98,14 +109,12 @@ struct DeviceFilter {
 async fn list_devices(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<DeviceFilter>,
 ) -> ApiResult<Json<Listing<Device>>> {
     principal.check(Access::ADMIN)?;
     Ok(Json(
-        devices::list(&state.db, filter.kind, params.page()?)
-            .await?
-            .into(),
+        devices::list(&state.db, filter.kind, page).await?.into(),
     ))
 }
 

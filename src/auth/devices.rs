@@ -83,10 +83,29 @@ fn check_profile(profile: &str, checks: &mut Checks) {
     );
 }
 
-pub async fn register(db: &Db, new: NewDevice, by_user: Option<i64>) -> Result<RegisteredDevice> {
+/// Registers a device whose profile is one of `known_profiles` (the profiles of its kind this
+/// server has loaded): a device with a profile nobody knows would fail only at its first job.
+pub async fn register(
+    db: &Db,
+    new: NewDevice,
+    known_profiles: &[&str],
+    by_user: Option<i64>,
+) -> Result<RegisteredDevice> {
     let mut checks = Checks::new();
     checks.text("name", &new.name, 100);
     check_profile(&new.profile, &mut checks);
+    if !new.profile.is_empty() && !known_profiles.contains(&new.profile.as_str()) {
+        checks.fail(
+            "profile",
+            format!(
+                "no {} profile '{}' is known; known {} profiles: {}",
+                new.kind.as_str(),
+                new.profile,
+                new.kind.as_str(),
+                known_profiles.join(", ")
+            ),
+        );
+    }
     checks.opt_text("address", new.address.as_deref(), 255);
     checks.finish()?;
     let token = generate_device_token();

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
@@ -43,13 +43,11 @@ async fn create_item(
 async fn list_items(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<ItemFilter>,
 ) -> ApiResult<Json<Listing<Item>>> {
     p.check(Access::ANYONE)?;
-    Ok(Json(
-        items::list(&s.db, &filter, params.page()?).await?.into(),
-    ))
+    Ok(Json(items::list(&s.db, &filter, page).await?.into()))
 }
 
 /// One item with its GTINs.
@@ -177,12 +175,12 @@ struct TextFilter {
 async fn list_suppliers(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<TextFilter>,
 ) -> ApiResult<Json<Listing<Supplier>>> {
     p.check(Access::ANY_USER)?;
     Ok(Json(
-        suppliers::list(&s.db, filter.q.as_deref(), params.page()?)
+        suppliers::list(&s.db, filter.q.as_deref(), page)
             .await?
             .into(),
     ))
@@ -232,10 +230,10 @@ async fn create_warehouse(
 async fn list_warehouses(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
 ) -> ApiResult<Json<Listing<Warehouse>>> {
     p.check(Access::ANYONE)?;
-    Ok(Json(warehouses::list(&s.db, params.page()?).await?.into()))
+    Ok(Json(warehouses::list(&s.db, page).await?.into()))
 }
 
 /// One warehouse.
@@ -292,7 +290,7 @@ async fn list_warehouse_locations(
     State(s): State<AppState>,
     p: Principal,
     Id(id): Id,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(f): Query<BarcodeFilter>,
 ) -> ApiResult<Json<Listing<Location>>> {
     p.check(Access::ANYONE)?;
@@ -303,7 +301,7 @@ async fn list_warehouse_locations(
         code: f.code,
     };
     Ok(Json(
-        warehouses::list_locations(&s.db, &filter, params.page()?)
+        warehouses::list_locations(&s.db, &filter, page)
             .await?
             .into(),
     ))
@@ -315,12 +313,12 @@ async fn list_warehouse_locations(
 async fn list_locations(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<LocationFilter>,
 ) -> ApiResult<Json<Listing<Location>>> {
     p.check(Access::ANYONE)?;
     Ok(Json(
-        warehouses::list_locations(&s.db, &filter, params.page()?)
+        warehouses::list_locations(&s.db, &filter, page)
             .await?
             .into(),
     ))

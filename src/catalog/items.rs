@@ -217,7 +217,7 @@ fn check_fields(checks: &mut Checks, f: &ItemFields<'_>) {
             "must be at most 36500 days",
         );
     }
-    checks.non_negative("min_remaining_shelf_life_days", f.min_remaining);
+    checks.days("min_remaining_shelf_life_days", f.min_remaining);
     if let (Some(min), Some(life)) = (f.min_remaining, f.shelf_life_days) {
         checks.check(
             min <= life,
@@ -231,7 +231,11 @@ fn check_fields(checks: &mut Checks, f: &ItemFields<'_>) {
             "an item with a shelf life must be tracked by batch (or serial) to know its expiry",
         );
     }
-    checks.non_negative("lead_time_days", f.lead_time_days);
+    checks.days_up_to(
+        "lead_time_days",
+        f.lead_time_days,
+        crate::days::MAX_LEAD_TIME_DAYS,
+    );
 }
 
 /// Validates and normalises GTINs; reports each bad one by its index.

@@ -66,7 +66,7 @@ fn check_contact(checks: &mut Checks, email: Option<&str>, phone: Option<&str>, 
         checks.check(e.contains('@'), "email", "must be an e-mail address");
     }
     checks.opt_text("phone", phone, 50);
-    checks.non_negative("lead_time_days", lead);
+    checks.days_up_to("lead_time_days", lead, crate::days::MAX_LEAD_TIME_DAYS);
 }
 
 pub async fn create(db: &Db, new: NewSupplier) -> Result<Supplier> {

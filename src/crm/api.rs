@@ -2,15 +2,13 @@
 //! (admin, head, rep); what each sees is decided in `crm::visibility`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{StatusCode, header};
-use serde::de::DeserializeOwned;
+use axum::extract::State;
+use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query, bytes_rejection, parse_json};
-use crate::api::problem::{ApiError, ApiResult, ErrorResponses, Problem};
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
+use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, Principal};
 use crate::crm::contacts::{self, Contact, ContactFilter, ContactPatch, NewContact};
@@ -26,41 +24,6 @@ use crate::crm::visibility::Viewer;
 /// The calling sales user (admin, head or rep); anyone else gets 403.
 fn sales(principal: &Principal) -> ApiResult<Viewer> {
     Ok(Viewer::from(principal.user_in(Access::SALES)?))
-}
-
-/// A JSON body that may be left out entirely (then every field takes its default).
-struct OptionalJson<T>(T);
-
-impl<T, S> FromRequest<S> for OptionalJson<T>
-where
-    T: DeserializeOwned + Default,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase());
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(bytes_rejection)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(OptionalJson(T::default()));
-        }
-        if !content_type.is_some_and(|t| t == "application/json" || t.ends_with("+json")) {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "the body must be JSON, sent with Content-Type: application/json",
-            )
-            .into());
-        }
-        parse_json(&bytes).map(OptionalJson)
-    }
 }
 
 /// Create a customer, with its addresses and contacts.
@@ -84,11 +47,10 @@ async fn create_customer(
 async fn list_customers(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<CustomerFilter>,
 ) -> ApiResult<Json<Listing<Customer>>> {
     let viewer = sales(&principal)?;
-    let page = params.page()?;
     Ok(Json(
         customers::list(&state.db, viewer, &filter, page)
             .await?
@@ -145,10 +107,9 @@ async fn list_customer_transfers(
     State(state): State<AppState>,
     principal: Principal,
     Id(id): Id,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
 ) -> ApiResult<Json<Listing<CustomerTransfer>>> {
     let viewer = sales(&principal)?;
-    let page = params.page()?;
     Ok(Json(
         customers::transfers(&state.db, viewer, id, page)
             .await?
@@ -177,11 +138,10 @@ async fn create_contact(
 async fn list_contacts(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<ContactFilter>,
 ) -> ApiResult<Json<Listing<Contact>>> {
     let viewer = sales(&principal)?;
-    let page = params.page()?;
     Ok(Json(
         contacts::list(&state.db, viewer, &filter, page)
             .await?
@@ -265,11 +225,10 @@ async fn create_lead(
 async fn list_leads(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<LeadFilter>,
 ) -> ApiResult<Json<Listing<Lead>>> {
     let viewer = sales(&principal)?;
-    let page = params.page()?;
     Ok(Json(
         leads::list(&state.db, viewer, &filter, page).await?.into(),
     ))
@@ -310,7 +269,7 @@ async fn convert_lead(
     State(state): State<AppState>,
     principal: Principal,
     Id(id): Id,
-    OptionalJson(body): OptionalJson<ConvertLead>,
+    JsonBody(body): JsonBody<ConvertLead>,
 ) -> ApiResult<(StatusCode, Json<Converted>)> {
     let viewer = sales(&principal)?;
     Ok((
@@ -340,11 +299,10 @@ async fn create_deal(
 async fn list_deals(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<DealFilter>,
 ) -> ApiResult<Json<Listing<Deal>>> {
     let viewer = sales(&principal)?;
-    let page = params.page()?;
     Ok(Json(
         deals::list(&state.db, viewer, &filter, page).await?.into(),
     ))

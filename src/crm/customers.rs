@@ -918,10 +918,5 @@ pub async fn transfers(
 }
 
 fn check_shelf_life(checks: &mut Checks, days: Option<i64>) {
-    checks.non_negative("min_remaining_shelf_life_days", days);
-    checks.check(
-        days.is_none_or(|d| d <= 36_500),
-        "min_remaining_shelf_life_days",
-        "must be at most 36500",
-    );
+    checks.days("min_remaining_shelf_life_days", days);
 }

@@ -30,6 +30,18 @@ impl From<&UserPrincipal> for Viewer {
 }
 
 impl Viewer {
+    /// The viewer whose CRM scope limits what `principal` may see of deals referred to by other
+    /// records (orders serving deals); `None` for callers who see every deal (admins, warehouse
+    /// staff, devices).
+    pub fn scoped(principal: &crate::auth::Principal) -> Option<Viewer> {
+        match principal {
+            crate::auth::Principal::User(u) if matches!(u.role, Role::Head | Role::Rep) => {
+                Some(Viewer::from(u))
+            }
+            _ => None,
+        }
+    }
+
     /// A head's scope is their whole team tree.
     pub fn team_wide(&self) -> bool {
         self.role == Role::Head
@@ -160,4 +172,34 @@ pub async fn check_assignee(db: &Db, viewer: Viewer, field: &str, user_id: i64) 
         )));
     }
     Ok(())
+}
+
+/// Which of `deal_ids` the viewer may see.
+pub async fn visible_deals(
+    db: &Db,
+    viewer: Viewer,
+    deal_ids: &[i64],
+) -> Result<std::collections::HashSet<i64>> {
+    if deal_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let list = (0..deal_ids.len())
+        .map(|i| format!("${}", i + 4))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "{SCOPE} select d.id from deals d where d.id in ({list}) and {}",
+        in_scope("d.owner_id")
+    );
+    let ids = on_read!(db, pool => {
+        let mut q = sqlx::query_scalar::<_, i64>(&sql)
+            .bind(viewer.id)
+            .bind(viewer.team_wide())
+            .bind(viewer.sees_all());
+        for id in deal_ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(pool).await?
+    });
+    Ok(ids.into_iter().collect())
 }

@@ -167,6 +167,54 @@ async fn checkpoint_loop(pool: SqlitePool) {
     }
 }
 
+/// A write transaction on whichever backend is live: a value that domain functions take as
+/// `&mut Tx`, so several modules' work commits together or not at all. Statements run on it
+/// through [`on_tx!`]. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Db {
+    /// Begins a write transaction (on SQLite, on the one write connection).
+    pub async fn begin(&self) -> crate::error::Result<Tx> {
+        Ok(match &*self.backend {
+            Backend::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> crate::error::Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Runs `$body` with `$conn` bound to the connection of the transaction `$tx` (a `&mut Tx`), on
+/// whichever backend it holds: the body is typed once per backend, as with [`on_read!`].
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                #[allow(unused_mut)]
+                let mut $conn: &mut sqlx::SqliteConnection = &mut *tx;
+                $body
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                #[allow(unused_mut)]
+                let mut $conn: &mut sqlx::PgConnection = &mut *tx;
+                $body
+            }
+        }
+    };
+}
+
 /// Runs `$body` with `$pool` bound to the read pool of whichever backend is live.
 #[macro_export]
 macro_rules! on_read {

@@ -27,7 +27,8 @@ use utoipa::ToSchema;
 use crate::catalog::items::{self, Source};
 use crate::db::{Db, now};
 use crate::error::{Error, Result};
-use crate::stock::ledger;
+use crate::stock::batches::BatchStatus;
+use crate::stock::{fefo, ledger};
 use crate::{in_tx, on_read};
 use reservations::{BalanceKey, Holder};
 
@@ -121,29 +122,71 @@ pub async fn has_any(db: &Db, deal_id: i64) -> Result<bool> {
     Ok(n > 0)
 }
 
-async fn take_lease(db: &Db, deal_id: i64, token: &str) -> Result<()> {
-    let at = now();
-    let until = at + time::Duration::seconds(LEASE_SECONDS);
-    let taken = in_tx!(db, tx => {
-        sqlx::query(
-            "update deals set fulfilment_lease = $1, fulfilment_lease_until = $2
-             where id = $3 and (fulfilment_lease is null or fulfilment_lease_until < $4)",
-        )
-        .bind(token)
-        .bind(until)
-        .bind(deal_id)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-    });
-    if taken == 1 {
-        Ok(())
-    } else {
-        Err(Error::conflict(
-            "deal_id",
-            format!("deal {deal_id} is being reserved by another request: retry in a moment"),
-        ))
+/// A deal's reservation lease, held by one run at a time. Dropped without [`Lease::release`]
+/// (the run panicked, or the request was cancelled by a timeout or a hung-up client), it is
+/// released in the background, so the deal is not blocked until the lease times out.
+struct Lease {
+    db: Db,
+    deal_id: i64,
+    token: String,
+    held: bool,
+}
+
+impl Lease {
+    async fn take(db: &Db, deal_id: i64) -> Result<Lease> {
+        let token = lease_token(deal_id);
+        let at = now();
+        let until = at + time::Duration::seconds(LEASE_SECONDS);
+        let taken = in_tx!(db, tx => {
+            sqlx::query(
+                "update deals set fulfilment_lease = $1, fulfilment_lease_until = $2
+                 where id = $3 and (fulfilment_lease is null or fulfilment_lease_until < $4)",
+            )
+            .bind(&token)
+            .bind(until)
+            .bind(deal_id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        });
+        if taken != 1 {
+            return Err(Error::conflict(
+                "deal_id",
+                format!("deal {deal_id} is being reserved by another request: retry in a moment"),
+            ));
+        }
+        Ok(Lease {
+            db: db.clone(),
+            deal_id,
+            token,
+            held: true,
+        })
+    }
+
+    async fn release(mut self) -> Result<()> {
+        self.held = false;
+        drop_lease(&self.db, self.deal_id, &self.token).await
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.held {
+            return;
+        }
+        let (db, deal_id, token) = (
+            self.db.clone(),
+            self.deal_id,
+            std::mem::take(&mut self.token),
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = drop_lease(&db, deal_id, &token).await {
+                    tracing::warn!(deal_id, error = %e, "could not release an abandoned reservation lease");
+                }
+            });
+        }
     }
 }
 
@@ -192,10 +235,9 @@ pub async fn reserve_deal(db: &Db, deal_id: i64, options: ReserveOptions) -> Res
             format!("no warehouse with id {w}"),
         ));
     }
-    let token = lease_token(deal_id);
-    take_lease(db, deal_id, &token).await?;
+    let lease = Lease::take(db, deal_id).await?;
     let result = run(db, deal_id, &deal, warehouse_id, &options).await;
-    drop_lease(db, deal_id, &token).await?;
+    lease.release().await?;
     result
 }
 
@@ -712,11 +754,11 @@ pub async fn availability(
     for (hand, held, status, expiry) in rows {
         on_hand += hand;
         reserved += held;
-        match status.as_deref() {
-            Some("quarantine" | "recalled") => quarantined += hand,
-            Some("expired") => expired += hand,
-            _ if crate::stock::fefo::is_expired(expiry, today) => expired += hand,
-            _ => available += hand - held,
+        let status = BatchStatus::of_column(status.as_deref());
+        match fefo::hold(status, expiry, today) {
+            Some(fefo::Hold::Quarantined) => quarantined += hand,
+            Some(fefo::Hold::Expired) => expired += hand,
+            None => available += fefo::available(hand, held, status, expiry, today),
         }
     }
     let incoming = on_read!(db, pool => {
@@ -885,10 +927,7 @@ pub async fn fulfilment(db: &Db, deal_id: i64) -> Result<Fulfilment> {
     let delivered = delivered_by_line(db, deal_id, &lines).await?;
     let shipments = crate::shipping::of_deal(db, deal_id).await?;
     let packing: BTreeSet<i64> = on_read!(db, pool => {
-        sqlx::query_scalar::<_, i64>(
-            "select distinct pl.packing_location_id from pick_lists pl
-             join pick_list_lines p on p.pick_list_id = pl.id where p.deal_id = $1",
-        )
+        sqlx::query_scalar::<_, i64>(&picking::packing_locations_of("$1"))
         .bind(deal_id)
         .fetch_all(pool)
         .await?

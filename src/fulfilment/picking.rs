@@ -292,9 +292,19 @@ pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<P
     get(db, id).await
 }
 
-/// The deals' reservations in the warehouse still to pick (outside the packing location, less
-/// what open pick lists already hold of them), in pick-route order; `deal_line` narrows to one
-/// line.
+/// The locations where a deal's picked goods wait: the packing locations of its pick lists.
+/// What a deal holds there is picked (the one definition, used by pick lists and the fulfilment
+/// view). `deal` is the SQL expression of the deal's id.
+pub(crate) fn packing_locations_of(deal: &str) -> String {
+    format!(
+        "select pl.packing_location_id from pick_lists pl
+         join pick_list_lines p on p.pick_list_id = pl.id where p.deal_id = {deal}"
+    )
+}
+
+/// The deals' reservations in the warehouse still to pick (outside the packing location and
+/// outside every location where goods picked for the deal wait, less what open pick lists
+/// already hold of them), in pick-route order; `deal_line` narrows to one line.
 async fn to_pick(
     db: &Db,
     deal_ids: &[i64],
@@ -305,7 +315,7 @@ async fn to_pick(
     let mut picks: Vec<ToPick> = Vec::new();
     for deal in deal_ids {
         let rows = on_read!(db, pool => {
-            sqlx::query_as::<_, ToPick>(
+            sqlx::query_as::<_, ToPick>(&format!(
                 "select r.id as reservation_id, r.deal_id, r.deal_line_id, r.item_id, r.location_id,
                         r.batch_id,
                         r.quantity - coalesce((select cast(sum(p.quantity - p.picked - p.short) as bigint)
@@ -317,8 +327,10 @@ async fn to_pick(
                  from reservations r join locations l on l.id = r.location_id
                  where r.deal_id = $1 and r.warehouse_id = $2 and r.quantity > 0
                    and r.location_id <> $3 and r.deal_line_id is not null
-                   and ($4 is null or r.deal_line_id = $4)",
-            )
+                   and ($4 is null or r.deal_line_id = $4)
+                   and r.location_id not in ({})",
+                packing_locations_of("$1")
+            ))
             .bind(deal)
             .bind(warehouse_id)
             .bind(packing_location_id)
@@ -649,9 +661,7 @@ pub async fn scan(
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("batch")))?;
         let min = min_remaining(db, line.deal_id, item_id).await?;
         let enough = match (b.expiry_date, min) {
-            (Some(e), Some(days)) => today
-                .checked_add(time::Duration::days(days))
-                .is_some_and(|d| e >= d),
+            (Some(e), Some(days)) => crate::days::add(today, days).is_some_and(|d| e >= d),
             _ => true,
         };
         let no_later = match (b.expiry_date, line.expiry_date) {

@@ -147,6 +147,33 @@ pub async fn of_supply(
     }))
 }
 
+/// How `quantity` arriving from an order divides among the deals its demands serve (`demands`
+/// in the order [`of_supply`] reads them, oldest first: the order `allocate_output` reserves
+/// in), each getting at most what it still waits for; the rest is for no deal. Parts of the same
+/// deal are merged. Used to name the deal on the movement that brings the goods in.
+pub fn split_by_deal(demands: &[Demand], quantity: i64) -> Vec<(Option<i64>, i64)> {
+    let mut parts: Vec<(Option<i64>, i64)> = Vec::new();
+    let mut left = quantity.max(0);
+    for d in demands {
+        let Some(deal_id) = d.deal_id else {
+            continue;
+        };
+        let take = left.min((d.quantity - d.allocated).max(0));
+        if take == 0 {
+            continue;
+        }
+        match parts.iter_mut().find(|(deal, _)| *deal == Some(deal_id)) {
+            Some((_, q)) => *q += take,
+            None => parts.push((Some(deal_id), take)),
+        }
+        left -= take;
+    }
+    if left > 0 || parts.is_empty() {
+        parts.push((None, left));
+    }
+    parts
+}
+
 /// Shrinks a demand that has not started, with its order (a production order, or a purchase
 /// order line) by `by` (what the demand still waits for is not received by definition: goods
 /// received beyond what was ordered, for others, must not block it); an order left with nothing to make or buy is cancelled. Returns how
@@ -236,4 +263,42 @@ pub async fn flag(db: &Db, demand: &Demand, note: &str) -> Result<()> {
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demand(id: i64, deal: Option<i64>, quantity: i64, allocated: i64) -> Demand {
+        Demand {
+            id,
+            production_order_id: Some(1),
+            purchase_order_line_id: None,
+            purchase_order_id: None,
+            deal_id: deal,
+            deal_line_id: deal.map(|d| d * 10),
+            for_production_order_id: None,
+            item_id: 1,
+            quantity,
+            allocated,
+            status: "released".into(),
+            expected_date: None,
+        }
+    }
+
+    #[test]
+    fn output_goes_to_waiting_deals_oldest_first_then_to_no_deal() {
+        let demands = [
+            demand(1, Some(7), 5, 2),
+            demand(2, None, 4, 0),
+            demand(3, Some(8), 10, 0),
+            demand(4, Some(7), 1, 0),
+        ];
+        assert_eq!(
+            split_by_deal(&demands, 20),
+            vec![(Some(7), 4), (Some(8), 10), (None, 6)]
+        );
+        assert_eq!(split_by_deal(&demands, 2), vec![(Some(7), 2)]);
+        assert_eq!(split_by_deal(&[], 3), vec![(None, 3)]);
+    }
 }

@@ -22,7 +22,8 @@ pub struct ExpiryReport {
 /// itself counts as expired).
 pub async fn run(db: &Db, today: Date, alert_days: i64) -> Result<ExpiryReport> {
     let at = now();
-    let horizon = today.saturating_add(time::Duration::days(alert_days.max(0)));
+    let horizon =
+        crate::days::add(today, alert_days.clamp(0, crate::days::MAX_DAYS)).unwrap_or(today);
     Ok(in_tx!(db, tx => {
         // Expired batches that still hold stock get an alert before their status changes.
         let expired_alerts = sqlx::query(

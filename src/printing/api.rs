@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, Principal};
@@ -64,13 +64,11 @@ async fn create(
 async fn list(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<JobFilter>,
 ) -> ApiResult<Json<Listing<PrintJob>>> {
     p.check(PRINTERS)?;
-    Ok(Json(
-        jobs::list(&s.db, &filter, params.page()?).await?.into(),
-    ))
+    Ok(Json(jobs::list(&s.db, &filter, page).await?.into()))
 }
 
 /// One print job: status, attempts, the last error.

@@ -8,10 +8,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
+use crate::crm::visibility::Viewer;
 use crate::error::{Checks, Error};
 use crate::production::{self, Completed, Completion, Filter, ProductionOrder, StatusChange};
 
@@ -59,15 +60,14 @@ async fn create(
 async fn list(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<Filter>,
 ) -> ApiResult<Json<Listing<ProductionOrder>>> {
     p.check(READERS)?;
-    Ok(Json(
-        production::list(&s.db, &filter, params.page()?)
-            .await?
-            .into(),
-    ))
+    let mut orders = production::list(&s.db, &filter, page).await?;
+    let serves = orders.items.iter_mut().map(|o| &mut o.serves);
+    production::hide_unseen_deals(&s.db, Viewer::scoped(&p), serves).await?;
+    Ok(Json(orders.into()))
 }
 
 /// One production order: components (required, reserved, consumed) and the deals it serves.
@@ -79,7 +79,9 @@ async fn get(
     Id(id): Id,
 ) -> ApiResult<Json<ProductionOrder>> {
     p.check(READERS)?;
-    Ok(Json(production::get(&s.db, id).await?))
+    let mut order = production::get(&s.db, id).await?;
+    production::hide_unseen_deals(&s.db, Viewer::scoped(&p), [&mut order.serves]).await?;
+    Ok(Json(order))
 }
 
 /// Release, start or cancel an order (a `decision_note` clears `needs_decision`). Cancelling

@@ -74,6 +74,31 @@ pub struct Serves {
     pub allocated: i64,
 }
 
+/// Leaves out of each list the deal lines `viewer` may not see (a rep sees only their own
+/// deals, a head their team's), so an order does not reveal other people's deals. Without a
+/// viewer everything stays.
+pub async fn hide_unseen_deals<'a>(
+    db: &Db,
+    viewer: Option<crate::crm::visibility::Viewer>,
+    lists: impl IntoIterator<Item = &'a mut Vec<Serves>>,
+) -> Result<()> {
+    let Some(viewer) = viewer else {
+        return Ok(());
+    };
+    let lists: Vec<&mut Vec<Serves>> = lists.into_iter().collect();
+    let mut deal_ids: Vec<i64> = lists
+        .iter()
+        .flat_map(|l| l.iter().filter_map(|s| s.deal_id))
+        .collect();
+    deal_ids.sort_unstable();
+    deal_ids.dedup();
+    let visible = crate::crm::visibility::visible_deals(db, viewer, &deal_ids).await?;
+    for list in lists {
+        list.retain(|s| s.deal_id.is_none_or(|d| visible.contains(&d)));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProductionOrder {
     pub id: i64,
@@ -232,7 +257,7 @@ pub async fn create(
     let at = now();
     let planned = item
         .lead_time_days
-        .and_then(|d| at.date().checked_add(time::Duration::days(d)));
+        .and_then(|d| crate::days::add(at.date(), d));
     let id = in_tx!(db, tx => {
         let id: i64 = sqlx::query_scalar(
             "insert into production_orders (item_id, warehouse_id, quantity, produced, status,
@@ -534,14 +559,21 @@ pub async fn complete(db: &Db, id: i64, c: Completion, actor: Actor) -> Result<C
             Some(batch.id)
         }
     };
-    movements.push(movement(
-        item.id,
-        batch_id,
-        order.warehouse_id,
-        c.location_id,
-        c.quantity,
-        MovementType::ProductionOutput,
-    ));
+    // The output names the deals it is made for (one movement per deal), as every movement made
+    // for a deal does; what no deal waits for is made to stock.
+    let demands = crate::fulfilment::supply::of_supply(db, Some(id), None).await?;
+    for (deal_id, quantity) in crate::fulfilment::supply::split_by_deal(&demands, c.quantity) {
+        let mut m = movement(
+            item.id,
+            batch_id,
+            order.warehouse_id,
+            c.location_id,
+            quantity,
+            MovementType::ProductionOutput,
+        );
+        m.deal_id = deal_id;
+        movements.push(m);
+    }
     let at = now();
     let mut guards = vec![Guard::before(
         "update production_orders set produced = produced + $1,

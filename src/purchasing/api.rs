@@ -5,10 +5,11 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
+use crate::crm::visibility::Viewer;
 use crate::purchasing::{self, Filter, PurchaseOrder, PurchaseReceipt, Received, StatusChange};
 
 const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Rep, Role::Warehouse]);
@@ -21,15 +22,14 @@ const RECEIVERS: Access = Access::WAREHOUSE_FLOOR;
 async fn list(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<Filter>,
 ) -> ApiResult<Json<Listing<PurchaseOrder>>> {
     p.check(READERS)?;
-    Ok(Json(
-        purchasing::list(&s.db, &filter, params.page()?)
-            .await?
-            .into(),
-    ))
+    let mut orders = purchasing::list(&s.db, &filter, page).await?;
+    let serves = orders.items.iter_mut().map(|o| &mut o.serves);
+    crate::production::hide_unseen_deals(&s.db, Viewer::scoped(&p), serves).await?;
+    Ok(Json(orders.into()))
 }
 
 /// One purchase order: lines (ordered, received) and the deal lines they serve.
@@ -41,7 +41,9 @@ async fn get(
     Id(id): Id,
 ) -> ApiResult<Json<PurchaseOrder>> {
     p.check(READERS)?;
-    Ok(Json(purchasing::get(&s.db, id).await?))
+    let mut order = purchasing::get(&s.db, id).await?;
+    crate::production::hide_unseen_deals(&s.db, Viewer::scoped(&p), [&mut order.serves]).await?;
+    Ok(Json(order))
 }
 
 /// Send an open order to its supplier (`ordered`: later deals start a new open order) or

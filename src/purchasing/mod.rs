@@ -166,7 +166,7 @@ pub async fn order_for(
     let at = now();
     let expected = item
         .lead_time_days
-        .and_then(|d| at.date().checked_add(time::Duration::days(d)));
+        .and_then(|d| crate::days::add(at.date(), d));
     let (deal_id, line_id, parent) = holder.columns();
     let order = in_tx!(db, tx => {
         sqlx::query(

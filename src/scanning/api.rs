@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{JsonBody, ListParams, Listing, Query};
+use crate::api::extract::{JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiError, ApiResult, ErrorResponses, Problem};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
@@ -65,13 +65,11 @@ async fn scan(
 async fn list_scans(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<ScanFilter>,
 ) -> ApiResult<Json<Listing<ScanEntry>>> {
     principal.check(SUPERVISORS)?;
-    Ok(Json(
-        log::list(&state.db, &filter, params.page()?).await?.into(),
-    ))
+    Ok(Json(log::list(&state.db, &filter, page).await?.into()))
 }
 
 /// The scanner and printer profiles this server knows (`devices/*.toml`).

@@ -1,7 +1,6 @@
 //! HTTP handlers: parcels (with their GS1 logistic labels), shipments, dispatch, tracking.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, JsonBody, Query, parse_json};
+use crate::api::extract::{Id, JsonBody, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
@@ -164,14 +163,9 @@ async fn dispatch(
     State(s): State<AppState>,
     p: Principal,
     Id(id): Id,
-    body: Bytes,
+    JsonBody(body): JsonBody<DispatchRequest>,
 ) -> ApiResult<Json<Dispatched>> {
     p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
-    let body: DispatchRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        DispatchRequest::default()
-    } else {
-        parse_json(&body)?
-    };
     Ok(Json(
         documents::dispatch_and_print(&s.db, &s.printing, id, &body, actor(&p), submitter(&p))
             .await?,

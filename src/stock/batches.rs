@@ -6,9 +6,9 @@ use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
 use crate::catalog::items::{self, Tracking};
-use crate::db::{Db, now};
+use crate::db::{Arg, Db, Page, Paged, Tx, Where, now};
 use crate::error::{Checks, Error, Result};
-use crate::{in_tx, on_read};
+use crate::{bind_args, in_tx, on_read, on_tx};
 
 /// Whether a batch may be handed out. Only `available` batches are (see `fefo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -27,6 +27,16 @@ impl BatchStatus {
             BatchStatus::Quarantine => "quarantine",
             BatchStatus::Expired => "expired",
             BatchStatus::Recalled => "recalled",
+        }
+    }
+
+    /// The status of a balance's batch as read from a (left-joined) column: unbatched stock is
+    /// `available`; text the column's check constraint cannot hold counts as quarantined, so it
+    /// is never handed out.
+    pub fn of_column(value: Option<&str>) -> Self {
+        match value {
+            None => BatchStatus::Available,
+            Some(s) => BatchStatus::parse(s).unwrap_or(BatchStatus::Quarantine),
         }
     }
 
@@ -121,6 +131,14 @@ pub struct BatchFilter {
 /// different expiry date is a conflict on `expiry`; otherwise the existing batch is returned
 /// unchanged.
 pub async fn find_or_create(db: &Db, new: NewBatch) -> Result<Batch> {
+    let mut tx = db.begin().await?;
+    let batch = find_or_create_in(&mut tx, db, new).await?;
+    tx.commit().await?;
+    Ok(batch)
+}
+
+/// [`find_or_create`] inside the caller's transaction (`db` reads the item master).
+pub async fn find_or_create_in(tx: &mut Tx, db: &Db, new: NewBatch) -> Result<Batch> {
     let code = new.code.trim().to_string();
     let mut checks = Checks::new();
     checks.text("code", &code, 100);
@@ -137,17 +155,15 @@ pub async fn find_or_create(db: &Db, new: NewBatch) -> Result<Batch> {
             "this item is not tracked by batch; receive it without a batch",
         ));
     }
+    check_printable(&code, item.tracking)?;
     let at = now();
     let received_at = new.received_at.unwrap_or(at);
     let expiry = match (new.expiry_date, item.shelf_life_days) {
         (Some(e), _) => Some(e),
-        (None, Some(days)) => received_at.date().checked_add(time::Duration::days(days)),
+        (None, Some(days)) => crate::days::add(received_at.date(), days),
         (None, None) => None,
     };
-    if let Some(existing) = by_code(db, new.item_id, &code).await? {
-        return check_same(existing, new.expiry_date);
-    }
-    let row = in_tx!(db, tx => {
+    let row = on_tx!(tx, tx => {
         sqlx::query(
             "insert into batches (item_id, code, expiry_date, production_date, received_at, status, created_at)
              values ($1, $2, $3, $4, $5, 'available', $6)
@@ -169,8 +185,33 @@ pub async fn find_or_create(db: &Db, new: NewBatch) -> Result<Batch> {
         .fetch_one(&mut *tx)
         .await?
     });
-    // Someone else may have created it first: same check as for an existing batch.
+    // It may have existed already (or someone else created it first): same expiry or a conflict.
     check_same(row.into(), new.expiry_date)
+}
+
+/// A batch code (or, for serial-tracked items, a serial number) is printed on labels under GS1
+/// AI 10 (or 21): at most 20 characters of CSET 82. One that breaks those rules could never be
+/// labelled, so it never enters Depot.
+fn check_printable(code: &str, tracking: Tracking) -> Result<()> {
+    let ai = if tracking == Tracking::Serial {
+        "21"
+    } else {
+        "10"
+    };
+    crate::barcode::gs1::validate_ai_value(ai, code).map_err(|e| {
+        let what = if ai == "21" {
+            "serial number"
+        } else {
+            "batch code"
+        };
+        Error::invalid(
+            "code",
+            format!(
+                "a {what} must be printable as GS1 AI ({ai}): {}",
+                e.message.trim_start_matches(&format!("AI ({ai}): "))
+            ),
+        )
+    })
 }
 
 fn check_same(existing: Batch, expiry: Option<Date>) -> Result<Batch> {
@@ -218,37 +259,75 @@ pub async fn get(db: &Db, id: i64) -> Result<Batch> {
 /// Batches matching `filter`, earliest expiry first (undated last), then by id. `today` anchors
 /// `expiring_within_days`.
 pub async fn list(db: &Db, filter: &BatchFilter, today: Date) -> Result<Vec<Batch>> {
+    Ok(rows(db, filter, today, None).await?.items)
+}
+
+/// One page of [`list`]; the cursor is the last batch's id, so pages keep the expiry order.
+pub async fn page(db: &Db, filter: &BatchFilter, today: Date, page: Page) -> Result<Paged<Batch>> {
+    rows(db, filter, today, Some(page)).await
+}
+
+async fn rows(
+    db: &Db,
+    filter: &BatchFilter,
+    today: Date,
+    page: Option<Page>,
+) -> Result<Paged<Batch>> {
     let mut checks = Checks::new();
-    checks.non_negative("expiring_within_days", filter.expiring_within_days);
-    checks.check(
-        filter.expiring_within_days.is_none_or(|d| d <= 36_500),
-        "expiring_within_days",
-        "must be at most 36500",
-    );
+    checks.days("expiring_within_days", filter.expiring_within_days);
     checks.finish()?;
-    let before = filter
+    let mut w = Where::default();
+    w.int("item_id = $?", filter.item_id);
+    w.text("status = $?", filter.status.map(BatchStatus::as_str));
+    if let Some(before) = filter
         .expiring_within_days
-        .and_then(|d| today.checked_add(time::Duration::days(d)));
+        .and_then(|d| crate::days::add(today, d))
+    {
+        w.add("expiry_date <= $?", Arg::Date(before));
+    }
+    // Undated batches sort last: after every real date.
+    const ORDER: &str = "coalesce(expiry_date, '9999-12-31'), id";
+    let mut limit = String::new();
+    if let Some(page) = page {
+        if page.after > 0 {
+            w.add(
+                &format!("({ORDER}) > (select {ORDER} from batches where id = $?)"),
+                Arg::Int(page.after),
+            );
+        }
+        limit = format!("limit ${}", w.next());
+        w.args.push(Arg::Int(page.fetch_limit()));
+    }
+    let sql = format!(
+        "select {COLUMNS} from batches where {} order by {ORDER} {limit}",
+        w.sql()
+    );
     let rows = on_read!(db, pool => {
-        sqlx::query_as::<_, BatchRow>(&format!(
-            "select {COLUMNS} from batches
-             where ($1 is null or item_id = $1) and ($2 is null or status = $2)
-               and ($3 is null or expiry_date <= $3)
-             order by case when expiry_date is null then 1 else 0 end, expiry_date, id
-             limit 10000"
-        ))
-        .bind(filter.item_id)
-        .bind(filter.status.map(BatchStatus::as_str))
-        .bind(before)
-        .fetch_all(pool)
-        .await?
+        bind_args!(sqlx::query_as::<_, BatchRow>(&sql), &w.args)
+            .fetch_all(pool)
+            .await?
     });
-    Ok(rows.into_iter().map(Batch::from).collect())
+    let rows = match page {
+        Some(page) => Paged::from_rows(rows, page, |r| r.id),
+        None => Paged {
+            items: rows,
+            next_after: None,
+        },
+    };
+    Ok(rows.map(Batch::from))
 }
 
 /// Puts a batch in quarantine, recalls it, marks it expired, or releases it.
 pub async fn set_status(db: &Db, id: i64, status: BatchStatus) -> Result<Batch> {
-    let row = in_tx!(db, tx => {
+    let mut tx = db.begin().await?;
+    let batch = set_status_in(&mut tx, id, status).await?;
+    tx.commit().await?;
+    Ok(batch)
+}
+
+/// [`set_status`] inside the caller's transaction.
+pub async fn set_status_in(tx: &mut Tx, id: i64, status: BatchStatus) -> Result<Batch> {
+    let row = on_tx!(tx, tx => {
         sqlx::query_as::<_, BatchRow>(&format!(
             "update batches set status = $2 where id = $1 returning {COLUMNS}"
         ))

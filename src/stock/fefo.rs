@@ -70,6 +70,41 @@ pub fn is_expired(expiry: Option<Date>, today: Date) -> bool {
     matches!(expiry, Some(e) if today >= e)
 }
 
+/// Why stock cannot be handed out whatever its quantity, if it cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Past its expiry day, or its batch marked expired.
+    Expired,
+    /// Its batch is in quarantine or recalled.
+    Quarantined,
+}
+
+/// Whether stock of a batch with this status and expiry is held back on `today` (`None` when it
+/// may be handed out). Unbatched stock has status `available` and no expiry.
+pub fn hold(status: BatchStatus, expiry: Option<Date>, today: Date) -> Option<Hold> {
+    match status {
+        BatchStatus::Quarantine | BatchStatus::Recalled => Some(Hold::Quarantined),
+        BatchStatus::Expired => Some(Hold::Expired),
+        BatchStatus::Available if is_expired(expiry, today) => Some(Hold::Expired),
+        BatchStatus::Available => None,
+    }
+}
+
+/// The one meaning of "available" every read uses: on hand less reserved, of stock that is not
+/// expired, quarantined or recalled (zero otherwise).
+pub fn available(
+    on_hand: i64,
+    reserved: i64,
+    status: BatchStatus,
+    expiry: Option<Date>,
+    today: Date,
+) -> i64 {
+    match hold(status, expiry, today) {
+        Some(_) => 0,
+        None => (on_hand - reserved).max(0),
+    }
+}
+
 /// Whole days of shelf life left on `today` (`None` without an expiry date).
 pub fn remaining_days(expiry: Option<Date>, today: Date) -> Option<i64> {
     expiry.map(|e| (e - today).whole_days())
@@ -78,7 +113,7 @@ pub fn remaining_days(expiry: Option<Date>, today: Date) -> Option<i64> {
 /// Whether a candidate may be handed out at all: not expired, status `available`, and at least
 /// `min_remaining_days` of shelf life left. Says nothing about quantity.
 pub fn eligible(c: &Candidate, today: Date, min_remaining_days: Option<i64>) -> bool {
-    if c.batch_status != BatchStatus::Available || is_expired(c.expiry, today) {
+    if hold(c.batch_status, c.expiry, today).is_some() {
         return false;
     }
     match (min_remaining_days, remaining_days(c.expiry, today)) {

@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::db::{Arg, Db, Page, Paged, Where, now};
+use crate::db::{Arg, Db, Page, Paged, Tx, Where, now};
 use crate::error::{Checks, Error, Result};
 use crate::stock::batches::BatchStatus;
 use crate::stock::fefo::{self, Candidate, Plan};
-use crate::{bind_args, in_tx, on_read};
+use crate::{bind_args, on_read, on_tx};
 
 /// The largest quantity one movement may carry (keeps every sum far from overflow).
 pub const MAX_QUANTITY: i64 = 1_000_000_000_000;
@@ -483,6 +483,27 @@ async fn post_all(
     movements: Vec<(NewMovement, Option<i64>)>,
     guards: Vec<Guard>,
 ) -> Result<Vec<Movement>> {
+    let mut tx = db.begin().await?;
+    let posted = post_all_in(&mut tx, movements, guards).await?;
+    tx.commit().await?;
+    Ok(posted)
+}
+
+/// [`post`] inside the caller's transaction: the movements commit with the rest of its work.
+pub async fn post_in(tx: &mut Tx, movements: Vec<NewMovement>) -> Result<Vec<Movement>> {
+    post_all_in(
+        tx,
+        movements.into_iter().map(|m| (m, None)).collect(),
+        Vec::new(),
+    )
+    .await
+}
+
+async fn post_all_in(
+    tx: &mut Tx,
+    movements: Vec<(NewMovement, Option<i64>)>,
+    guards: Vec<Guard>,
+) -> Result<Vec<Movement>> {
     if !movements.is_empty() || guards.is_empty() {
         check_movements(&movements)?;
     }
@@ -501,7 +522,7 @@ async fn post_all(
         )
     });
     let (after, before): (Vec<Guard>, Vec<Guard>) = guards.into_iter().partition(|g| g.after);
-    let posted = in_tx!(db, tx => {
+    let posted = on_tx!(tx, tx => {
         for guard in before {
             let changed = bind_args!(sqlx::query(&guard.sql), &guard.args)
                 .execute(&mut *tx)
@@ -685,25 +706,74 @@ pub struct BalanceFilter {
 }
 
 /// Stock of one item, batch and location.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Balance {
     pub item_id: i64,
+    pub item_code: String,
+    pub item_name: String,
     pub warehouse_id: i64,
     pub location_id: i64,
     pub location_code: String,
     pub batch_id: Option<i64>,
     pub batch_code: Option<String>,
     pub expiry_date: Option<Date>,
+    /// The batch's status (`null` for stock of an item not tracked by batch).
+    pub batch_status: Option<BatchStatus>,
     pub on_hand: i64,
     pub reserved: i64,
-    /// `on_hand - reserved`.
+    /// What may still be handed out: `on_hand - reserved`, and 0 when the stock is expired,
+    /// quarantined or recalled (the one definition every read uses, `fefo::available`).
     pub available: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
-/// Balances matching `filter`, in pick-route order of their locations. Reads `stock_balances`
-/// only (through its (item_id, warehouse_id, ...) key), never the ledger.
+#[derive(sqlx::FromRow)]
+struct BalanceRow {
+    id: i64,
+    item_id: i64,
+    item_code: String,
+    item_name: String,
+    warehouse_id: i64,
+    location_id: i64,
+    location_code: String,
+    batch_id: Option<i64>,
+    batch_code: Option<String>,
+    expiry_date: Option<Date>,
+    batch_status: Option<String>,
+    on_hand: i64,
+    reserved: i64,
+    updated_at: OffsetDateTime,
+}
+
+impl BalanceRow {
+    fn into_balance(self, today: Date) -> Balance {
+        let status = BatchStatus::of_column(self.batch_status.as_deref());
+        Balance {
+            available: fefo::available(
+                self.on_hand,
+                self.reserved,
+                status,
+                self.expiry_date,
+                today,
+            ),
+            item_id: self.item_id,
+            item_code: self.item_code,
+            item_name: self.item_name,
+            warehouse_id: self.warehouse_id,
+            location_id: self.location_id,
+            location_code: self.location_code,
+            batch_id: self.batch_id,
+            batch_code: self.batch_code,
+            expiry_date: self.expiry_date,
+            batch_status: self.batch_id.map(|_| status),
+            on_hand: self.on_hand,
+            reserved: self.reserved,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
 /// One balance's `(on_hand, reserved)`; `(0, 0)` when it has never been posted to.
 pub async fn on_hand_and_reserved(
     db: &Db,
@@ -727,7 +797,23 @@ pub async fn on_hand_and_reserved(
     .unwrap_or((0, 0)))
 }
 
+/// Every balance matching `filter`, in pick-route order of their locations. Reads
+/// `stock_balances` only (through its (item_id, warehouse_id, ...) key), never the ledger.
 pub async fn balances(db: &Db, filter: &BalanceFilter) -> Result<Vec<Balance>> {
+    Ok(balance_rows(db, filter, None).await?.items)
+}
+
+/// One page of [`balances`]; the cursor is the last row's balance id, so pages keep the
+/// pick-route order.
+pub async fn balance_page(db: &Db, filter: &BalanceFilter, page: Page) -> Result<Paged<Balance>> {
+    balance_rows(db, filter, Some(page)).await
+}
+
+async fn balance_rows(
+    db: &Db,
+    filter: &BalanceFilter,
+    page: Option<Page>,
+) -> Result<Paged<Balance>> {
     let mut w = Where::default();
     w.int("s.item_id = $?", filter.item_id);
     w.int("s.warehouse_id = $?", filter.warehouse_id);
@@ -736,22 +822,47 @@ pub async fn balances(db: &Db, filter: &BalanceFilter) -> Result<Vec<Balance>> {
     if !filter.include_empty {
         w.clauses.push("s.on_hand > 0".into());
     }
+    let mut limit = String::new();
+    if let Some(page) = page {
+        if page.after > 0 {
+            w.add(
+                "(l.pick_sequence, l.code, s.batch_key, s.id) >
+                 (select l2.pick_sequence, l2.code, s2.batch_key, s2.id
+                  from stock_balances s2 join locations l2 on l2.id = s2.location_id
+                  where s2.id = $?)",
+                Arg::Int(page.after),
+            );
+        }
+        limit = format!("limit ${}", w.next());
+        w.args.push(Arg::Int(page.fetch_limit()));
+    }
     let sql = format!(
-        "select s.item_id, s.warehouse_id, s.location_id, l.code as location_code, s.batch_id,
-                b.code as batch_code, b.expiry_date, s.on_hand, s.reserved,
-                s.on_hand - s.reserved as available, s.updated_at
+        "select s.id, s.item_id, i.code as item_code, i.name as item_name, s.warehouse_id,
+                s.location_id, l.code as location_code, s.batch_id, b.code as batch_code,
+                b.expiry_date, b.status as batch_status, s.on_hand, s.reserved, s.updated_at
          from stock_balances s
+         join items i on i.id = s.item_id
          join locations l on l.id = s.location_id
          left join batches b on b.id = s.batch_id
          where {}
-         order by l.pick_sequence, l.code, s.batch_key",
+         order by l.pick_sequence, l.code, s.batch_key, s.id
+         {limit}",
         w.sql()
     );
-    Ok(on_read!(db, pool => {
-        bind_args!(sqlx::query_as::<_, Balance>(&sql), &w.args)
+    let rows = on_read!(db, pool => {
+        bind_args!(sqlx::query_as::<_, BalanceRow>(&sql), &w.args)
             .fetch_all(pool)
             .await?
-    }))
+    });
+    let today = now().date();
+    let rows = match page {
+        Some(page) => Paged::from_rows(rows, page, |r| r.id),
+        None => Paged {
+            items: rows,
+            next_after: None,
+        },
+    };
+    Ok(rows.map(|r| r.into_balance(today)))
 }
 
 /// Which ledger rows to read.
@@ -834,10 +945,7 @@ impl From<CandidateRow> for Candidate {
             location_code: r.location_code,
             pick_sequence: r.pick_sequence,
             available: r.available,
-            batch_status: match r.status.as_deref() {
-                None => BatchStatus::Available,
-                Some(s) => BatchStatus::parse(s).unwrap_or(BatchStatus::Quarantine),
-            },
+            batch_status: BatchStatus::of_column(r.status.as_deref()),
         }
     }
 }
@@ -876,7 +984,7 @@ pub async fn plan(
         "quantity",
         "is larger than any stock can be",
     );
-    checks.non_negative("min_remaining_days", min_remaining);
+    checks.days("min_remaining_days", min_remaining);
     checks.finish()?;
     // The item's own minimum, and whether item and warehouse exist: one round trip.
     let (items_found, item_min, warehouses_found) = on_read!(db, pool => {
@@ -913,7 +1021,7 @@ pub async fn plan(
     // expiry date ahead of it, so planning over this prefix gives the same plan as planning over
     // all candidates. Undated stock is read only if dated stock falls short. SQL leaves out only
     // what can never qualify; fefo::plan applies the whole rule again.
-    let cutoff = today.checked_add(time::Duration::days(min.unwrap_or(0).max(1)));
+    let cutoff = crate::days::add(today, min.unwrap_or(0).max(1));
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut covered = 0i64;
     if let Some(cutoff) = cutoff {

@@ -7,11 +7,12 @@ use utoipa::ToSchema;
 
 use crate::catalog::items::{self, Tracking};
 use crate::catalog::warehouses;
-use crate::db::{Db, now};
+use crate::db::{Db, Page, Paged, Where, now};
 use crate::error::{Checks, Error, Result};
 use crate::stock::batches::{self, BatchStatus, NewBatch};
 use crate::stock::fefo;
 use crate::stock::ledger::{self, Movement, MovementType, NewMovement};
+use crate::{on_read, on_tx};
 
 /// One received line: either an item with its batch data, or a raw scan of its GS1 barcode.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -46,9 +47,114 @@ pub struct NewReceipt {
     pub note: Option<String>,
 }
 
+/// A receipt: where goods came in, against which order or deal, and the movements it posted
+/// (each with `document_type` `receipt` and this receipt's id).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Receipt {
+    pub id: i64,
+    pub warehouse_id: i64,
+    pub location_id: i64,
+    pub purchase_order_id: Option<i64>,
+    pub production_order_id: Option<i64>,
+    pub deal_id: Option<i64>,
+    pub quarantine: bool,
+    pub note: Option<String>,
+    pub user_id: Option<i64>,
+    pub device_id: Option<i64>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
     pub movements: Vec<Movement>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReceiptRow {
+    id: i64,
+    warehouse_id: i64,
+    location_id: i64,
+    purchase_order_id: Option<i64>,
+    production_order_id: Option<i64>,
+    deal_id: Option<i64>,
+    quarantine: bool,
+    note: Option<String>,
+    user_id: Option<i64>,
+    device_id: Option<i64>,
+    created_at: OffsetDateTime,
+}
+
+impl ReceiptRow {
+    fn with(self, movements: Vec<Movement>) -> Receipt {
+        Receipt {
+            id: self.id,
+            warehouse_id: self.warehouse_id,
+            location_id: self.location_id,
+            purchase_order_id: self.purchase_order_id,
+            production_order_id: self.production_order_id,
+            deal_id: self.deal_id,
+            quarantine: self.quarantine,
+            note: self.note,
+            user_id: self.user_id,
+            device_id: self.device_id,
+            created_at: self.created_at,
+            movements,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, warehouse_id, location_id, purchase_order_id, production_order_id, \
+    deal_id, quarantine, note, user_id, device_id, created_at";
+
+/// The `document_type` of every receipt's movements.
+pub const DOCUMENT: &str = "receipt";
+
+/// Which receipts to list.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReceiptFilter {
+    pub warehouse_id: Option<i64>,
+    pub purchase_order_id: Option<i64>,
+    pub production_order_id: Option<i64>,
+    pub deal_id: Option<i64>,
+}
+
+/// Receipts matching `filter`, oldest first, each with its movements.
+pub async fn list(db: &Db, filter: &ReceiptFilter, page: Page) -> Result<Paged<Receipt>> {
+    let mut w = Where::default();
+    w.int("warehouse_id = $?", filter.warehouse_id);
+    w.int("purchase_order_id = $?", filter.purchase_order_id);
+    w.int("production_order_id = $?", filter.production_order_id);
+    w.int("deal_id = $?", filter.deal_id);
+    let ids = crate::db::page_ids(db, "receipts", w, page).await?;
+    let mut items = Vec::with_capacity(ids.items.len());
+    for id in ids.items {
+        items.push(get(db, id).await?);
+    }
+    Ok(Paged {
+        items,
+        next_after: ids.next_after,
+    })
+}
+
+/// One receipt with its movements.
+pub async fn get(db: &Db, id: i64) -> Result<Receipt> {
+    let row = on_read!(db, pool => {
+        sqlx::query_as::<_, ReceiptRow>(&format!("select {COLUMNS} from receipts where id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+    })
+    .ok_or_else(|| Error::not_found("receipt", id))?;
+    let movements = ledger::ledger(
+        db,
+        &ledger::LedgerFilter {
+            document_type: Some(DOCUMENT.into()),
+            document_id: Some(id),
+            ..Default::default()
+        },
+        crate::db::Page::first(crate::db::Page::MAX_LIMIT * 2),
+    )
+    .await?
+    .items;
+    Ok(row.with(movements))
 }
 
 /// What one line resolves to before posting.
@@ -131,7 +237,7 @@ async fn resolve_line(db: &Db, i: usize, line: &ReceiptLine, today: Date) -> Res
         if expiry.is_none()
             && let Some(days) = item.shelf_life_days
         {
-            expiry = Some(today.saturating_add(time::Duration::days(days)));
+            expiry = crate::days::add(today, days);
         }
     }
     Ok(Resolved {
@@ -171,23 +277,55 @@ pub async fn receive(
             ),
         ));
     }
+    check_references(db, &new).await?;
     let received_at: OffsetDateTime = now();
     let today = received_at.date();
-    let mut movements = Vec::with_capacity(new.lines.len());
+    // Lines are resolved (GS1 read, item looked up) before the transaction starts: reading
+    // master data needs no lock.
+    let mut resolved = Vec::with_capacity(new.lines.len());
     for (i, line) in new.lines.iter().enumerate() {
-        let resolved = resolve_line(db, i, line, today).await?;
-        let batch_id = match resolved.batch {
+        let line = resolve_line(db, i, line, today).await?;
+        if let Some((_, expiry, _)) = &line.batch
+            && fefo::is_expired(*expiry, today)
+            && !new.quarantine
+        {
+            return Err(Error::invalid(
+                format!("lines[{i}].expiry"),
+                "this batch is expired: receive it with \"quarantine\": true",
+            ));
+        }
+        resolved.push(line);
+    }
+    // The receipt, its batches and its movements commit together or not at all.
+    let mut tx = db.begin().await?;
+    let row = on_tx!(&mut tx, tx => {
+        sqlx::query_as::<_, ReceiptRow>(&format!(
+            "insert into receipts (warehouse_id, location_id, purchase_order_id,
+                 production_order_id, deal_id, quarantine, note, user_id, device_id, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning {COLUMNS}"
+        ))
+        .bind(new.warehouse_id)
+        .bind(new.location_id)
+        .bind(new.purchase_order_id)
+        .bind(new.production_order_id)
+        .bind(new.deal_id)
+        .bind(new.quarantine)
+        .bind(new.note.as_deref())
+        .bind(user_id)
+        .bind(device_id)
+        .bind(received_at)
+        .fetch_one(&mut *tx)
+        .await?
+    });
+    let mut movements = Vec::with_capacity(resolved.len());
+    for (i, line) in resolved.into_iter().enumerate() {
+        let batch_id = match line.batch {
             Some((code, expiry, produced)) => {
-                if fefo::is_expired(expiry, today) && !new.quarantine {
-                    return Err(Error::invalid(
-                        format!("lines[{i}].expiry"),
-                        "this batch is expired: receive it with \"quarantine\": true",
-                    ));
-                }
-                let batch = batches::find_or_create(
+                let batch = batches::find_or_create_in(
+                    &mut tx,
                     db,
                     NewBatch {
-                        item_id: resolved.item_id,
+                        item_id: line.item_id,
                         code,
                         expiry_date: expiry,
                         production_date: produced,
@@ -197,44 +335,74 @@ pub async fn receive(
                 .await
                 .map_err(|e| relabel(e, i))?;
                 if new.quarantine && batch.status == BatchStatus::Available {
-                    batches::set_status(db, batch.id, BatchStatus::Quarantine).await?;
+                    batches::set_status_in(&mut tx, batch.id, BatchStatus::Quarantine).await?;
                 }
                 Some(batch.id)
             }
             None => None,
         };
-        let (document_type, document_id) = match (new.purchase_order_id, new.production_order_id) {
-            (Some(id), _) => (Some("purchase_order".to_string()), Some(id)),
-            (None, Some(id)) => (Some("production_order".to_string()), Some(id)),
-            _ => (Some("receipt".to_string()), None),
-        };
         movements.push(NewMovement {
-            item_id: resolved.item_id,
+            item_id: line.item_id,
             batch_id,
             warehouse_id: new.warehouse_id,
             location_id: new.location_id,
-            quantity: resolved.quantity,
+            quantity: line.quantity,
             kind: MovementType::Receipt,
             user_id,
             device_id,
-            document_type,
-            document_id,
+            document_type: Some(DOCUMENT.into()),
+            document_id: Some(row.id),
             deal_id: new.deal_id,
             note: new.note.clone(),
             reservation_id: None,
         });
     }
-    Ok(Receipt {
-        movements: ledger::post(db, movements).await?,
-    })
+    let posted = ledger::post_in(&mut tx, movements).await?;
+    tx.commit().await?;
+    Ok(row.with(posted))
 }
 
-/// Puts a line index in front of a batch error's field.
+/// The order and deal a receipt names exist: one round trip.
+async fn check_references(db: &Db, new: &NewReceipt) -> Result<()> {
+    let (purchase, production, deal) = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64, i64)>(
+            "select (select count(*) from purchase_orders where id = $1),
+                    (select count(*) from production_orders where id = $2),
+                    (select count(*) from deals where id = $3)",
+        )
+        .bind(new.purchase_order_id)
+        .bind(new.production_order_id)
+        .bind(new.deal_id)
+        .fetch_one(pool)
+        .await?
+    });
+    let mut checks = Checks::new();
+    for (field, id, found) in [
+        ("purchase_order_id", new.purchase_order_id, purchase),
+        ("production_order_id", new.production_order_id, production),
+        ("deal_id", new.deal_id, deal),
+    ] {
+        if let Some(id) = id {
+            checks.check(found > 0, field, &format!("no record with id {id}"));
+        }
+    }
+    checks.finish()
+}
+
+/// Names a batch error by the receipt line's own field (`lines[2].batch` for the batch's `code`).
 fn relabel(e: Error, i: usize) -> Error {
+    let field = |f: &str| {
+        let name = match f {
+            "code" => "batch",
+            "expiry_date" => "expiry",
+            other => other,
+        };
+        format!("lines[{i}].{name}")
+    };
     match e {
         Error::Validation(mut errors) => {
             for err in &mut errors {
-                err.field = format!("lines[{i}].{}", err.field);
+                err.field = field(&err.field);
             }
             Error::Validation(errors)
         }
@@ -242,7 +410,7 @@ fn relabel(e: Error, i: usize) -> Error {
             field: Some(f),
             detail,
         } => Error::Conflict {
-            field: Some(format!("lines[{i}].{f}")),
+            field: Some(field(&f)),
             detail,
         },
         other => other,

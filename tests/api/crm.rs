@@ -297,19 +297,19 @@ async fn reps_see_their_own_and_public_heads_see_their_team(app: TestApp) {
     assert_eq!(ids(&list), vec![id(&own1), id(&public)]);
     let (_, list) = app.get("/v1/customers?public=true", &rep1).await;
     assert_eq!(ids(&list), vec![id(&public)]);
-    for path in [
-        format!("/v1/customers/{}", id(&own2)),
-        format!("/v1/deals/{}", id(&deal2)),
+    for (path, change) in [
+        (
+            format!("/v1/customers/{}", id(&own2)),
+            json!({"legal_name": "mine now"}),
+        ),
+        (
+            format!("/v1/deals/{}", id(&deal2)),
+            json!({"title": "mine now"}),
+        ),
     ] {
         let (status, problem) = app.get(&path, &rep1).await;
         assert_problem(status, &problem, 404, None);
-        let (status, problem) = app
-            .patch(
-                &path,
-                &rep1,
-                json!({"title": "mine now", "legal_name": "mine now"}),
-            )
-            .await;
+        let (status, problem) = app.patch(&path, &rep1, change).await;
         assert_problem(status, &problem, 404, None);
     }
     let (status, read) = app

@@ -11,6 +11,7 @@ mod crm;
 mod dispatch;
 mod fulfilment;
 mod garbage;
+mod hardening;
 mod labels;
 mod picking;
 mod platform;

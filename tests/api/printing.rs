@@ -592,9 +592,28 @@ async fn bad_print_requests_are_refused(app: TestApp) {
     )
     .await;
     assert_problem(s, &b, 422, Some("printer_id"));
-    let odd = register_printer(&app, &printer.address, "honeywell").await;
-    let (s, b) = print(&app, json!({"printer_id": odd, "zpl": zpl}), None).await;
-    assert_problem(s, &b, 422, Some("printer_id"));
+    // A printer whose profile is not a printer profile is refused when it is registered, not
+    // at its first job; the problem lists the profiles that are known.
+    let (s, b) = app
+        .post(
+            "/v1/devices",
+            &app.admin_token,
+            json!({"name": "odd", "kind": "printer", "profile": "honeywell", "address": printer.address}),
+        )
+        .await;
+    assert_problem(s, &b, 422, Some("profile"));
+    assert!(
+        b["detail"].as_str().unwrap().contains("zebra-203-4x6"),
+        "{b}"
+    );
+    let (s, b) = app
+        .post(
+            "/v1/devices",
+            &app.admin_token,
+            json!({"name": "pdf", "kind": "printer", "profile": "pdf"}),
+        )
+        .await;
+    assert_problem(s, &b, 422, Some("profile"));
 
     // Raw ZPL is for admins; the PDF "printer" takes no ZPL.
     let (_, warehouse) = app.user("picker", "warehouse", None).await;

@@ -150,7 +150,7 @@ async fn profiles_undo_what_scanners_do_to_the_data(app: TestApp) {
     let printer = app
         .create(
             "/v1/devices",
-            json!({"name": "ZT410", "kind": "printer", "profile": "zebra-203dpi-4x6"}),
+            json!({"name": "ZT410", "kind": "printer", "profile": "zebra-203-4x6"}),
         )
         .await;
     let (status, body) = scan(

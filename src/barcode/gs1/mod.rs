@@ -121,6 +121,21 @@ pub fn ai_info(ai: &str) -> Option<&'static AiInfo> {
     parse::lookup(ai.as_bytes())
 }
 
+/// Checks `value` alone as the data of `ai` (character set, length, linters), for codes Depot
+/// keeps and later prints under that AI: batch codes (10) and serial numbers (21). Positions in
+/// the error count from the start of `value`.
+pub fn validate_ai_value(ai: &str, value: &str) -> Result<(), Gs1Error> {
+    let info = ai_info(ai).ok_or_else(|| {
+        Gs1Error::with_ai(
+            Gs1ErrorKind::UnknownAi,
+            ai,
+            0,
+            format!("AI ({ai}) is not in the GS1 Barcode Syntax Dictionary"),
+        )
+    })?;
+    parse::validate_value(info, value, parse::PosMap::Offset(0), current_year())
+}
+
 /// All AIs of the dictionary, in dictionary order (ranges expanded).
 pub fn all_ais() -> &'static [AiInfo] {
     &table::TABLE.entries

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, IdPair, JsonBody, ListParams, Listing, Query};
+use crate::api::extract::{Id, IdPair, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
@@ -51,13 +51,11 @@ async fn create(
 async fn list(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<CountFilter>,
 ) -> ApiResult<Json<Listing<CountSummary>>> {
     p.check(READERS)?;
-    Ok(Json(
-        counts::list(&s.db, &filter, params.page()?).await?.into(),
-    ))
+    Ok(Json(counts::list(&s.db, &filter, page).await?.into()))
 }
 
 /// One count: its locations (started or not) and lines (expected, counted, variance).

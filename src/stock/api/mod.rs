@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
@@ -17,7 +17,7 @@ use crate::stock::Plan;
 use crate::stock::batches::{self, Batch, BatchFilter};
 use crate::stock::ledger::{self, Balance, BalanceFilter, LedgerFilter, Mismatch, Movement};
 use crate::stock::operations::{self, Actor, AdjustmentRequest, MoveRequest, WriteOffRequest};
-use crate::stock::receipts::{self, NewReceipt, Receipt};
+use crate::stock::receipts::{self, NewReceipt, Receipt, ReceiptFilter};
 
 mod counts;
 mod returns;
@@ -51,19 +51,50 @@ async fn receive(
     Ok((StatusCode::CREATED, Json(receipt)))
 }
 
+/// Who reads receipts: warehouse staff, their heads and scanners.
+const RECEIPT_READERS: Access = Access {
+    roles: &[Role::Admin, Role::Head, Role::Warehouse],
+    devices: &[DeviceKind::Scanner],
+};
+
+/// Receipts, oldest first, by warehouse, order or deal, each with its movements.
+#[utoipa::path(get, path = "/v1/receipts", tag = "stock", params(ListParams, ReceiptFilter),
+    responses((status = 200, body = Listing<Receipt>), ErrorResponses), security(("bearer" = [])))]
+async fn list_receipts(
+    State(s): State<AppState>,
+    p: Principal,
+    Paging(page): Paging,
+    Query(filter): Query<ReceiptFilter>,
+) -> ApiResult<Json<Listing<Receipt>>> {
+    p.check(RECEIPT_READERS)?;
+    Ok(Json(receipts::list(&s.db, &filter, page).await?.into()))
+}
+
+/// One receipt: where the goods came in, against which order or deal, and its movements.
+#[utoipa::path(get, path = "/v1/receipts/{id}", tag = "stock", params(("id" = i64, Path)),
+    responses((status = 200, body = Receipt), ErrorResponses), security(("bearer" = [])))]
+async fn get_receipt(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+) -> ApiResult<Json<Receipt>> {
+    p.check(RECEIPT_READERS)?;
+    Ok(Json(receipts::get(&s.db, id).await?))
+}
+
 /// Balances per item, warehouse, location and batch: on hand, reserved, available, expiry.
-#[utoipa::path(get, path = "/v1/stock", tag = "stock", params(BalanceFilter),
+#[utoipa::path(get, path = "/v1/stock", tag = "stock", params(ListParams, BalanceFilter),
     responses((status = 200, body = Listing<Balance>), ErrorResponses), security(("bearer" = [])))]
 async fn stock(
     State(s): State<AppState>,
     p: Principal,
+    Paging(page): Paging,
     Query(filter): Query<BalanceFilter>,
 ) -> ApiResult<Json<Listing<Balance>>> {
     p.check(STOCK_READERS)?;
-    Ok(Json(Listing {
-        items: ledger::balances(&s.db, &filter).await?,
-        next_cursor: None,
-    }))
+    Ok(Json(
+        ledger::balance_page(&s.db, &filter, page).await?.into(),
+    ))
 }
 
 /// The stock ledger, oldest first: every movement, never edited.
@@ -72,29 +103,27 @@ async fn stock(
 async fn stock_ledger(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<LedgerFilter>,
 ) -> ApiResult<Json<Listing<Movement>>> {
     p.check(Access::users(&[Role::Admin, Role::Head, Role::Warehouse]))?;
-    Ok(Json(
-        ledger::ledger(&s.db, &filter, params.page()?).await?.into(),
-    ))
+    Ok(Json(ledger::ledger(&s.db, &filter, page).await?.into()))
 }
 
 /// Batches, by item and status, or expiring within N days.
-#[utoipa::path(get, path = "/v1/batches", tag = "stock", params(BatchFilter),
+#[utoipa::path(get, path = "/v1/batches", tag = "stock", params(ListParams, BatchFilter),
     responses((status = 200, body = Listing<Batch>), ErrorResponses), security(("bearer" = [])))]
 async fn list_batches(
     State(s): State<AppState>,
     p: Principal,
+    Paging(page): Paging,
     Query(filter): Query<BatchFilter>,
 ) -> ApiResult<Json<Listing<Batch>>> {
     p.check(STOCK_READERS)?;
     let today = crate::db::now().date();
-    Ok(Json(Listing {
-        items: batches::list(&s.db, &filter, today).await?,
-        next_cursor: None,
-    }))
+    Ok(Json(
+        batches::page(&s.db, &filter, today, page).await?.into(),
+    ))
 }
 
 /// One batch.
@@ -265,18 +294,17 @@ async fn reverse(
 async fn alerts(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<AlertFilter>,
 ) -> ApiResult<Json<Listing<Alert>>> {
     p.check(Access::users(&[Role::Admin, Role::Head, Role::Warehouse]))?;
-    Ok(Json(
-        expiry::list(&s.db, &filter, params.page()?).await?.into(),
-    ))
+    Ok(Json(expiry::list(&s.db, &filter, page).await?.into()))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(receive))
+        .routes(routes!(receive, list_receipts))
+        .routes(routes!(get_receipt))
         .routes(routes!(stock))
         .routes(routes!(stock_ledger))
         .routes(routes!(list_batches))

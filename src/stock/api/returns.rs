@@ -7,7 +7,7 @@ use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query};
+use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
@@ -41,13 +41,11 @@ async fn create(
 async fn list(
     State(s): State<AppState>,
     p: Principal,
-    Query(params): Query<ListParams>,
+    Paging(page): Paging,
     Query(filter): Query<ReturnFilter>,
 ) -> ApiResult<Json<Listing<Return>>> {
     p.check(READERS)?;
-    Ok(Json(
-        returns::list(&s.db, &filter, params.page()?).await?.into(),
-    ))
+    Ok(Json(returns::list(&s.db, &filter, page).await?.into()))
 }
 
 /// One return with its movements.
