@@ -103,15 +103,26 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("depot.toml")),
         }
-        let config: Config = figment
-            .merge(Env::prefixed("DEPOT_").ignore(&["config"]))
-            .extract()?;
+        let config: Config = figment.merge(environment()).extract_lossy()?;
         Ok(config)
     }
 
     pub fn redacted_database_url(&self) -> String {
         redact_url(&self.database_url)
     }
+}
+
+/// `DEPOT_*` variables exactly as written. figment's `Env` provider parses values, which turns a
+/// company prefix `0614141` into the number 614141 (refused by a string setting, and its leading
+/// zero lost) and an all-digit password into a number; here every value stays a string, and
+/// `extract_lossy` reads one as a number or a boolean only where the setting is one.
+fn environment() -> Serialized<figment::value::Dict> {
+    let vars = Env::prefixed("DEPOT_")
+        .ignore(&["config"])
+        .iter()
+        .map(|(key, value)| (key.to_string(), figment::value::Value::from(value)))
+        .collect();
+    Serialized::defaults(vars)
 }
 
 /// Hides the password part of a database URL for logging.
@@ -148,6 +159,44 @@ mod tests {
             redact_url("postgres://depot@db/depot"),
             "postgres://depot@db/depot"
         );
+    }
+
+    #[test]
+    fn settings_that_are_strings_stay_strings_whatever_they_look_like() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DEPOT_GS1_COMPANY_PREFIX", "0614141");
+            jail.set_env("DEPOT_ADMIN_PASSWORD", "0012345678");
+            jail.set_env("DEPOT_JWT_SECRET", "12345678901234567890123456789012");
+            jail.set_env("DEPOT_LISTEN", "8080");
+            jail.set_env("DEPOT_EXPIRY_ALERT_DAYS", "30");
+            jail.set_env("DEPOT_JOBS", "false");
+            jail.set_env("DEPOT_SSCC_EXTENSION_DIGIT", "7");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.gs1_company_prefix.as_deref(), Some("0614141"));
+            assert_eq!(
+                config.admin_password.as_ref().map(Secret::expose),
+                Some("0012345678")
+            );
+            assert_eq!(
+                config.jwt_secret.as_ref().map(Secret::expose),
+                Some("12345678901234567890123456789012")
+            );
+            assert_eq!(config.listen, "8080");
+            assert_eq!(config.expiry_alert_days, 30);
+            assert!(!config.jobs);
+            assert_eq!(config.sscc_extension_digit, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_setting_of_the_wrong_type_names_itself() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DEPOT_EXPIRY_ALERT_DAYS", "soon");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("expiry_alert_days"), "{err}");
+            Ok(())
+        });
     }
 
     #[test]
