@@ -814,6 +814,8 @@ pub struct Fulfilment {
 pub struct LineFulfilment {
     pub line_id: i64,
     pub item_id: i64,
+    pub item_code: String,
+    pub item_name: String,
     pub requested: i64,
     /// Reserved for the line, wherever it is (bins, or packing once picked).
     pub reserved: i64,
@@ -945,9 +947,22 @@ pub async fn fulfilment(db: &Db, deal_id: i64) -> Result<Fulfilment> {
     .await?
     .items;
     let documents = documents(db, deal_id).await?;
+    let names: HashMap<i64, (String, String)> = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, String, String)>(
+            "select distinct i.id, i.code, i.name from deal_lines l join items i on i.id = l.item_id
+             where l.deal_id = $1",
+        )
+        .bind(deal_id)
+        .fetch_all(pool)
+        .await?
+    })
+    .into_iter()
+    .map(|(id, code, name)| (id, (code, name)))
+    .collect();
     let lines: Vec<LineFulfilment> = lines
         .into_iter()
         .map(|(line_id, item_id, requested)| {
+            let (item_code, item_name) = names.get(&item_id).cloned().unwrap_or_default();
             let mine: Vec<_> = held
                 .iter()
                 .filter(|r| r.deal_line_id == Some(line_id))
@@ -972,6 +987,8 @@ pub async fn fulfilment(db: &Db, deal_id: i64) -> Result<Fulfilment> {
             LineFulfilment {
                 line_id,
                 item_id,
+                item_code,
+                item_name,
                 requested,
                 reserved: mine.iter().map(|r| r.quantity).sum(),
                 picked: mine

@@ -47,6 +47,7 @@ pub struct PickLine {
     pub deal_line_id: i64,
     pub item_id: i64,
     pub item_code: String,
+    pub item_name: String,
     pub location_id: i64,
     pub location_code: String,
     pub batch_id: Option<i64>,
@@ -371,7 +372,7 @@ pub async fn get(db: &Db, id: i64) -> Result<PickList> {
     let lines = on_read!(db, pool => {
         sqlx::query_as::<_, PickLine>(
             "select p.id, p.sequence, p.deal_id, p.deal_line_id, p.item_id, i.code as item_code,
-                    p.location_id, l.code as location_code, p.batch_id, b.code as batch_code,
+                    i.name as item_name, p.location_id, l.code as location_code, p.batch_id, b.code as batch_code,
                     b.expiry_date, p.quantity, p.picked, p.short
              from pick_list_lines p
              join items i on i.id = p.item_id
@@ -409,9 +410,8 @@ pub async fn document_data(db: &Db, id: i64) -> Result<serde_json::Value> {
         .collect();
     let mut lines = Vec::with_capacity(list.lines.len());
     for l in &list.lines {
-        let item = crate::catalog::items::get(db, l.item_id).await?;
         lines.push(serde_json::json!({
-            "location": l.location_code, "item_code": l.item_code, "item_name": item.name,
+            "location": l.location_code, "item_code": l.item_code, "item_name": l.item_name,
             "batch": l.batch_code, "expiry": l.expiry_date.map(|d| d.to_string()),
             "quantity": l.quantity,
         }));

@@ -53,6 +53,8 @@ pub struct Reservation {
     pub deal_line_id: Option<i64>,
     pub production_order_id: Option<i64>,
     pub item_id: i64,
+    pub item_code: String,
+    pub item_name: String,
     pub warehouse_id: i64,
     pub location_id: i64,
     pub location_code: String,
@@ -65,9 +67,11 @@ pub struct Reservation {
 }
 
 const SELECT: &str = "select r.id, r.deal_id, r.deal_line_id, r.production_order_id, r.item_id,
-        r.warehouse_id, r.location_id, l.code as location_code, r.batch_id, b.code as batch_code,
-        b.expiry_date, r.quantity, r.expires_at
+        i.code as item_code, i.name as item_name, r.warehouse_id, r.location_id,
+        l.code as location_code, r.batch_id, b.code as batch_code, b.expiry_date, r.quantity,
+        r.expires_at
      from reservations r
+     join items i on i.id = r.item_id
      join locations l on l.id = r.location_id
      left join batches b on b.id = r.batch_id";
 

@@ -216,7 +216,7 @@ fn zebrash_labels(zpl: &str) -> Vec<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zpl");
     assert!(
         root.join("node_modules/zpl-renderer-js").exists(),
-        "the independent ZPL renderer is missing: run `npm ci --prefix tests/zpl`"
+        "the independent ZPL renderer is missing: run tests/run (it installs it) or `npm ci --prefix tests/zpl`"
     );
     let dir = scratch_dir("zpl");
     let zpl_path = dir.join("labels.zpl");

@@ -116,7 +116,7 @@ fn zpl_codes(zpl: &str, width_mm: f64, height_mm: f64) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zpl");
     assert!(
         root.join("node_modules/zpl-renderer-js").exists(),
-        "the independent ZPL renderer is missing: run `npm ci --prefix tests/zpl`"
+        "the independent ZPL renderer is missing: run tests/run (it installs it) or `npm ci --prefix tests/zpl`"
     );
     let dir = std::env::temp_dir().join(format!(
         "depot-zpl-{}-{}",
