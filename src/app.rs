@@ -30,6 +30,15 @@ impl AppState {
     /// Connects, migrates, loads or creates the signing secret and, on an empty database,
     /// the admin user.
     pub async fn start(config: Config) -> anyhow::Result<AppState> {
+        if let Some(prefix) = &config.gs1_company_prefix {
+            // A wrong prefix would make every SSCC fail later; say so at start instead.
+            crate::labels::sscc::check_prefix(prefix)
+                .map_err(|e| anyhow::anyhow!("DEPOT_GS1_COMPANY_PREFIX: {e}"))?;
+        }
+        anyhow::ensure!(
+            config.sscc_extension_digit <= 9,
+            "DEPOT_SSCC_EXTENSION_DIGIT must be a digit, 0 to 9"
+        );
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let secret = match &config.jwt_secret {

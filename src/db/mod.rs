@@ -111,7 +111,7 @@ impl Db {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match &*self.backend {
-            Backend::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await,
+            Backend::Sqlite { write, .. } => migrate_sqlite(write).await,
             Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
         .context("applying migrations")
@@ -139,6 +139,53 @@ impl Db {
             Backend::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Applies the SQLite migrations. sqlx 0.8 runs every SQLite migration inside a transaction,
+/// even one marked `-- no-transaction`; but rebuilding a table (SQLite's way to drop a NOT NULL)
+/// needs foreign keys switched off, which SQLite ignores inside a transaction. So each migration
+/// marked `-- no-transaction` is applied here on its own, after every migration before it, and
+/// recorded as sqlx records one; sqlx then applies the rest and checks every checksum.
+async fn migrate_sqlite(write: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+    use sqlx::Executor;
+    use sqlx::migrate::{Migrate, Migrator};
+    let mut conn = write.acquire().await?;
+    for own in SQLITE_MIGRATIONS.iter().filter(|m| m.no_tx) {
+        let before = Migrator {
+            migrations: std::borrow::Cow::Owned(
+                SQLITE_MIGRATIONS
+                    .iter()
+                    .filter(|m| m.version < own.version)
+                    .cloned()
+                    .collect(),
+            ),
+            // Later versions may be applied already.
+            ignore_missing: true,
+            ..Migrator::DEFAULT
+        };
+        before.run_direct(&mut *conn).await?;
+        let applied = conn
+            .list_applied_migrations()
+            .await?
+            .iter()
+            .any(|m| m.version == own.version);
+        if !applied {
+            // The script opens and commits its own transaction, and is safe to run again.
+            conn.execute(&*own.sql)
+                .await
+                .map_err(|e| sqlx::migrate::MigrateError::ExecuteMigration(e, own.version))?;
+            sqlx::query(
+                "insert into _sqlx_migrations (version, description, success, checksum, execution_time)
+                 values ($1, $2, true, $3, -1)",
+            )
+            .bind(own.version)
+            .bind(&*own.description)
+            .bind(&*own.checksum)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    SQLITE_MIGRATIONS.run_direct(&mut *conn).await
 }
 
 /// Moves the SQLite write-ahead log into the database once a second without blocking writers.

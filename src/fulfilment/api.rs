@@ -282,11 +282,20 @@ async fn deal_document(
         }
     };
     fulfilment::check_document(&s.db, id, kind, document).await?;
-    let data = match name.as_str() {
-        "pick_list" => picking::document_data(&s.db, document).await?,
-        "delivery_note" => crate::shipping::delivery_note_data(&s.db, document).await?,
-        "parcel_label" => crate::shipping::parcel_label_data(&s.db, document).await?,
-        "return_note" => crate::stock::returns::document_data(&s.db, document).await?,
+    let (template, data) = match name.as_str() {
+        "pick_list" => ("pick-list", picking::document_data(&s.db, document).await?),
+        "delivery_note" => (
+            "delivery-note",
+            crate::shipping::delivery_note_data(&s.db, document).await?,
+        ),
+        "parcel_label" => {
+            let label = crate::shipping::parcel_label(&s.db, document).await?;
+            (label.template, label.data)
+        }
+        "return_note" => (
+            "return-note",
+            crate::stock::returns::document_data(&s.db, document).await?,
+        ),
         _ => {
             let labels = crate::shipping::labels(
                 &s.db,
@@ -298,12 +307,6 @@ async fn deal_document(
             .await?;
             return Ok(axum::response::IntoResponse::into_response(labels));
         }
-    };
-    let template = match name.as_str() {
-        "pick_list" => "pick-list",
-        "delivery_note" => "delivery-note",
-        "parcel_label" => "logistic-4x6",
-        _ => "return-note",
     };
     q.render(&s.labels, template, &data)
 }

@@ -31,6 +31,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../labels/logistic-4x6.toml"),
     ),
     ("logistic-a6", include_str!("../../labels/logistic-a6.toml")),
+    ("parcel-4x6", include_str!("../../labels/parcel-4x6.toml")),
     ("pick-list", include_str!("../../labels/pick-list.toml")),
     (
         "delivery-note",

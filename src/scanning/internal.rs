@@ -16,6 +16,8 @@ pub enum DocumentKind {
     PurchaseOrder,
     Shipment,
     Return,
+    /// A parcel without an SSCC (no GS1 Company Prefix configured).
+    Parcel,
 }
 
 impl DocumentKind {
@@ -27,6 +29,7 @@ impl DocumentKind {
             DocumentKind::PurchaseOrder => "PO",
             DocumentKind::Shipment => "SHIP",
             DocumentKind::Return => "RET",
+            DocumentKind::Parcel => "PARCEL",
         }
     }
 
@@ -39,6 +42,7 @@ impl DocumentKind {
             DocumentKind::PurchaseOrder => "purchase_order",
             DocumentKind::Shipment => "shipment",
             DocumentKind::Return => "return",
+            DocumentKind::Parcel => "parcel",
         }
     }
 
@@ -50,6 +54,7 @@ impl DocumentKind {
             DocumentKind::PurchaseOrder,
             DocumentKind::Shipment,
             DocumentKind::Return,
+            DocumentKind::Parcel,
         ]
         .into_iter()
         .find(|k| k.code() == code)

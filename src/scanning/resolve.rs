@@ -303,6 +303,7 @@ async fn document_exists(db: &Db, kind: DocumentKind, id: i64) -> Result<bool> {
         DocumentKind::PurchaseOrder => "purchase_orders",
         DocumentKind::Shipment => "shipments",
         DocumentKind::Return => "stock_returns",
+        DocumentKind::Parcel => "parcels",
     };
     let n = crate::on_read!(db, pool => {
         sqlx::query_scalar::<_, i64>(&format!("select count(*) from {table} where id = $1"))

@@ -117,8 +117,8 @@ async fn parcel_label(
     Query(q): Query<LabelQuery>,
 ) -> ApiResult<Response> {
     p.check(READERS)?;
-    let data = shipping::parcel_label_data(&s.db, id).await?;
-    q.render(&s.labels, "logistic-4x6", &data)
+    let label = shipping::parcel_label(&s.db, id).await?;
+    q.render(&s.labels, label.template, &label.data)
 }
 
 /// Create a shipment for a deal: ship-to (default: the customer's preferred shipping

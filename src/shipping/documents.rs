@@ -21,39 +21,56 @@ use crate::printing::jobs::{self, NewPrintJob, PrintJob, Submitter};
 use crate::shipping::{Shipment, Status};
 use crate::stock::Movement;
 
-/// The template of a parcel's logistic label.
+/// The template of a parcel's GS1 logistic label (parcels with an SSCC).
 pub const LABEL_TEMPLATE: &str = "logistic-4x6";
+/// The template of a parcel's shipping label without GS1: Depot's own parcel code
+/// (`DPT-PARCEL-<id>`), addresses, service and tracking number. Parcels without an SSCC get it.
+pub const PARCEL_TEMPLATE: &str = "parcel-4x6";
 /// The template of the delivery note.
 pub const DELIVERY_NOTE_TEMPLATE: &str = "delivery-note";
 /// Resolution of the ZPL download when no label printer is known.
 pub const DEFAULT_DPI: u32 = 203;
 
-/// One parcel's logistic label data (template [`LABEL_TEMPLATE`]).
+/// One parcel's label: the GS1 logistic label ([`LABEL_TEMPLATE`]) when the parcel has an SSCC,
+/// else the shipping label ([`PARCEL_TEMPLATE`]); `data` serves both.
 #[derive(Debug, Clone)]
 pub struct ParcelLabel {
     pub parcel_id: i64,
-    pub sscc: String,
+    pub template: &'static str,
     pub data: Value,
 }
 
 /// The label data of every parcel of a shipment (pallets included), in parcel order, from
 /// three queries whatever the number of parcels: ship-from (the warehouse), ship-to (the
-/// shipment's), the SSCC, `parcel.number` (`2/5`), the weight, and the content's GTIN, count
-/// and batch when the parcel holds one item that has a base-unit GTIN.
+/// shipment's), the parcel's code and SSCC, `parcel.number` (`2/5`), the weight, the shipment's
+/// service and tracking number, and the content's GTIN, count and batch when the parcel holds
+/// one item that has a base-unit GTIN.
 pub async fn label_data(db: &Db, shipment_id: i64) -> Result<Vec<ParcelLabel>> {
-    type Header = (i64, String, String, String, String);
-    let (deal_id, to_name, to_address, from_name, from_address) = on_read!(db, pool => {
-        sqlx::query_as::<_, Header>(
-            "select s.deal_id, s.ship_to_name, s.ship_to_address, w.name, w.address
-             from shipments s join warehouses w on w.id = s.warehouse_id where s.id = $1",
-        )
-        .bind(shipment_id)
-        .fetch_optional(pool)
-        .await?
-    })
-    .ok_or_else(|| Error::not_found("shipment", shipment_id))?;
+    type Header = (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    );
+    let (deal_id, to_name, to_address, from_name, from_address, service, tracking, cod, currency) =
+        on_read!(db, pool => {
+            sqlx::query_as::<_, Header>(
+                "select s.deal_id, s.ship_to_name, s.ship_to_address, w.name, w.address,
+                        s.service_level, s.tracking_number, s.cod_amount, s.cod_currency
+                 from shipments s join warehouses w on w.id = s.warehouse_id where s.id = $1",
+            )
+            .bind(shipment_id)
+            .fetch_optional(pool)
+            .await?
+        })
+        .ok_or_else(|| Error::not_found("shipment", shipment_id))?;
     let parcels = on_read!(db, pool => {
-        sqlx::query_as::<_, (i64, String, Option<i64>)>(
+        sqlx::query_as::<_, (i64, Option<String>, Option<i64>)>(
             "select id, sscc, weight_g from parcels where shipment_id = $1 order by id",
         )
         .bind(shipment_id)
@@ -76,6 +93,16 @@ pub async fn label_data(db: &Db, shipment_id: i64) -> Result<Vec<ParcelLabel>> {
         .await?
     });
     let total = parcels.len();
+    let cod = cod.map(|minor| {
+        format!(
+            "{}.{:02} {}",
+            minor / 100,
+            minor % 100,
+            currency.as_deref().unwrap_or("")
+        )
+        .trim_end()
+        .to_string()
+    });
     Ok(parcels
         .into_iter()
         .enumerate()
@@ -90,46 +117,57 @@ pub async fn label_data(db: &Db, shipment_id: i64) -> Result<Vec<ParcelLabel>> {
                 (Some(c), Some(_)) => (Some(c.1), c.2.clone()),
                 _ => (None, None),
             };
+            let template = if sscc.is_some() {
+                LABEL_TEMPLATE
+            } else {
+                PARCEL_TEMPLATE
+            };
             let data = json!({
                 "sscc": sscc,
                 "ship_from": {"name": from_name, "address": from_address},
                 "ship_to": {"name": to_name, "address": to_address},
                 "content": {"gtin": gtin, "count": count, "batch": batch},
                 "deal": {"reference": format!("DPT-DEAL-{deal_id}")},
+                "shipment": {
+                    "service": service,
+                    "tracking_number": tracking,
+                    "cod": cod,
+                },
                 "parcel": {
+                    "code": super::parcel_code(parcel_id, sscc.as_deref()),
                     "number": format!("{}/{total}", i + 1),
                     "weight_kg": weight_g.map(|g| format!("{}", g as f64 / 1000.0)),
                 },
             });
             ParcelLabel {
                 parcel_id,
-                sscc,
+                template,
                 data,
             }
         })
         .collect())
 }
 
-/// Renders labels of [`LABEL_TEMPLATE`] into one document: ZPL formats one after another
-/// (at `dpi`), or a PDF with one page per label. CPU only; see [`labels`] for the async form.
+/// Renders parcel labels into one document: ZPL formats one after another (at `dpi`), or a PDF
+/// with one page per label. CPU only; see [`labels`] for the async form.
 pub fn render_labels(
     labels: &Labels,
-    data: &[Value],
+    parcels: &[ParcelLabel],
     format: Format,
     dpi: u32,
 ) -> Result<Rendered> {
     if !matches!(dpi, 72..=1200) {
         return Err(Error::invalid("dpi", "must be between 72 and 1200"));
     }
-    let template = labels.get(LABEL_TEMPLATE).ok_or_else(|| {
-        Error::invalid(
-            "template",
-            format!("no label template named '{LABEL_TEMPLATE}'"),
-        )
-    })?;
-    let mut pages = Vec::with_capacity(data.len());
-    for d in data {
-        pages.extend(template.lay_out_for(d, format == Format::Zpl)?);
+    let mut pages = Vec::with_capacity(parcels.len());
+    for parcel in parcels {
+        let template = labels.get(parcel.template).ok_or_else(|| {
+            Error::invalid(
+                "template",
+                format!("no label template named '{}'", parcel.template),
+            )
+        })?;
+        pages.extend(template.lay_out_for(&parcel.data, format == Format::Zpl)?);
     }
     let bytes = match format {
         Format::Zpl => crate::labels::zpl::render(&pages, dpi).into_bytes(),
@@ -161,11 +199,7 @@ pub async fn labels(
     if format == Format::Png {
         return Err(png_refused());
     }
-    let data: Vec<Value> = label_data(db, id)
-        .await?
-        .into_iter()
-        .map(|l| l.data)
-        .collect();
+    let data = label_data(db, id).await?;
     if data.is_empty() {
         return Err(Error::conflict(
             "parcels",
@@ -322,7 +356,7 @@ pub fn documents(id: i64, dpi: u32) -> Documents {
     }
 }
 
-/// Queues the shipment's parcel labels (one job per parcel, template [`LABEL_TEMPLATE`]) on the
+/// Queues the shipment's parcel labels (one job per parcel, see [`ParcelLabel`]) on the
 /// label printer and its delivery note ([`DELIVERY_NOTE_TEMPLATE`]) on the document printer:
 /// the printers in `request`, else the warehouse's. See [`Occasion`] for what happens when a
 /// printer is missing or unusable; a job that cannot be queued (bad data for the template, a
@@ -426,7 +460,7 @@ pub async fn print(
                 for label in labels {
                     let job = NewPrintJob {
                         printer_id: printer.id,
-                        template: Some(LABEL_TEMPLATE.into()),
+                        template: Some(label.template.into()),
                         data: Some(label.data),
                         entity: None,
                         zpl: None,

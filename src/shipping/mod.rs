@@ -91,7 +91,12 @@ pub struct Parcel {
     pub warehouse_id: i64,
     pub shipment_id: Option<i64>,
     pub parent_id: Option<i64>,
-    pub sscc: String,
+    /// The parcel's barcode: its SSCC when it has one, else Depot's own `DPT-PARCEL-<id>`.
+    /// Either scans back to this parcel.
+    pub code: String,
+    /// The Serial Shipping Container Code, made when a GS1 Company Prefix is configured
+    /// (`DEPOT_GS1_COMPANY_PREFIX`); `null` without one.
+    pub sscc: Option<String>,
     pub package_type: String,
     pub weight_kg: Option<f64>,
     pub dimensions: Option<Dimensions>,
@@ -105,7 +110,7 @@ struct ParcelRow {
     warehouse_id: i64,
     shipment_id: Option<i64>,
     parent_id: Option<i64>,
-    sscc: String,
+    sscc: Option<String>,
     package_type: String,
     weight_g: Option<i64>,
     length_mm: Option<i64>,
@@ -239,7 +244,7 @@ pub async fn resolve_scans(
     Ok(())
 }
 
-/// Creates a parcel with a fresh SSCC and its contents.
+/// Creates a parcel with its contents, and a fresh SSCC when a GS1 Company Prefix is given.
 pub async fn create_parcel(
     db: &Db,
     new: NewParcel,
@@ -328,7 +333,11 @@ pub async fn create_parcel(
             ));
         }
     }
-    let sscc = crate::labels::sscc::next(db, prefix, extension).await?;
+    // Without a GS1 Company Prefix the parcel still has its identity (`DPT-PARCEL-<id>`).
+    let sscc = match prefix {
+        Some(_) => Some(crate::labels::sscc::next(db, prefix, extension).await?),
+        None => None,
+    };
     let at = now();
     let id = in_tx!(db, tx => {
         let id: i64 = sqlx::query_scalar(
@@ -490,6 +499,18 @@ pub async fn parcel(db: &Db, id: i64) -> Result<Parcel> {
     Ok(to_parcel(r, contents))
 }
 
+/// A parcel's barcode: the SSCC when it has one, else `DPT-PARCEL-<id>`.
+pub fn parcel_code(id: i64, sscc: Option<&str>) -> String {
+    match sscc {
+        Some(sscc) => sscc.to_string(),
+        None => crate::scanning::internal::DocumentCode {
+            kind: crate::scanning::internal::DocumentKind::Parcel,
+            id,
+        }
+        .to_string(),
+    }
+}
+
 fn to_parcel(r: ParcelRow, contents: Vec<ParcelContent>) -> Parcel {
     Parcel {
         id: r.id,
@@ -497,6 +518,7 @@ fn to_parcel(r: ParcelRow, contents: Vec<ParcelContent>) -> Parcel {
         warehouse_id: r.warehouse_id,
         shipment_id: r.shipment_id,
         parent_id: r.parent_id,
+        code: parcel_code(r.id, r.sscc.as_deref()),
         sscc: r.sscc,
         package_type: r.package_type,
         weight_kg: r.weight_g.map(|g| g as f64 / 1000.0),
@@ -973,7 +995,7 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
                     document_type: Some("shipment".into()),
                     document_id: Some(id),
                     deal_id: Some(shipment.deal_id),
-                    note: Some(format!("parcel {}", parcel.sscc)),
+                    note: Some(format!("parcel {}", parcel.code)),
                     reservation_id: Some(*reservation),
                 });
                 *quantity -= take;
@@ -984,7 +1006,7 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
                     "parcels",
                     format!(
                         "parcel {} holds {left} more of item {} than the deal has reserved",
-                        parcel.sscc, c.item_id
+                        parcel.code, c.item_id
                     ),
                 ));
             }
@@ -1124,10 +1146,11 @@ pub async fn by_tracking(db: &Db, carrier: &str, tracking: &str) -> Result<i64> 
     })
 }
 
-/// The data of a parcel's GS1 logistic label: ship-from (the warehouse), ship-to (its
-/// shipment's), the SSCC, its number in the shipment, and the content's GTIN, count and batch
-/// when it holds one item (see [`documents::label_data`]).
-pub async fn parcel_label_data(db: &Db, id: i64) -> Result<serde_json::Value> {
+/// A parcel's label, its template and data: the GS1 logistic label with ship-from (the
+/// warehouse), ship-to (its shipment's), the SSCC, its number in the shipment, and the content's
+/// GTIN, count and batch when it holds one item; or, for a parcel without an SSCC, the shipping
+/// label with Depot's own parcel code (see [`documents::label_data`]).
+pub async fn parcel_label(db: &Db, id: i64) -> Result<documents::ParcelLabel> {
     let parcel = parcel_row(db, id).await?;
     let Some(shipment_id) = parcel.shipment_id else {
         return Err(Error::conflict(
@@ -1139,7 +1162,6 @@ pub async fn parcel_label_data(db: &Db, id: i64) -> Result<serde_json::Value> {
         .await?
         .into_iter()
         .find(|l| l.parcel_id == id)
-        .map(|l| l.data)
         .ok_or_else(|| Error::not_found("parcel", id))
 }
 

@@ -27,6 +27,12 @@ crate::on_both!(
     printer_problems_are_refused_naming_the_field,
 );
 
+fn without_gs1_prefix(config: &mut depot::config::Config) {
+    config.gs1_company_prefix = None;
+}
+
+crate::on_both_with!(without_gs1_prefix; parcels_ship_without_a_gs1_company_prefix);
+
 // ---- a fake Zebra: answers ~HS as healthy, keeps everything else ----
 
 const HEALTHY: &[u8] = b"\x02030,0,0,1245,000,0,0,0,000,0,0,0\x03\r\n\x02001,0,0,0,1,2,6,0,00000000,1,000\x03\r\n\x021234,0\x03\r\n";
@@ -309,8 +315,10 @@ async fn download(app: &TestApp, path: &str) -> (StatusCode, String, Vec<u8>) {
 struct Packed {
     warehouse: i64,
     shipment: i64,
-    /// The parcels' SSCCs, sorted.
+    /// The parcels' SSCCs, sorted (none without a GS1 Company Prefix).
     ssccs: Vec<String>,
+    /// The parcels' codes (their barcodes: the SSCC, else `DPT-PARCEL-<id>`), sorted.
+    codes: Vec<String>,
 }
 
 /// Stock received, a deal reserved and picked to packing, a pallet holding one box and a
@@ -431,13 +439,19 @@ async fn packed_shipment(app: &TestApp, code: &str, gtin: &str) -> Packed {
     assert_eq!(shipment["status"], "packed", "{shipment}");
     let mut ssccs: Vec<String> = parcels
         .iter()
-        .map(|p| p["sscc"].as_str().unwrap().to_string())
+        .filter_map(|p| p["sscc"].as_str().map(str::to_string))
         .collect();
     ssccs.sort();
+    let mut codes: Vec<String> = parcels
+        .iter()
+        .map(|p| p["code"].as_str().unwrap().to_string())
+        .collect();
+    codes.sort();
     Packed {
         warehouse: wh,
         shipment: shipment["id"].as_i64().unwrap(),
         ssccs,
+        codes,
     }
 }
 
@@ -841,5 +855,71 @@ async fn printer_problems_are_refused_naming_the_field(app: TestApp) {
             spec["paths"][path].is_object(),
             "{path} missing from OpenAPI"
         );
+    }
+}
+
+/// Without a GS1 Company Prefix, parcels still have an identity and a barcode (Depot's own
+/// `DPT-PARCEL-<id>`), get a shipping label that works (ZPL and PDF, read back by independent
+/// tools), scan back to themselves, and dispatch prints them; only SSCCs are refused.
+async fn parcels_ship_without_a_gs1_company_prefix(app: TestApp) {
+    app.state.printing.set_policy(fast());
+    let packed = packed_shipment(&app, "NP", GTIN).await;
+    assert!(packed.ssccs.is_empty());
+    assert_eq!(packed.codes.len(), 3);
+    for code in &packed.codes {
+        assert!(code.starts_with("DPT-PARCEL-"), "{code}");
+        let (status, scan) = app
+            .post("/v1/scans", &app.admin_token, json!({"data": code}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{scan}");
+        let id: i64 = code["DPT-PARCEL-".len()..].parse().unwrap();
+        assert!(
+            scan["matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["type"] == "parcel" && m["id"] == id),
+            "{scan}"
+        );
+    }
+    let (status, problem) = app.post("/v1/sscc", &app.admin_token, json!({})).await;
+    assert_problem(status, &problem, 409, Some("gs1_company_prefix"));
+
+    // The labels, drawn by independent renderers, carry the parcels' codes as barcodes.
+    let sid = packed.shipment;
+    let (status, _, zpl) = download(&app, &format!("/v1/shipments/{sid}/labels?format=zpl")).await;
+    assert_eq!(status, StatusCode::OK);
+    let read = |pictures: Vec<Vec<u8>>| -> Vec<String> {
+        let mut codes: Vec<String> = pictures
+            .into_iter()
+            .flat_map(|png| decode_all(image::load_from_memory(&png).unwrap().to_luma8()))
+            .filter(|c| c.starts_with("DPT-PARCEL-"))
+            .collect();
+        codes.sort();
+        codes
+    };
+    assert_eq!(
+        read(zebrash_labels(&String::from_utf8(zpl).unwrap())),
+        packed.codes
+    );
+    let (status, _, pdf) = download(&app, &format!("/v1/shipments/{sid}/labels?format=pdf")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read(pdf_pages(&pdf)), packed.codes);
+
+    // Dispatch prints one label per parcel.
+    let zebra = FakePrinter::start().await;
+    let printer = device_id(&app, "printer", "zebra-203-4x6", Some(&zebra.address)).await;
+    let (status, dispatched) = app
+        .post(
+            &format!("/v1/shipments/{sid}/dispatch"),
+            &app.admin_token,
+            json!({"label_printer_id": printer}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dispatched}");
+    wait_done(&app, &job_ids(&dispatched["print_jobs"])).await;
+    let printed = zebra.text();
+    for code in &packed.codes {
+        assert!(printed.contains(code.as_str()), "{code} not printed");
     }
 }

@@ -24,15 +24,25 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
-        TestApp::start(ScratchDb::sqlite()).await
+        TestApp::start(ScratchDb::sqlite(), |_| {}).await
     }
 
     pub async fn postgres() -> TestApp {
-        TestApp::start(ScratchDb::postgres().await).await
+        TestApp::start(ScratchDb::postgres().await, |_| {}).await
     }
 
-    async fn start(scratch: ScratchDb) -> TestApp {
-        let config = Config {
+    /// On SQLite, with the test configuration changed by `configure`.
+    pub async fn sqlite_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::start(ScratchDb::sqlite(), configure).await
+    }
+
+    /// On PostgreSQL, with the test configuration changed by `configure`.
+    pub async fn postgres_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::start(ScratchDb::postgres().await, configure).await
+    }
+
+    async fn start(scratch: ScratchDb, configure: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config {
             database_url: scratch.url.clone(),
             listen: "127.0.0.1:0".into(),
             admin_password: Some(Secret::new(ADMIN_PASSWORD)),
@@ -45,6 +55,7 @@ impl TestApp {
             gs1_company_prefix: Some("0614141".into()),
             ..Config::default()
         };
+        configure(&mut config);
         let state = AppState::start(config).await.expect("start depot");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -268,6 +279,26 @@ impl Drop for TestApp {
             server.abort();
         }
     }
+}
+
+/// [`on_both!`] with the configuration changed by `$configure` (a `fn(&mut Config)` beside the
+/// tests).
+#[macro_export]
+macro_rules! on_both_with {
+    ($configure:ident; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::TestApp::sqlite_with(super::$configure).await).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::TestApp::postgres_with(super::$configure).await).await
+                }
+            }
+        )*
+    };
 }
 
 /// Runs an async test body against SQLite and against PostgreSQL, as two tests.
