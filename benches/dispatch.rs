@@ -202,7 +202,7 @@ async fn ship_movements(db: &Db, shipment: i64, admin: i64) -> anyhow::Result<Ve
                 document_type: Some("shipment".into()),
                 document_id: Some(shipment),
                 deal_id: Some(s.deal_id),
-                note: Some(format!("parcel {}", p.sscc)),
+                note: Some(format!("parcel {}", p.code)),
                 reservation_id: Some(r.0),
             });
         }
