@@ -26,8 +26,12 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Load the demo data set and exit.
-    Demo,
+    /// Load the demo data set (when the catalog is empty) and exit.
+    Demo {
+        /// Also write the barcode sheet (a PDF of every code to scan) to this file.
+        #[arg(long, value_name = "FILE")]
+        sheet: Option<std::path::PathBuf>,
+    },
     /// Print the OpenAPI document and exit.
     Openapi,
     /// Re-derive every stock balance from the ledger; exit 1 on any mismatch.
@@ -76,9 +80,15 @@ async fn main() -> anyhow::Result<()> {
             db.migrate().await?;
             tracing::info!(database = %config.redacted_database_url(), "migrations applied");
         }
-        Command::Demo => {
+        Command::Demo { sheet } => {
             let state = AppState::start(config).await?;
             depot::demo::load(&state.db).await?;
+            if let Some(path) = sheet {
+                let pdf = depot::demo::sheet::pdf(&state.db, &state.labels).await?;
+                std::fs::write(&path, pdf)
+                    .with_context(|| format!("writing the barcode sheet to {}", path.display()))?;
+                println!("barcode sheet written to {}", path.display());
+            }
         }
         Command::Serve => {
             let listen = config.listen.clone();

@@ -93,6 +93,7 @@ pub fn routes(config: &crate::config::Config) -> (Router<AppState>, utoipa::open
         .merge(crate::printing::api::router())
         .merge(crate::labels::api::router())
         .merge(crate::shipping::api::router())
+        .merge(crate::demo::api::router())
         .split_for_parts()
 }
 

@@ -85,7 +85,17 @@ fn line(item_id: i64, quantity: i64, unit_price: i64) -> NewDealLine {
     }
 }
 
-pub async fn load(db: &Db, head_id: i64, ron_id: i64, rita_id: i64) -> Result<()> {
+/// The demo deals the stock part of the demo fulfils.
+pub struct DemoDeals {
+    /// Open, in production: racks to be made.
+    pub shelving: i64,
+    /// Won: yoghurt and milk, more milk than there is.
+    pub weekly: i64,
+    /// Won: yoghurt from stock.
+    pub canteen: i64,
+}
+
+pub async fn load(db: &Db, head_id: i64, ron_id: i64, rita_id: i64) -> Result<DemoDeals> {
     let head = Viewer {
         id: head_id,
         role: Role::Head,
@@ -145,7 +155,7 @@ pub async fn load(db: &Db, head_id: i64, ron_id: i64, rita_id: i64) -> Result<()
         ),
     )
     .await?;
-    customers::create(
+    let stadtwerke = customers::create(
         db,
         head,
         customer(
@@ -169,7 +179,7 @@ pub async fn load(db: &Db, head_id: i64, ron_id: i64, rita_id: i64) -> Result<()
     let rack = item_id(db, "RACK-200").await?;
     let yoghurt = item_id(db, "YOG-500").await?;
     let milk = item_id(db, "MILK-1L").await?;
-    deals::create(
+    let shelving = deals::create(
         db,
         head,
         NewDeal {
@@ -214,16 +224,33 @@ pub async fn load(db: &Db, head_id: i64, ron_id: i64, rita_id: i64) -> Result<()
         },
     )
     .await?;
-    deals::update(
+    let canteen = deals::create(
         db,
         head,
-        weekly.id,
-        DealPatch {
-            status: Some(DealStatus::Won),
-            ..Default::default()
+        NewDeal {
+            customer_id: stadtwerke.id,
+            owner_id: Some(ron_id),
+            title: Some("Canteen yoghurt".into()),
+            stage: Some("sale_from_stock".into()),
+            status: None,
+            lost_reason: None,
+            currency: None,
+            lines: vec![line(yoghurt, 24, 119)],
         },
     )
     .await?;
+    for won in [weekly.id, canteen.id] {
+        deals::update(
+            db,
+            head,
+            won,
+            DealPatch {
+                status: Some(DealStatus::Won),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
 
     // A call from a known number (Anna Müller, written differently): attached to Müller Bau.
     leads::create(
@@ -263,5 +290,9 @@ pub async fn load(db: &Db, head_id: i64, ron_id: i64, rita_id: i64) -> Result<()
         },
     )
     .await?;
-    Ok(())
+    Ok(DemoDeals {
+        shelving: shelving.id,
+        weekly: weekly.id,
+        canteen: canteen.id,
+    })
 }

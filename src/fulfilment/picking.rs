@@ -358,6 +358,15 @@ async fn to_pick(
     Ok(picks)
 }
 
+/// The ids of the open pick lists, oldest first.
+pub async fn open_ids(db: &Db) -> Result<Vec<i64>> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>("select id from pick_lists where status = 'open' order by id")
+            .fetch_all(pool)
+            .await?
+    }))
+}
+
 pub async fn get(db: &Db, id: i64) -> Result<PickList> {
     let row = on_read!(db, pool => {
         sqlx::query_as::<_, ListRow>(

@@ -32,6 +32,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("logistic-a6", include_str!("../../labels/logistic-a6.toml")),
     ("parcel-4x6", include_str!("../../labels/parcel-4x6.toml")),
+    (
+        "barcode-card",
+        include_str!("../../labels/barcode-card.toml"),
+    ),
     ("pick-list", include_str!("../../labels/pick-list.toml")),
     (
         "delivery-note",

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{TestApp, assert_problem, pdf_pages, pngs_in, scratch_dir};
 use crate::stock::{GS, date_in, yymmdd};
 
 crate::on_both!(
@@ -204,18 +204,6 @@ fn ssccs_in(pictures: &[Vec<u8>]) -> Vec<String> {
     out
 }
 
-fn scratch_dir(what: &str) -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "depot-dispatch-{what}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Renders a ZPL stream of any number of labels with zebrash (the npm package in tests/zpl),
 /// 4 x 6 in at 8 dots/mm: one PNG per label it finds.
 fn zebrash_labels(zpl: &str) -> Vec<Vec<u8>> {
@@ -254,39 +242,6 @@ const { ready } = require("zpl-renderer-js");
     let pictures = pngs_in(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     pictures
-}
-
-fn pngs_in(dir: &Path) -> Vec<Vec<u8>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "png"))
-        .collect();
-    files.sort();
-    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
-}
-
-/// Rasterises every page of a PDF with pdftoppm (poppler-utils) at 300 dpi.
-fn pdf_pages(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let dir = scratch_dir("pdf");
-    let pdf = dir.join("labels.pdf");
-    std::fs::write(&pdf, bytes).unwrap();
-    let tool = ["/usr/bin/pdftoppm", "/usr/local/bin/pdftoppm"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect(
-            "pdftoppm (poppler-utils) is required to check PDFs: apt-get install -y poppler-utils",
-        );
-    let status = Command::new(tool)
-        .args(["-r", "300", "-gray", "-png"])
-        .arg(&pdf)
-        .arg(dir.join("page"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let pages = pngs_in(&dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    pages
 }
 
 async fn download(app: &TestApp, path: &str) -> (StatusCode, String, Vec<u8>) {

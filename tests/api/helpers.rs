@@ -1,6 +1,9 @@
 //! A real Depot on a real socket, over SQLite (a temp file) or PostgreSQL (a fresh database),
 //! and a small client for it.
 
+use std::path::Path;
+use std::process::Command;
+
 use depot::app::{AppState, serve};
 use depot::config::{Config, Secret};
 use reqwest::{Method, StatusCode};
@@ -318,4 +321,51 @@ macro_rules! on_both {
             }
         )*
     };
+}
+
+/// A fresh scratch folder for files a test hands to an outside tool.
+pub fn scratch_dir(what: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "depot-test-{what}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every PNG in a folder, in name order.
+pub fn pngs_in(dir: &Path) -> Vec<Vec<u8>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    files.sort();
+    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// Rasterises every page of a PDF with pdftoppm (poppler-utils) at 300 dpi.
+pub fn pdf_pages(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let dir = scratch_dir("pdf");
+    let pdf = dir.join("labels.pdf");
+    std::fs::write(&pdf, bytes).unwrap();
+    let tool = ["/usr/bin/pdftoppm", "/usr/local/bin/pdftoppm"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect(
+            "pdftoppm (poppler-utils) is required to check PDFs: apt-get install -y poppler-utils",
+        );
+    let status = Command::new(tool)
+        .args(["-r", "300", "-gray", "-png"])
+        .arg(&pdf)
+        .arg(dir.join("page"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pages = pngs_in(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    pages
 }

@@ -8,6 +8,7 @@ mod auth;
 mod catalog;
 mod counts;
 mod crm;
+mod demo;
 mod dispatch;
 mod fulfilment;
 mod garbage;

@@ -1,5 +1,9 @@
 //! A small, realistic data set for trying Depot out: `depot demo` or `depot --demo`.
-//! Loaded through the same domain functions the API uses, so it obeys every rule.
+//! Loaded through the same domain functions the API uses, so it obeys every rule. [`sheet`]
+//! prints the barcodes to scan with it.
+
+pub mod api;
+pub mod sheet;
 
 use anyhow::Context;
 
@@ -43,6 +47,9 @@ pub async fn load(db: &Db) -> anyhow::Result<()> {
     let rita = users::create(db, user("rita", Role::Rep, "Rita Rep", Some(head.id))).await?;
     let wanda = users::create(db, user("wanda", Role::Warehouse, "Wanda Warehouse", None)).await?;
 
+    // (warehouse code) -> warehouse id; (warehouse code, bin code) -> location id.
+    let mut warehouse_ids = std::collections::HashMap::new();
+    let mut bin_ids = std::collections::HashMap::new();
     for (code, name, address, bins) in [
         (
             "BER",
@@ -64,9 +71,10 @@ pub async fn load(db: &Db) -> anyhow::Result<()> {
             },
         )
         .await?;
+        warehouse_ids.insert(code, wh.id);
         for aisle in ["A", "B"] {
             for bin in 1..=bins / 2 {
-                warehouses::create_location(
+                let location = warehouses::create_location(
                     db,
                     wh.id,
                     NewLocation {
@@ -80,6 +88,7 @@ pub async fn load(db: &Db) -> anyhow::Result<()> {
                     },
                 )
                 .await?;
+                bin_ids.insert((code, location.code), location.id);
             }
         }
     }
@@ -210,11 +219,166 @@ pub async fn load(db: &Db) -> anyhow::Result<()> {
     )
     .await?;
 
-    crate::crm::demo::load(db, head.id, ron.id, rita.id)
+    let deals = crate::crm::demo::load(db, head.id, ron.id, rita.id)
         .await
         .context("loading demo CRM data")?;
+    let bin = |warehouse: &'static str, code: &str| bin_ids[&(warehouse, code.to_string())];
+    stock_and_orders(db, warehouse_ids["BER"], &bin, wanda.id, &deals)
+        .await
+        .context("loading demo stock")?;
     tracing::info!(
         "demo data loaded: users hedda (head), ron and rita (reps), wanda (warehouse); see README"
     );
+    Ok(())
+}
+
+/// Stock in batches (one close to expiry, one expired in quarantine), a printer that writes
+/// PDFs, and the deals fulfilled as far as stock allows: one won and reserved with a pick list
+/// ready to walk, one waiting for a purchase, one waiting for production.
+async fn stock_and_orders(
+    db: &Db,
+    berlin: i64,
+    bin: &impl Fn(&'static str, &str) -> i64,
+    wanda: i64,
+    deals: &crate::crm::demo::DemoDeals,
+) -> anyhow::Result<()> {
+    use crate::stock::receipts::{self, NewReceipt, ReceiptLine};
+    let today = crate::db::now().date();
+    let day = |days: i64| crate::days::add(today, days);
+    let item = |code: &'static str| async move {
+        let filter = items::ItemFilter {
+            code: Some(code.into()),
+            ..Default::default()
+        };
+        items::list(db, &filter, Page::first(1))
+            .await?
+            .items
+            .first()
+            .map(|i| i.id)
+            .with_context(|| format!("demo item {code}"))
+    };
+    let (yoghurt, milk, frame, bolt) = (
+        item("YOG-500").await?,
+        item("MILK-1L").await?,
+        item("FRAME-S").await?,
+        item("BOLT-M8").await?,
+    );
+    let batch = |item_id: i64, quantity: i64, code: &str, expires_in: i64| ReceiptLine {
+        item_id: Some(item_id),
+        quantity: Some(quantity),
+        batch: Some(code.into()),
+        expiry: day(expires_in),
+        ..Default::default()
+    };
+    let plain = |item_id: i64, quantity: i64| ReceiptLine {
+        item_id: Some(item_id),
+        quantity: Some(quantity),
+        ..Default::default()
+    };
+    for (location, quarantine, lines, note) in [
+        (
+            bin("BER", "A-01"),
+            false,
+            vec![batch(yoghurt, 36, "Y-SOON", 5)],
+            "close to expiry: too short-dated for customers, flagged by the expiry job",
+        ),
+        (
+            bin("BER", "A-02"),
+            false,
+            vec![
+                batch(yoghurt, 120, "Y-FRESH", 18),
+                batch(milk, 30, "M-0107", 8),
+            ],
+            "weekly delivery from Nordmilch",
+        ),
+        (
+            bin("BER", "B-03"),
+            true,
+            vec![batch(yoghurt, 24, "Y-OLD", -2)],
+            "returned past its date: in quarantine, never picked",
+        ),
+        (
+            bin("BER", "B-01"),
+            false,
+            vec![plain(frame, 40), plain(bolt, 100)],
+            "rack components",
+        ),
+        (
+            bin("HAM", "A-01"),
+            false,
+            vec![batch(yoghurt, 48, "Y-HAM", 12)],
+            "port stock",
+        ),
+    ] {
+        let warehouse_id = warehouses::location(db, location).await?.warehouse_id;
+        receipts::receive(
+            db,
+            NewReceipt {
+                warehouse_id,
+                location_id: location,
+                lines,
+                quarantine,
+                purchase_order_id: None,
+                production_order_id: None,
+                deal_id: None,
+                note: Some(note.into()),
+            },
+            Some(wanda),
+            None,
+        )
+        .await?;
+    }
+    // The expiry job marks the expired batch and raises alerts for what expires soon.
+    crate::jobs::expiry::run(db, today, 14).await?;
+
+    // A printer that writes PDFs (kept for download), the Berlin warehouse's label and
+    // document printer.
+    let printer = crate::auth::devices::register(
+        db,
+        crate::auth::devices::NewDevice {
+            name: "Office PDF printer".into(),
+            kind: crate::auth::DeviceKind::Printer,
+            profile: "pdf-file".into(),
+            address: None,
+        },
+        &["pdf-file"],
+        None,
+    )
+    .await?;
+    warehouses::update(
+        db,
+        berlin,
+        warehouses::WarehousePatch {
+            label_printer_id: Some(Some(printer.device.id)),
+            document_printer_id: Some(Some(printer.device.id)),
+            ..Default::default()
+        },
+    )
+    .await?;
+
+    // Reserved from stock: the canteen's yoghurt (whole), the weekly dairy's yoghurt and the
+    // milk there is (the rest ordered from Nordmilch), the racks to be made (components held,
+    // missing bolts ordered from SteelCo).
+    for deal in [deals.canteen, deals.weekly, deals.shelving] {
+        crate::fulfilment::reserve_deal(
+            db,
+            deal,
+            crate::fulfilment::ReserveOptions {
+                warehouse_id: Some(berlin),
+                expires_at: None,
+            },
+        )
+        .await?;
+    }
+    crate::fulfilment::picking::create(
+        db,
+        crate::fulfilment::picking::NewPickList {
+            deal_ids: Some(vec![deals.canteen]),
+            warehouse_id: Some(berlin),
+            packing_location_id: None,
+        },
+        Some(wanda),
+    )
+    .await?;
     Ok(())
 }
