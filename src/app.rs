@@ -22,6 +22,8 @@ pub struct AppState {
     pub decoder: crate::barcode::decode::Decoder,
     pub printing: crate::printing::Printing,
     pub labels: crate::labels::Labels,
+    /// This process's name in job leases, random per start (`jobs::new_instance_id`).
+    pub instance_id: Arc<str>,
 }
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -83,6 +85,7 @@ impl AppState {
             db,
             config: Arc::new(config),
             metrics: crate::api::ops::metrics_handle(),
+            instance_id: crate::jobs::new_instance_id().into(),
         })
     }
 
@@ -100,8 +103,15 @@ pub async fn serve(
     let router = state.router();
     let housekeeping = tokio::spawn(housekeeping(state.db.clone()));
     let print_worker = state.printing.start_worker(state.db.clone());
-    let mut scheduler = if state.config.jobs {
-        Some(crate::jobs::start(state.db.clone(), state.config.expiry_alert_days).await?)
+    let jobs = if state.config.jobs {
+        Some(
+            crate::jobs::start(
+                state.db.clone(),
+                state.config.expiry_alert_days,
+                state.instance_id.clone(),
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -111,8 +121,8 @@ pub async fn serve(
         .context("serving HTTP")?;
     housekeeping.abort();
     print_worker.stop().await;
-    if let Some(s) = scheduler.as_mut() {
-        let _ = s.shutdown().await;
+    if let Some(jobs) = jobs {
+        jobs.shutdown().await;
     }
     state.db.close().await;
     Ok(())

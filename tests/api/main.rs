@@ -18,5 +18,6 @@ mod printing;
 mod returns;
 mod sales_flow;
 mod scanning;
+mod security;
 mod stock;
 mod story;
