@@ -37,7 +37,10 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
             devices::authenticate(&state.db, token).await?,
         ))
     } else {
-        Ok(Principal::User(state.jwt.verify(token)?))
+        let subject = state.jwt.verify(token)?;
+        Ok(Principal::User(
+            users::session(&state.db, subject.user_id, subject.generation).await?,
+        ))
     }
 }
 
@@ -95,17 +98,15 @@ async fn login(
     token_response(&state, &user)
 }
 
-/// Exchange a still-valid access token for a fresh one; the role is re-read, a deactivated
-/// user is refused.
+/// Exchange a still-valid access token for a fresh one. The token is checked against the user
+/// as they are now (role, active, token generation), like on every request.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
     responses((status = 200, body = TokenResponse), ErrorResponses), security(("bearer" = [])))]
 async fn refresh(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<TokenResponse>> {
-    let user = principal.as_user()?;
-    let current = users::principal(&state.db, user.id).await?;
-    token_response(&state, &current)
+    token_response(&state, principal.as_user()?)
 }
 
 /// Who am I: the calling user.

@@ -214,24 +214,32 @@ pub async fn update(db: &Db, id: i64, patch: UserPatch) -> Result<User> {
     };
     let email = patch.email.unwrap_or(current.email);
     let manager_id = patch.manager_id.unwrap_or(current.manager_id);
+    // Role and active are set from the row itself (coalesce), so the generation bump judges the
+    // row as it is when the update runs, not as it was read above.
     let row = in_tx!(db, tx => {
         sqlx::query_as::<_, UserRow>(&format!(
-            "update users set role = $2, full_name = $3, email = $4, manager_id = $5, active = $6,
-                    password_hash = coalesce($7, password_hash), updated_at = $8
+            "update users set role = coalesce($2, role), full_name = $3, email = $4,
+                    manager_id = $5, active = coalesce($6, active),
+                    password_hash = coalesce($7, password_hash),
+                    token_generation = token_generation + case
+                        when coalesce($2, role) <> role or coalesce($6, active) <> active
+                          or $7 is not null then 1 else 0 end,
+                    updated_at = $8
              where id = $1 returning {COLUMNS}"
         ))
         .bind(id)
-        .bind(patch.role.unwrap_or(current.role).as_str())
+        .bind(patch.role.map(Role::as_str))
         .bind(patch.full_name.unwrap_or(current.full_name))
         .bind(email)
         .bind(manager_id)
-        .bind(patch.active.unwrap_or(current.active))
+        .bind(patch.active)
         .bind(hash)
         .bind(now())
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?
     });
-    Ok(row.into())
+    row.map(User::from)
+        .ok_or_else(|| Error::not_found("user", id))
 }
 
 /// The user and everyone below them in the team tree.
@@ -255,8 +263,8 @@ pub const TEAM_CTE_SELECT: &str = "with recursive team(id) as (
 pub async fn authenticate(db: &Db, username: &str, password_given: &str) -> Result<UserPrincipal> {
     let username = username.trim().to_lowercase();
     let found = on_read!(db, pool => {
-        sqlx::query_as::<_, (i64, String, String, bool)>(
-            "select id, password_hash, role, active from users where username = $1",
+        sqlx::query_as::<_, (i64, String, String, bool, i64)>(
+            "select id, password_hash, role, active, token_generation from users where username = $1",
         )
         .bind(&username)
         .fetch_optional(pool)
@@ -264,30 +272,46 @@ pub async fn authenticate(db: &Db, username: &str, password_given: &str) -> Resu
     });
     let ok = password::verify(
         password_given.to_string(),
-        found.as_ref().map(|(_, hash, _, _)| hash.clone()),
+        found.as_ref().map(|(_, hash, _, _, _)| hash.clone()),
     )
     .await?;
     match found {
-        Some((id, _, role, true)) if ok => Ok(UserPrincipal {
+        Some((id, _, role, true, generation)) if ok => Ok(UserPrincipal {
             id,
             role: Role::parse(&role).unwrap_or(Role::Warehouse),
             username,
+            generation,
         }),
         _ => Err(Error::Unauthenticated("wrong username or password".into())),
     }
 }
 
-/// Current role and state of a user, for refreshing a token.
-pub async fn principal(db: &Db, id: i64) -> Result<UserPrincipal> {
-    let user = get(db, id).await?;
-    if !user.active {
-        return Err(Error::Unauthenticated("user is deactivated".into()));
+/// The user a verified access token stands for, as they are now: refused when the user is
+/// deactivated or the token is from an older generation (role or password changed since).
+/// One primary-key read, on every authenticated request.
+pub async fn session(db: &Db, id: i64, generation: i64) -> Result<UserPrincipal> {
+    let found = on_read!(db, pool => {
+        sqlx::query_as::<_, (String, String, bool, i64)>(
+            "select username, role, active, token_generation from users where id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    });
+    match found {
+        Some((username, role, true, current)) if current == generation => Ok(UserPrincipal {
+            id,
+            role: Role::parse(&role).unwrap_or(Role::Warehouse),
+            username,
+            generation,
+        }),
+        Some((_, _, false, _)) => Err(Error::Unauthenticated(
+            "token no longer valid: the user is deactivated".into(),
+        )),
+        _ => Err(Error::Unauthenticated(
+            "token no longer valid: log in again".into(),
+        )),
     }
-    Ok(UserPrincipal {
-        id: user.id,
-        role: user.role,
-        username: user.username,
-    })
 }
 
 pub async fn count(db: &Db) -> Result<i64> {
