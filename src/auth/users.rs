@@ -214,9 +214,14 @@ pub async fn update(db: &Db, id: i64, patch: UserPatch) -> Result<User> {
     };
     let email = patch.email.unwrap_or(current.email);
     let manager_id = patch.manager_id.unwrap_or(current.manager_id);
-    // Role and active are set from the row itself (coalesce), so the generation bump judges the
-    // row as it is when the update runs, not as it was read above.
+    let may_remove_admin =
+        patch.role.is_some_and(|r| r != Role::Admin) || patch.active == Some(false);
+    // Role and active are set from the row itself (coalesce), so the last-admin condition and the
+    // generation bump judge the row as it is when the update runs, not as it was read above.
     let row = in_tx!(db, tx => {
+        if may_remove_admin {
+            sqlx::query(ADMIN_GUARD).execute(&mut *tx).await?;
+        }
         sqlx::query_as::<_, UserRow>(&format!(
             "update users set role = coalesce($2, role), full_name = $3, email = $4,
                     manager_id = $5, active = coalesce($6, active),
@@ -225,7 +230,12 @@ pub async fn update(db: &Db, id: i64, patch: UserPatch) -> Result<User> {
                         when coalesce($2, role) <> role or coalesce($6, active) <> active
                           or $7 is not null then 1 else 0 end,
                     updated_at = $8
-             where id = $1 returning {COLUMNS}"
+             where id = $1
+               and ((coalesce($2, role) = 'admin' and coalesce($6, active))
+                    or not (role = 'admin' and active)
+                    or exists (select 1 from users o
+                               where o.id <> $1 and o.role = 'admin' and o.active))
+             returning {COLUMNS}"
         ))
         .bind(id)
         .bind(patch.role.map(Role::as_str))
@@ -238,8 +248,56 @@ pub async fn update(db: &Db, id: i64, patch: UserPatch) -> Result<User> {
         .fetch_optional(&mut *tx)
         .await?
     });
+    match row {
+        Some(row) => Ok(row.into()),
+        // Users are never deleted, so no row means the last-admin condition refused it.
+        None => Err(Error::conflict(
+            if patch.active == Some(false) {
+                "active"
+            } else {
+                "role"
+            },
+            "this change would leave no active admin; make another user an admin first",
+        )),
+    }
+}
+
+/// Taken (as a row lock) by every change that may remove an admin, before its conditional
+/// update. Without it two admins demoting each other at once on PostgreSQL would each still see
+/// the other as an active admin (write skew) and both succeed. SQLite has one writer anyway.
+const ADMIN_GUARD: &str = "insert into settings (key, value) values ('admin_guard', '')
+     on conflict (key) do update set value = excluded.value";
+
+/// Recovery from the command line (`depot admin reset-password`): sets the password,
+/// reactivates the user and, with `make_admin`, makes them an admin. Their older tokens stop
+/// working.
+pub async fn reset_password(
+    db: &Db,
+    username: &str,
+    new_password: String,
+    make_admin: bool,
+) -> Result<User> {
+    let username = username.trim().to_lowercase();
+    let mut checks = Checks::new();
+    password::check("password", &new_password, &mut checks);
+    checks.finish()?;
+    let hash = password::hash(new_password).await?;
+    let row = in_tx!(db, tx => {
+        sqlx::query_as::<_, UserRow>(&format!(
+            "update users set password_hash = $2, active = true,
+                    role = case when $3 then 'admin' else role end,
+                    token_generation = token_generation + 1, updated_at = $4
+             where username = $1 returning {COLUMNS}"
+        ))
+        .bind(&username)
+        .bind(hash)
+        .bind(make_admin)
+        .bind(now())
+        .fetch_optional(&mut *tx)
+        .await?
+    });
     row.map(User::from)
-        .ok_or_else(|| Error::not_found("user", id))
+        .ok_or_else(|| Error::invalid("username", format!("no user named '{username}'")))
 }
 
 /// The user and everyone below them in the team tree.

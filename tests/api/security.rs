@@ -8,7 +8,7 @@ use depot::config::Config;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{ADMIN_PASSWORD, TestApp, assert_problem};
 
 /// `token` is refused as no longer valid, with `WWW-Authenticate: Bearer`.
 async fn assert_stale(app: &TestApp, method: Method, path: &str, token: &str, body: Value) {
@@ -158,6 +158,203 @@ async fn tokens_end_when_their_user_is_deactivated_demoted_or_given_a_new_passwo
     assert_eq!(app.get("/v1/customers", &rep).await.0, StatusCode::OK);
 }
 
+async fn active_admins(app: &TestApp, token: &str) -> Vec<String> {
+    let (status, list) = app.get("/v1/users?role=admin&active=true", token).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The last active admin cannot deactivate or demote themselves (409 naming the field), even
+/// when two admins try it at the same moment.
+async fn the_last_active_admin_cannot_be_removed(app: TestApp) {
+    let (_, me) = app.get("/v1/me", &app.admin_token).await;
+    let admin_id = me["id"].as_i64().unwrap();
+    let me_path = format!("/v1/users/{admin_id}");
+    let (status, body) = app
+        .patch(&me_path, &app.admin_token, json!({"active": false}))
+        .await;
+    assert_problem(status, &body, 409, Some("active"));
+    let (status, body) = app
+        .patch(&me_path, &app.admin_token, json!({"role": "warehouse"}))
+        .await;
+    assert_problem(status, &body, 409, Some("role"));
+    // Refused changes change nothing, and the token still works.
+    let (status, body) = app
+        .patch(
+            &me_path,
+            &app.admin_token,
+            json!({"role": "admin", "active": true, "full_name": "Ada Admin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["full_name"], "Ada Admin");
+    assert_eq!(active_admins(&app, &app.admin_token).await, ["admin"]);
+
+    // A deactivated admin does not count.
+    let (second_id, _) = app.user("second", "admin", None).await;
+    let (status, _) = app
+        .patch(
+            &format!("/v1/users/{second_id}"),
+            &app.admin_token,
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .patch(&me_path, &app.admin_token, json!({"role": "head"}))
+        .await;
+    assert_problem(status, &body, 409, Some("role"));
+    let (status, _) = app
+        .patch(
+            &format!("/v1/users/{second_id}"),
+            &app.admin_token,
+            json!({"active": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Two admins stepping down at the same moment: one of them stays.
+    let people = [
+        ("admin", ADMIN_PASSWORD.to_string(), admin_id),
+        ("second", "second-password".to_string(), second_id),
+    ];
+    for round in 0..6 {
+        let mut tokens = Vec::new();
+        for (name, password, _) in &people {
+            tokens.push(app.login(name, password).await);
+        }
+        let change = if round % 2 == 0 {
+            json!({"role": "rep"})
+        } else {
+            json!({"active": false})
+        };
+        let (path_a, path_b) = (
+            format!("/v1/users/{admin_id}"),
+            format!("/v1/users/{second_id}"),
+        );
+        let (a, b) = tokio::join!(
+            app.patch(&path_a, &tokens[0], change.clone()),
+            app.patch(&path_b, &tokens[1], change.clone()),
+        );
+        let statuses = [a.0, b.0];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+            1,
+            "round {round}: {a:?} {b:?}"
+        );
+        let (kept, refused) = if a.0 == StatusCode::OK {
+            (1, b)
+        } else {
+            (0, a)
+        };
+        assert_problem(
+            refused.0,
+            &refused.1,
+            409,
+            Some(if round % 2 == 0 { "role" } else { "active" }),
+        );
+        let survivor = app.login(people[kept].0, &people[kept].1).await;
+        assert_eq!(active_admins(&app, &survivor).await, [people[kept].0]);
+        let (status, _) = app
+            .patch(
+                &format!("/v1/users/{}", people[1 - kept].2),
+                &survivor,
+                json!({"role": "admin", "active": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+/// Runs `depot admin reset-password` against the test's database; returns (success, stdout,
+/// stderr).
+async fn reset_password(
+    app: &TestApp,
+    args: &[&str],
+    env_password: Option<&str>,
+    stdin: &str,
+) -> (bool, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_depot"));
+    cmd.args(["admin", "reset-password"])
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .env_remove("DEPOT_CONFIG")
+        .env_remove("DEPOT_ADMIN_PASSWORD")
+        .env("DEPOT_DATABASE_URL", &app.state.config.database_url)
+        .env("DEPOT_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(p) = env_password {
+        cmd.env("DEPOT_ADMIN_PASSWORD", p);
+    }
+    let mut child = cmd.spawn().expect("run depot");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("depot admin reset-password finishes")
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `depot admin reset-password` gets a locked-out operator back in: the password is set, the
+/// user reactivated (and with `--make-admin` made an admin), and older tokens end.
+async fn admin_reset_password_on_the_command_line_recovers_access(app: TestApp) {
+    let (ops_id, _) = app.user("ops", "rep", None).await;
+    let (status, _) = app
+        .patch(
+            &format!("/v1/users/{ops_id}"),
+            &app.admin_token,
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (ok, out, err) = reset_password(&app, &["admin"], Some("recovered-password-1"), "").await;
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("user 'admin'"), "{out}");
+    assert_stale(&app, Method::GET, "/v1/me", &app.admin_token, Value::Null).await;
+    assert_eq!(
+        login_status(&app, "admin", ADMIN_PASSWORD).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let admin = app.login("admin", "recovered-password-1").await;
+    assert_eq!(app.get("/v1/users", &admin).await.0, StatusCode::OK);
+
+    // A deactivated rep becomes an active admin, the password read from stdin.
+    let (ok, out, err) =
+        reset_password(&app, &["ops", "--make-admin"], None, "ops-from-stdin\n").await;
+    assert!(ok, "{out}\n{err}");
+    let ops = app.login("ops", "ops-from-stdin").await;
+    let (_, me) = app.get("/v1/me", &ops).await;
+    assert_eq!(
+        (me["role"].as_str(), me["active"].as_bool()),
+        (Some("admin"), Some(true))
+    );
+
+    // Unknown users and unacceptable passwords fail with a message and change nothing.
+    let (ok, _, err) = reset_password(&app, &["nobody"], Some("password-123"), "").await;
+    assert!(!ok && err.contains("no user named 'nobody'"), "{err}");
+    let (ok, _, err) = reset_password(&app, &["ops"], None, "short\n").await;
+    assert!(!ok && err.contains("password"), "{err}");
+    let (ok, _, err) = reset_password(&app, &["ops"], None, "").await;
+    assert!(!ok && err.contains("no password given"), "{err}");
+    assert_eq!(app.get("/v1/me", &ops).await.0, StatusCode::OK);
+}
+
 /// Another instance on the test's database, with the scheduler on or off.
 async fn instance(app: &TestApp, jobs: bool) -> AppState {
     let config = Config {
@@ -225,5 +422,7 @@ async fn job_leases_are_per_instance_and_given_back_on_shutdown(app: TestApp) {
 
 crate::on_both!(
     tokens_end_when_their_user_is_deactivated_demoted_or_given_a_new_password,
+    the_last_active_admin_cannot_be_removed,
+    admin_reset_password_on_the_command_line_recovers_access,
     job_leases_are_per_instance_and_given_back_on_shutdown,
 );
