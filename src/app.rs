@@ -24,6 +24,7 @@ pub struct AppState {
     pub labels: crate::labels::Labels,
     /// This process's name in job leases, random per start (`jobs::new_instance_id`).
     pub instance_id: Arc<str>,
+    pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
 }
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -86,6 +87,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: crate::api::ops::metrics_handle(),
             instance_id: crate::jobs::new_instance_id().into(),
+            login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::new(Default::default())),
         })
     }
 
@@ -115,10 +117,14 @@ pub async fn serve(
     } else {
         None
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+    // The peer address feeds login throttling (api::auth::ClientIp).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")?;
     housekeeping.abort();
     print_worker.stop().await;
     if let Some(jobs) = jobs {

@@ -2,6 +2,7 @@
 
 pub mod devices;
 pub mod password;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 

@@ -355,6 +355,85 @@ async fn admin_reset_password_on_the_command_line_recovers_access(app: TestApp) 
     assert_eq!(app.get("/v1/me", &ops).await.0, StatusCode::OK);
 }
 
+/// Sends a login as if from `client` (the test client is a trusted proxy); returns the status,
+/// the `Retry-After` header and the body.
+async fn login_from(
+    app: &TestApp,
+    client: &str,
+    username: &str,
+    password: &str,
+) -> (StatusCode, Option<u64>, Value) {
+    let resp = app
+        .client
+        .post(app.url("/v1/auth/login"))
+        .header("x-forwarded-for", client)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, retry_after, resp.json().await.unwrap())
+}
+
+/// Repeated failures for a user from one address get 429 with `Retry-After`; the same user from
+/// another address still logs in, and a success resets the count.
+async fn repeated_failed_logins_are_slowed_down_per_user_and_address(app: TestApp) {
+    app.user("tina", "rep", None).await;
+    let attacker = "203.0.113.7";
+    for i in 0..5 {
+        let (status, retry, body) = login_from(&app, attacker, "tina", &format!("guess-{i}")).await;
+        assert_problem(status, &body, 401, None);
+        assert_eq!(retry, None);
+    }
+    let (status, retry, body) = login_from(&app, attacker, "tina", "guess-6").await;
+    assert_problem(status, &body, 429, None);
+    assert!(retry.is_some_and(|s| s >= 1), "Retry-After: {retry:?}");
+    // While it waits, that address is refused even the right password...
+    let (status, _, _) = login_from(&app, attacker, "tina", "tina-password").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // ...but tina, from her own address, is not locked out.
+    let (status, _, body) = login_from(&app, "198.51.100.9", "tina", "tina-password").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Nor is anyone connecting directly.
+    app.login("tina", "tina-password").await;
+
+    // A success clears the count: 4 failures, a success, 5 failures, all answered.
+    let typo = "198.51.100.10";
+    for round in 0..2 {
+        for _ in 0..4 + round {
+            let (status, _, _) = login_from(&app, typo, "tina", "typo").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        if round == 0 {
+            let (status, _, _) = login_from(&app, typo, "tina", "tina-password").await;
+            assert_eq!(status, StatusCode::OK);
+        }
+    }
+
+    // One address trying many usernames is slowed down too.
+    let sprayer = "192.0.2.55";
+    for i in 0..20 {
+        let (status, _, _) = login_from(&app, sprayer, &format!("user{i}"), "password1").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, retry, body) = login_from(&app, sprayer, "tina", "tina-password").await;
+    assert_problem(status, &body, 429, None);
+    assert!(retry.is_some());
+    // An address claimed by an untrusted hop does not help: the trusted proxy's view counts.
+    let (status, _, _) = login_from(
+        &app,
+        &format!("10.9.9.9, {sprayer}"),
+        "tina",
+        "tina-password",
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
 /// Another instance on the test's database, with the scheduler on or off.
 async fn instance(app: &TestApp, jobs: bool) -> AppState {
     let config = Config {
@@ -424,5 +503,6 @@ crate::on_both!(
     tokens_end_when_their_user_is_deactivated_demoted_or_given_a_new_password,
     the_last_active_admin_cannot_be_removed,
     admin_reset_password_on_the_command_line_recovers_access,
+    repeated_failed_logins_are_slowed_down_per_user_and_address,
     job_leases_are_per_instance_and_given_back_on_shutdown,
 );
