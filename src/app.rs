@@ -22,6 +22,9 @@ pub struct AppState {
     pub decoder: crate::barcode::decode::Decoder,
     pub printing: crate::printing::Printing,
     pub labels: crate::labels::Labels,
+    /// This process's name in job leases, random per start (`jobs::new_instance_id`).
+    pub instance_id: Arc<str>,
+    pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
 }
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -92,6 +95,8 @@ impl AppState {
             db,
             config: Arc::new(config),
             metrics: crate::api::ops::metrics_handle(),
+            instance_id: crate::jobs::new_instance_id().into(),
+            login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::new(Default::default())),
         })
     }
 
@@ -109,19 +114,30 @@ pub async fn serve(
     let router = state.router();
     let housekeeping = tokio::spawn(housekeeping(state.db.clone()));
     let print_worker = state.printing.start_worker(state.db.clone());
-    let mut scheduler = if state.config.jobs {
-        Some(crate::jobs::start(state.db.clone(), state.config.expiry_alert_days).await?)
+    let jobs = if state.config.jobs {
+        Some(
+            crate::jobs::start(
+                state.db.clone(),
+                state.config.expiry_alert_days,
+                state.instance_id.clone(),
+            )
+            .await?,
+        )
     } else {
         None
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+    // The peer address feeds login throttling (api::auth::ClientIp).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")?;
     housekeeping.abort();
     print_worker.stop().await;
-    if let Some(s) = scheduler.as_mut() {
-        let _ = s.shutdown().await;
+    if let Some(jobs) = jobs {
+        jobs.shutdown().await;
     }
     state.db.close().await;
     Ok(())

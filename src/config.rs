@@ -65,6 +65,33 @@ pub struct Config {
     pub gs1_company_prefix: Option<String>,
     /// The SSCC extension digit (0-9).
     pub sscc_extension_digit: u8,
+    /// Reverse proxies (IP addresses) whose `X-Forwarded-For` is believed when they are the
+    /// socket peer; comma-separated in `DEPOT_TRUSTED_PROXIES`. Empty: the peer is the client.
+    #[serde(deserialize_with = "ip_list")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// A list of IP addresses, as a TOML array or one comma-separated string (environment).
+fn ip_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<std::net::IpAddr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    let items = match Raw::deserialize(d)? {
+        Raw::List(l) => l,
+        Raw::Text(t) => t.split(',').map(str::to_string).collect(),
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|_| serde::de::Error::custom(format!("'{s}' is not an IP address")))
+        })
+        .collect()
 }
 
 impl Default for Config {
@@ -88,6 +115,7 @@ impl Default for Config {
             labels_dir: None,
             gs1_company_prefix: None,
             sscc_extension_digit: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -199,6 +227,27 @@ mod tests {
             assert!(err.contains("expiry_alert_days"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_comma_separated_string_or_a_list() {
+        let load = |toml: &str| {
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::string(toml))
+                .extract::<Config>()
+                .map(|c| c.trusted_proxies)
+                .ok()
+        };
+        let both: Vec<std::net::IpAddr> = vec!["10.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+        // DEPOT_TRUSTED_PROXIES arrives as one string.
+        assert_eq!(load("trusted_proxies = \"10.0.0.1, ::1\"").unwrap(), both);
+        assert_eq!(
+            load("trusted_proxies = [\"10.0.0.1\", \"::1\"]").unwrap(),
+            both
+        );
+        assert!(load("trusted_proxies = \"\"").unwrap().is_empty());
+        assert!(load("").unwrap().is_empty());
+        assert!(load("trusted_proxies = \"proxy.local\"").is_none());
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum Error {
     Unauthenticated(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Too many failed logins from this client; it may try again after the wait.
+    #[error("too many failed login attempts; retry in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// Barcode data that claims to be GS1 and breaks its rules: which AI, where, what.
     #[error("{field}: {message}")]
     InvalidBarcode {

@@ -36,6 +36,24 @@ enum Command {
     Openapi,
     /// Re-derive every stock balance from the ledger; exit 1 on any mismatch.
     Check,
+    /// Administration from the command line (recovery).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Set a user's password and reactivate them; their older tokens stop working. The new
+    /// password is read from DEPOT_ADMIN_PASSWORD, or else as one line from stdin.
+    ResetPassword {
+        /// The user's username.
+        username: String,
+        /// Also make the user an admin.
+        #[arg(long)]
+        make_admin: bool,
+    },
 }
 
 #[tokio::main]
@@ -75,6 +93,28 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::Admin {
+            command:
+                AdminCommand::ResetPassword {
+                    username,
+                    make_admin,
+                },
+        } => {
+            let password = new_password(&username)?;
+            let db = depot::db::Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            let result =
+                depot::auth::users::reset_password(&db, &username, password, make_admin).await;
+            db.close().await;
+            let user = result?;
+            println!(
+                "user '{}' (id {}, role {}) is active with the new password; tokens issued \
+                 before no longer work",
+                user.username,
+                user.id,
+                user.role.as_str()
+            );
+        }
         Command::Migrate => {
             let db = depot::db::Db::connect(&config.database_url).await?;
             db.migrate().await?;
@@ -105,6 +145,30 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// From `DEPOT_ADMIN_PASSWORD`, else one line of stdin (prompted for on a terminal).
+fn new_password(username: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if let Ok(p) = std::env::var("DEPOT_ADMIN_PASSWORD") {
+        return Ok(p);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("New password for '{username}' (shown as you type): ");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the new password from stdin")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password given: set DEPOT_ADMIN_PASSWORD or write it on stdin"
+    );
+    Ok(password)
 }
 
 fn init_tracing(json: bool) {

@@ -1,7 +1,9 @@
 //! Bearer authentication for people (JWT) and devices (random token), and the auth routes.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
 use axum::Json;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde::{Deserialize, Serialize};
@@ -10,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::extract::JsonBody;
-use crate::api::problem::{ApiError, ApiResult, ErrorResponses};
+use crate::api::problem::{ApiError, ApiResult, ErrorResponses, Problem};
 use crate::app::AppState;
 use crate::auth::tokens::DEVICE_TOKEN_PREFIX;
 use crate::auth::{Principal, devices, users};
@@ -37,7 +39,10 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
             devices::authenticate(&state.db, token).await?,
         ))
     } else {
-        Ok(Principal::User(state.jwt.verify(token)?))
+        let subject = state.jwt.verify(token)?;
+        Ok(Principal::User(
+            users::session(&state.db, subject.user_id, subject.generation).await?,
+        ))
     }
 }
 
@@ -52,6 +57,62 @@ impl FromRequestParts<AppState> for Principal {
         parts.extensions.insert(principal.clone());
         Ok(principal)
     }
+}
+
+/// The client's address: the socket peer or, when the peer is one of `trusted_proxies`, the
+/// nearest address in `X-Forwarded-For` that is not a trusted proxy.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientIp(client_ip(
+            peer,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        )))
+    }
+}
+
+/// Walks `X-Forwarded-For` from the right (the entries nearest to us, which our proxies wrote)
+/// and stops at the first address that is not a trusted proxy; entries further left are
+/// whatever the client claimed. Without a peer (a router served without connect info) every
+/// client is `0.0.0.0`.
+fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let Some(peer) = peer.map(|p| p.to_canonical()) else {
+        return IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    };
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
+        let Ok(text) = value.to_str() else {
+            return client;
+        };
+        for entry in text.rsplit(',') {
+            let entry = entry.trim();
+            let parsed = entry
+                .parse::<IpAddr>()
+                .or_else(|_| entry.parse::<SocketAddr>().map(|s| s.ip()));
+            match parsed {
+                Ok(ip) => {
+                    client = ip.to_canonical();
+                    if !trusted.contains(&client) {
+                        return client;
+                    }
+                }
+                Err(_) => return client,
+            }
+        }
+    }
+    client
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -81,31 +142,38 @@ fn token_response(
     }))
 }
 
-/// Log in with a username and password and receive a short-lived access token.
+/// Log in with a username and password and receive a short-lived access token. Repeated
+/// failures for a username from one address, or from one address, are slowed down (429 with
+/// `Retry-After`).
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), ErrorResponses))]
+    responses((status = 200, body = TokenResponse),
+        (status = 429, description = "Too many failed attempts; retry after `Retry-After` seconds",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        ErrorResponses))]
 async fn login(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     if body.username.len() > 256 || body.password.len() > 1024 {
         return Err(Error::Unauthenticated("wrong username or password".into()).into());
     }
+    let attempt = state.login_throttle.begin(&body.username, client)?;
     let user = users::authenticate(&state.db, &body.username, &body.password).await?;
+    state.login_throttle.succeeded(attempt);
     token_response(&state, &user)
 }
 
-/// Exchange a still-valid access token for a fresh one; the role is re-read, a deactivated
-/// user is refused.
+/// Exchange a still-valid access token for a fresh one. The token is checked against the user
+/// as they are now (role, active, token generation), like on every request.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
     responses((status = 200, body = TokenResponse), ErrorResponses), security(("bearer" = [])))]
 async fn refresh(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<TokenResponse>> {
-    let user = principal.as_user()?;
-    let current = users::principal(&state.db, user.id).await?;
-    token_response(&state, &current)
+    token_response(&state, principal.as_user()?)
 }
 
 /// Who am I: the calling user.
@@ -121,4 +189,54 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(refresh))
         .routes(routes!(me))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let h = forwarded(&["6.6.6.6, 203.0.113.7, 10.0.0.2"]);
+        // An untrusted peer: its header is ignored.
+        assert_eq!(
+            client_ip(Some(ip("198.51.100.1")), &h, &trusted),
+            ip("198.51.100.1")
+        );
+        // Through two trusted proxies: the first untrusted entry from the right.
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &h, &trusted),
+            ip("203.0.113.7")
+        );
+        // Several header lines read as one list; ports and mapped IPv4 are understood.
+        let h = forwarded(&["6.6.6.6", "203.0.113.7:4711"]);
+        assert_eq!(
+            client_ip(Some(ip("::ffff:10.0.0.1")), &h, &trusted),
+            ip("203.0.113.7")
+        );
+        // Garbage stops the walk at the last address we could trust.
+        let h = forwarded(&["203.0.113.7, garbage"]);
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &h, &trusted),
+            ip("10.0.0.1")
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &HeaderMap::new(), &trusted),
+            ip("10.0.0.1")
+        );
+        assert_eq!(client_ip(None, &h, &trusted), ip("0.0.0.0"));
+    }
 }

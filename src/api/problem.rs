@@ -30,6 +30,9 @@ pub struct Problem {
     /// For invalid barcode data: the character offset where the problem is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<usize>,
+    /// Sent as the `Retry-After` header (seconds), not in the body.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -43,6 +46,7 @@ impl Problem {
             errors: Vec::new(),
             ai: None,
             position: None,
+            retry_after: None,
         }
     }
 
@@ -61,11 +65,15 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let unauthenticated = status == StatusCode::UNAUTHORIZED;
+        let retry_after = self.retry_after;
         let mut response = (status, axum::Json(self)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if unauthenticated {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -165,6 +173,18 @@ impl From<Error> for ApiError {
                 Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
             }
             Error::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            Error::TooManyAttempts { retry_after_secs } => {
+                let mut p = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-attempts",
+                    format!(
+                        "too many failed login attempts for this user from this address, or from \
+                         this address; retry after {retry_after_secs} s"
+                    ),
+                );
+                p.retry_after = Some(retry_after_secs);
+                p
+            }
             Error::Busy => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",

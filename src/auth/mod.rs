@@ -2,6 +2,7 @@
 
 pub mod devices;
 pub mod password;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 
@@ -66,8 +67,11 @@ impl DeviceKind {
 #[derive(Debug, Clone)]
 pub struct UserPrincipal {
     pub id: i64,
+    /// The role in the database when the request was authenticated.
     pub role: Role,
     pub username: String,
+    /// The user's token generation (see `users::session`).
+    pub generation: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -7,6 +7,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::{Role, UserPrincipal};
+
+/// What a valid token says about its user; `users::session` checks it against the database.
+#[derive(Debug, Clone)]
+pub struct TokenSubject {
+    pub user_id: i64,
+    pub username: String,
+    pub generation: i64,
+}
 use crate::error::{Error, Result};
 
 /// Prefix that tells a device token from a JWT at a glance (and to secret scanners).
@@ -16,8 +24,12 @@ const ISSUER: &str = "depot";
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    /// For clients to read; the server uses the role in the database, not this one.
     role: Role,
     name: String,
+    /// The user's token generation at issue. Tokens from before the claim existed count as 0.
+    #[serde(default)]
+    tgen: i64,
     iss: String,
     iat: i64,
     exp: i64,
@@ -50,6 +62,7 @@ impl JwtKeys {
             sub: user.id.to_string(),
             role: user.role,
             name: user.username.clone(),
+            tgen: user.generation,
             iss: ISSUER.into(),
             iat: now,
             exp: now + self.ttl_secs as i64,
@@ -63,7 +76,9 @@ impl JwtKeys {
         })
     }
 
-    pub fn verify(&self, token: &str) -> Result<UserPrincipal> {
+    /// Checks signature, issuer and expiry; whether the token still stands for its user is
+    /// `users::session`'s question.
+    pub fn verify(&self, token: &str) -> Result<TokenSubject> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_issuer(&[ISSUER]);
@@ -83,10 +98,10 @@ impl JwtKeys {
             .sub
             .parse()
             .map_err(|_| Error::Unauthenticated("token subject is invalid".into()))?;
-        Ok(UserPrincipal {
-            id,
-            role: data.claims.role,
+        Ok(TokenSubject {
+            user_id: id,
             username: data.claims.name,
+            generation: data.claims.tgen,
         })
     }
 }
@@ -123,6 +138,7 @@ mod tests {
             id: 7,
             role: Role::Rep,
             username: "alice".into(),
+            generation: 3,
         }
     }
 
@@ -130,9 +146,10 @@ mod tests {
     fn an_issued_token_verifies_and_carries_the_user() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", 60);
         let token = keys.issue(&alice()).unwrap();
-        let user = keys.verify(&token.access_token).unwrap();
-        assert_eq!(user.id, 7);
-        assert_eq!(user.role, Role::Rep);
+        let subject = keys.verify(&token.access_token).unwrap();
+        assert_eq!(subject.user_id, 7);
+        assert_eq!(subject.username, "alice");
+        assert_eq!(subject.generation, 3);
     }
 
     #[test]

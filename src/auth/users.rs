@@ -214,24 +214,90 @@ pub async fn update(db: &Db, id: i64, patch: UserPatch) -> Result<User> {
     };
     let email = patch.email.unwrap_or(current.email);
     let manager_id = patch.manager_id.unwrap_or(current.manager_id);
+    let may_remove_admin =
+        patch.role.is_some_and(|r| r != Role::Admin) || patch.active == Some(false);
+    // Role and active are set from the row itself (coalesce), so the last-admin condition and the
+    // generation bump judge the row as it is when the update runs, not as it was read above.
     let row = in_tx!(db, tx => {
+        if may_remove_admin {
+            sqlx::query(ADMIN_GUARD).execute(&mut *tx).await?;
+        }
         sqlx::query_as::<_, UserRow>(&format!(
-            "update users set role = $2, full_name = $3, email = $4, manager_id = $5, active = $6,
-                    password_hash = coalesce($7, password_hash), updated_at = $8
-             where id = $1 returning {COLUMNS}"
+            "update users set role = coalesce($2, role), full_name = $3, email = $4,
+                    manager_id = $5, active = coalesce($6, active),
+                    password_hash = coalesce($7, password_hash),
+                    token_generation = token_generation + case
+                        when coalesce($2, role) <> role or coalesce($6, active) <> active
+                          or $7 is not null then 1 else 0 end,
+                    updated_at = $8
+             where id = $1
+               and ((coalesce($2, role) = 'admin' and coalesce($6, active))
+                    or not (role = 'admin' and active)
+                    or exists (select 1 from users o
+                               where o.id <> $1 and o.role = 'admin' and o.active))
+             returning {COLUMNS}"
         ))
         .bind(id)
-        .bind(patch.role.unwrap_or(current.role).as_str())
+        .bind(patch.role.map(Role::as_str))
         .bind(patch.full_name.unwrap_or(current.full_name))
         .bind(email)
         .bind(manager_id)
-        .bind(patch.active.unwrap_or(current.active))
+        .bind(patch.active)
         .bind(hash)
         .bind(now())
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?
     });
-    Ok(row.into())
+    match row {
+        Some(row) => Ok(row.into()),
+        // Users are never deleted, so no row means the last-admin condition refused it.
+        None => Err(Error::conflict(
+            if patch.active == Some(false) {
+                "active"
+            } else {
+                "role"
+            },
+            "this change would leave no active admin; make another user an admin first",
+        )),
+    }
+}
+
+/// Taken (as a row lock) by every change that may remove an admin, before its conditional
+/// update. Without it two admins demoting each other at once on PostgreSQL would each still see
+/// the other as an active admin (write skew) and both succeed. SQLite has one writer anyway.
+const ADMIN_GUARD: &str = "insert into settings (key, value) values ('admin_guard', '')
+     on conflict (key) do update set value = excluded.value";
+
+/// Recovery from the command line (`depot admin reset-password`): sets the password,
+/// reactivates the user and, with `make_admin`, makes them an admin. Their older tokens stop
+/// working.
+pub async fn reset_password(
+    db: &Db,
+    username: &str,
+    new_password: String,
+    make_admin: bool,
+) -> Result<User> {
+    let username = username.trim().to_lowercase();
+    let mut checks = Checks::new();
+    password::check("password", &new_password, &mut checks);
+    checks.finish()?;
+    let hash = password::hash(new_password).await?;
+    let row = in_tx!(db, tx => {
+        sqlx::query_as::<_, UserRow>(&format!(
+            "update users set password_hash = $2, active = true,
+                    role = case when $3 then 'admin' else role end,
+                    token_generation = token_generation + 1, updated_at = $4
+             where username = $1 returning {COLUMNS}"
+        ))
+        .bind(&username)
+        .bind(hash)
+        .bind(make_admin)
+        .bind(now())
+        .fetch_optional(&mut *tx)
+        .await?
+    });
+    row.map(User::from)
+        .ok_or_else(|| Error::invalid("username", format!("no user named '{username}'")))
 }
 
 /// The user and everyone below them in the team tree.
@@ -255,8 +321,8 @@ pub const TEAM_CTE_SELECT: &str = "with recursive team(id) as (
 pub async fn authenticate(db: &Db, username: &str, password_given: &str) -> Result<UserPrincipal> {
     let username = username.trim().to_lowercase();
     let found = on_read!(db, pool => {
-        sqlx::query_as::<_, (i64, String, String, bool)>(
-            "select id, password_hash, role, active from users where username = $1",
+        sqlx::query_as::<_, (i64, String, String, bool, i64)>(
+            "select id, password_hash, role, active, token_generation from users where username = $1",
         )
         .bind(&username)
         .fetch_optional(pool)
@@ -264,30 +330,46 @@ pub async fn authenticate(db: &Db, username: &str, password_given: &str) -> Resu
     });
     let ok = password::verify(
         password_given.to_string(),
-        found.as_ref().map(|(_, hash, _, _)| hash.clone()),
+        found.as_ref().map(|(_, hash, _, _, _)| hash.clone()),
     )
     .await?;
     match found {
-        Some((id, _, role, true)) if ok => Ok(UserPrincipal {
+        Some((id, _, role, true, generation)) if ok => Ok(UserPrincipal {
             id,
             role: Role::parse(&role).unwrap_or(Role::Warehouse),
             username,
+            generation,
         }),
         _ => Err(Error::Unauthenticated("wrong username or password".into())),
     }
 }
 
-/// Current role and state of a user, for refreshing a token.
-pub async fn principal(db: &Db, id: i64) -> Result<UserPrincipal> {
-    let user = get(db, id).await?;
-    if !user.active {
-        return Err(Error::Unauthenticated("user is deactivated".into()));
+/// The user a verified access token stands for, as they are now: refused when the user is
+/// deactivated or the token is from an older generation (role or password changed since).
+/// One primary-key read, on every authenticated request.
+pub async fn session(db: &Db, id: i64, generation: i64) -> Result<UserPrincipal> {
+    let found = on_read!(db, pool => {
+        sqlx::query_as::<_, (String, String, bool, i64)>(
+            "select username, role, active, token_generation from users where id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    });
+    match found {
+        Some((username, role, true, current)) if current == generation => Ok(UserPrincipal {
+            id,
+            role: Role::parse(&role).unwrap_or(Role::Warehouse),
+            username,
+            generation,
+        }),
+        Some((_, _, false, _)) => Err(Error::Unauthenticated(
+            "token no longer valid: the user is deactivated".into(),
+        )),
+        _ => Err(Error::Unauthenticated(
+            "token no longer valid: log in again".into(),
+        )),
     }
-    Ok(UserPrincipal {
-        id: user.id,
-        role: user.role,
-        username: user.username,
-    })
 }
 
 pub async fn count(db: &Db) -> Result<i64> {

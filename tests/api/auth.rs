@@ -76,6 +76,7 @@ async fn missing_or_forged_tokens_get_401(app: TestApp) {
             id: 1,
             role: depot::auth::Role::Admin,
             username: "admin".into(),
+            generation: 0,
         })
         .unwrap();
     let (status, body) = app.get("/v1/users", &forged.access_token).await;

@@ -56,6 +56,9 @@ impl TestApp {
             jobs: false,
             // The GS1 General Specifications' example company prefix.
             gs1_company_prefix: Some("0614141".into()),
+            // The test client is a trusted proxy, so tests can speak for other client addresses
+            // with X-Forwarded-For (login throttling).
+            trusted_proxies: vec![std::net::Ipv4Addr::LOCALHOST.into()],
             ..Config::default()
         };
         configure(&mut config);

@@ -20,5 +20,6 @@ mod printing;
 mod returns;
 mod sales_flow;
 mod scanning;
+mod security;
 mod stock;
 mod story;
