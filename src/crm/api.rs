@@ -7,10 +7,10 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Query, bytes_rejection, parse_json};
 use crate::api::problem::{ApiError, ApiResult, ErrorResponses, Problem};
+use crate::api::schemas::routes;
 use crate::app::AppState;
 use crate::auth::{Access, Principal};
 use crate::crm::contacts::{self, Contact, ContactFilter, ContactPatch, NewContact};

@@ -1,5 +1,6 @@
 //! The HTTP suite: every test runs against SQLite and PostgreSQL through a real socket.
 
+mod contract;
 mod helpers;
 #[path = "../common/scratch_db.rs"]
 mod scratch_db;
@@ -18,5 +19,6 @@ mod printing;
 mod returns;
 mod sales_flow;
 mod scanning;
+mod schema;
 mod stock;
 mod story;
