@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, header};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::JsonBody;
 use crate::api::problem::{ApiError, ApiResult, ErrorResponses, Problem};
+use crate::api::schemas::routes;
 use crate::app::AppState;
 use crate::auth::tokens::DEVICE_TOKEN_PREFIX;
 use crate::auth::{Principal, devices, users};

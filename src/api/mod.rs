@@ -6,6 +6,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ops;
 pub mod problem;
+pub mod schemas;
 mod users;
 
 use std::sync::Arc;

@@ -13,9 +13,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::problem::{PROBLEM_JSON, Problem};
+use crate::api::schemas::routes;
 use crate::app::AppState;
 
 /// The process-wide Prometheus recorder (metrics macros write to one global recorder).

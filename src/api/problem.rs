@@ -239,6 +239,9 @@ pub enum ErrorResponses {
     /// Body larger than the limit.
     #[response(status = 413, content_type = "application/problem+json")]
     TooLarge(Problem),
+    /// A body not sent as `application/json`.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
     /// A field failed validation; `errors` names each field.
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),

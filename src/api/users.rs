@@ -4,10 +4,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::schemas::routes;
 use crate::app::AppState;
 use crate::auth::devices::{self, Device, NewDevice, RegisteredDevice};
 use crate::auth::users::{self, NewUser, User, UserFilter, UserPatch};

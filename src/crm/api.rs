@@ -5,10 +5,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::schemas::routes;
 use crate::app::AppState;
 use crate::auth::{Access, Principal};
 use crate::crm::contacts::{self, Contact, ContactFilter, ContactPatch, NewContact};

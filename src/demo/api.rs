@@ -1,8 +1,8 @@
 //! HTTP handler for the barcode sheet.
 
+use crate::api::schemas::{Binary, routes};
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::app::AppState;
@@ -13,8 +13,8 @@ use crate::labels::{Format, Rendered};
 /// packing level as GS1-128 with the batch and expiry of its stock, every bin, every open or
 /// won deal and every open pick list, each with what it is and its human-readable line.
 #[utoipa::path(get, path = "/v1/barcode-sheet", tag = "scanning",
-    responses((status = 200, description = "the sheet", content_type = "application/pdf"),
-        ErrorResponses), security(("bearer" = [])))]
+    responses((status = 200, description = "the sheet",
+        content((Binary = "application/pdf"))), ErrorResponses), security(("bearer" = [])))]
 async fn barcode_sheet(State(s): State<AppState>, p: Principal) -> ApiResult<Rendered> {
     p.check(Access::ANY_USER)?;
     Ok(Rendered {

@@ -6,10 +6,10 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, JsonBody, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::schemas::{Binary, routes};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::crm::visibility::Viewer;
@@ -259,7 +259,8 @@ async fn deal_documents(
 /// `return_note`. 404 unless the record is the deal's.
 #[utoipa::path(get, path = "/v1/deals/{id}/documents/{name}/{document_id}", tag = "fulfilment",
     params(("id" = i64, Path), ("name" = String, Path), ("document_id" = i64, Path), crate::labels::api::LabelQuery),
-    responses((status = 200, description = "the document"), ErrorResponses), security(("bearer" = [])))]
+    responses((status = 200, description = "the document", content((Binary = "application/pdf"), (Binary = "application/x-zpl"), (Binary = "image/png"))),
+        ErrorResponses), security(("bearer" = [])))]
 async fn deal_document(
     State(s): State<AppState>,
     p: Principal,
@@ -311,9 +312,10 @@ async fn deal_document(
     q.render(&s.labels, template, &data)
 }
 
-/// The pick list as an A4 document (template `pick-list`), `?format=pdf|zpl|png`.
+/// The pick list as an A4 PDF document (template `pick-list`).
 #[utoipa::path(get, path = "/v1/pick-lists/{id}/document", tag = "fulfilment", params(("id" = i64, Path)),
-    responses((status = 200, description = "the pick list"), ErrorResponses), security(("bearer" = [])))]
+    responses((status = 200, description = "the pick list", content((Binary = "application/pdf"))), ErrorResponses),
+    security(("bearer" = [])))]
 async fn pick_list_document(
     State(s): State<AppState>,
     p: Principal,

@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, JsonBody, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::schemas::{Binary, routes};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::error::{Checks, Error};
@@ -125,7 +125,8 @@ impl IntoResponse for Rendered {
 /// Render a template to ZPL, PDF or PNG; answers the bytes with their content type. Barcode
 /// data is checked (GTIN check digits, GS1 element strings) and every text value escaped.
 #[utoipa::path(post, path = "/v1/labels/render", tag = "labels", request_body = RenderRequest,
-    responses((status = 200, description = "application/x-zpl, application/pdf or image/png"), ErrorResponses),
+    responses((status = 200, description = "application/x-zpl, application/pdf or image/png",
+        content((Binary = "application/x-zpl"), (Binary = "application/pdf"), (Binary = "image/png"))), ErrorResponses),
     security(("bearer" = [])))]
 async fn render(
     State(s): State<AppState>,
@@ -244,7 +245,7 @@ async fn record_label(s: &AppState, q: &LabelQuery, entity: EntityRef) -> ApiRes
 /// The item's label (template `item`: name, code, GTIN as EAN-13; or `?template=`), filled
 /// from the item. The GTIN is the item's base-unit GTIN (or its first).
 #[utoipa::path(get, path = "/v1/items/{id}/label", tag = "labels", params(("id" = i64, Path), LabelQuery),
-    responses((status = 200, description = "the label"), ErrorResponses), security(("bearer" = [])))]
+    responses((status = 200, description = "the label", content((Binary = "application/pdf"), (Binary = "application/x-zpl"), (Binary = "image/png"))), ErrorResponses), security(("bearer" = [])))]
 async fn item_label(
     State(s): State<AppState>,
     p: Principal,
@@ -266,7 +267,7 @@ async fn item_label(
 /// The batch's label (template `batch`: item, batch, expiry and production date, GS1-128
 /// (01)(17)(10); or `?template=item-gs1`).
 #[utoipa::path(get, path = "/v1/batches/{id}/label", tag = "labels", params(("id" = i64, Path), LabelQuery),
-    responses((status = 200, description = "the label"), ErrorResponses), security(("bearer" = [])))]
+    responses((status = 200, description = "the label", content((Binary = "application/pdf"), (Binary = "application/x-zpl"), (Binary = "image/png"))), ErrorResponses), security(("bearer" = [])))]
 async fn batch_label(
     State(s): State<AppState>,
     p: Principal,
@@ -287,7 +288,7 @@ async fn batch_label(
 
 /// The location's (bin's) label with its barcode (template `location`).
 #[utoipa::path(get, path = "/v1/locations/{id}/label", tag = "labels", params(("id" = i64, Path), LabelQuery),
-    responses((status = 200, description = "the label"), ErrorResponses), security(("bearer" = [])))]
+    responses((status = 200, description = "the label", content((Binary = "application/pdf"), (Binary = "application/x-zpl"), (Binary = "image/png"))), ErrorResponses), security(("bearer" = [])))]
 async fn location_label(
     State(s): State<AppState>,
     p: Principal,

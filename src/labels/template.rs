@@ -65,8 +65,8 @@ pub struct FieldSpec {
     pub title: String,
     #[serde(default)]
     pub required: bool,
-    /// Used to validate the template on load and as sample data.
-    #[schema(value_type = Object)]
+    /// Used to validate the template on load and as sample data: any JSON value, usually a
+    /// string or a number, and for a table's rows a list of objects.
     pub example: Value,
 }
 

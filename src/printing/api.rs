@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::schemas::{Binary, routes};
 use crate::app::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::Error;
@@ -24,7 +24,7 @@ const PRINTERS: Access = Access::WAREHOUSE_FLOOR;
 /// checking the printer's host status (`~HS`) first, and retries with backoff while the printer
 /// is unreachable or in an error state. Send an `Idempotency-Key` so that retrying this request
 /// never queues the label twice. Admins may send raw `zpl` instead of `template` and `data`.
-#[utoipa::path(post, path = "/v1/print-jobs", tag = "printing", request_body = NewPrintJob,
+#[utoipa::path(post, path = "/v1/print-jobs", operation_id = "create_print_job", tag = "printing", request_body = NewPrintJob,
     responses((status = 202, body = PrintJob), ErrorResponses), security(("bearer" = [])))]
 async fn create(
     State(s): State<AppState>,
@@ -59,7 +59,7 @@ async fn create(
 }
 
 /// Print jobs, oldest first, by status and printer.
-#[utoipa::path(get, path = "/v1/print-jobs", tag = "printing", params(ListParams, JobFilter),
+#[utoipa::path(get, path = "/v1/print-jobs", operation_id = "list_print_jobs", tag = "printing", params(ListParams, JobFilter),
     responses((status = 200, body = Listing<PrintJob>), ErrorResponses), security(("bearer" = [])))]
 async fn list(
     State(s): State<AppState>,
@@ -72,7 +72,7 @@ async fn list(
 }
 
 /// One print job: status, attempts, the last error.
-#[utoipa::path(get, path = "/v1/print-jobs/{id}", tag = "printing", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/v1/print-jobs/{id}", operation_id = "get_print_job", tag = "printing", params(("id" = i64, Path)),
     responses((status = 200, body = PrintJob), ErrorResponses), security(("bearer" = [])))]
 async fn get(State(s): State<AppState>, p: Principal, Id(id): Id) -> ApiResult<Json<PrintJob>> {
     p.check(PRINTERS)?;
@@ -81,9 +81,10 @@ async fn get(State(s): State<AppState>, p: Principal, Id(id): Id) -> ApiResult<J
 
 /// The job's rendered document: the PDF filed by a PDF "printer", or the ZPL sent to a
 /// thermal printer.
-#[utoipa::path(get, path = "/v1/print-jobs/{id}/document", tag = "printing",
+#[utoipa::path(get, path = "/v1/print-jobs/{id}/document", operation_id = "print_job_document", tag = "printing",
     params(("id" = i64, Path)),
-    responses((status = 200, description = "application/pdf or application/x-zpl", content_type = "application/octet-stream"),
+    responses((status = 200, description = "application/pdf or application/x-zpl",
+        content((Binary = "application/pdf"), (Binary = "application/x-zpl"))),
         ErrorResponses),
     security(("bearer" = [])))]
 async fn document(

@@ -25,6 +25,7 @@ pub const MAX_ZPL_BYTES: usize = 512 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PrintJobStatus)]
 pub enum Status {
     /// Waiting for its (next) attempt at `next_attempt_at`.
     Queued,

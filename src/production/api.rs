@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::schemas::routes;
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
 use crate::crm::visibility::Viewer;
@@ -29,7 +29,7 @@ pub struct NewProductionOrder {
 
 /// Plan a production order by hand (make to stock). Orders for deals are raised by
 /// `POST /v1/deals/{id}/reserve`.
-#[utoipa::path(post, path = "/v1/production-orders", tag = "production", request_body = NewProductionOrder,
+#[utoipa::path(post, path = "/v1/production-orders", operation_id = "create_production_order", tag = "production", request_body = NewProductionOrder,
     responses((status = 201, body = ProductionOrder), ErrorResponses), security(("bearer" = [])))]
 async fn create(
     State(s): State<AppState>,
@@ -55,7 +55,7 @@ async fn create(
 }
 
 /// Production orders, by status, item, warehouse, or waiting for a decision.
-#[utoipa::path(get, path = "/v1/production-orders", tag = "production", params(ListParams, Filter),
+#[utoipa::path(get, path = "/v1/production-orders", operation_id = "list_production_orders", tag = "production", params(ListParams, Filter),
     responses((status = 200, body = Listing<ProductionOrder>), ErrorResponses), security(("bearer" = [])))]
 async fn list(
     State(s): State<AppState>,
@@ -71,7 +71,7 @@ async fn list(
 }
 
 /// One production order: components (required, reserved, consumed) and the deals it serves.
-#[utoipa::path(get, path = "/v1/production-orders/{id}", tag = "production", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/v1/production-orders/{id}", operation_id = "get_production_order", tag = "production", params(("id" = i64, Path)),
     responses((status = 200, body = ProductionOrder), ErrorResponses), security(("bearer" = [])))]
 async fn get(
     State(s): State<AppState>,
@@ -86,7 +86,7 @@ async fn get(
 
 /// Release, start or cancel an order (a `decision_note` clears `needs_decision`). Cancelling
 /// releases its component reservations and reduces the orders raised for them.
-#[utoipa::path(post, path = "/v1/production-orders/{id}/status", tag = "production", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/v1/production-orders/{id}/status", operation_id = "set_production_order_status", tag = "production", params(("id" = i64, Path)),
     request_body = StatusChange, responses((status = 200, body = ProductionOrder), ErrorResponses),
     security(("bearer" = [])))]
 async fn set_status(

@@ -22,6 +22,7 @@ use crate::{in_tx, on_read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ProductionStatus)]
 pub enum Status {
     Planned,
     Released,
@@ -356,6 +357,7 @@ pub async fn component_needs(db: &Db, order_id: i64) -> Result<Vec<(i64, i64, i6
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(as = ProductionStatusChange)]
 pub struct StatusChange {
     /// `released`, `in_progress` or `cancelled` (done comes from completing).
     pub status: Status,

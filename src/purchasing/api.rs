@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::schemas::routes;
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
 use crate::crm::visibility::Viewer;
@@ -17,7 +17,7 @@ const BUYERS: Access = Access::users(&[Role::Admin, Role::Warehouse]);
 const RECEIVERS: Access = Access::WAREHOUSE_FLOOR;
 
 /// Purchase orders, by status, supplier, warehouse.
-#[utoipa::path(get, path = "/v1/purchase-orders", tag = "purchasing", params(ListParams, Filter),
+#[utoipa::path(get, path = "/v1/purchase-orders", operation_id = "list_purchase_orders", tag = "purchasing", params(ListParams, Filter),
     responses((status = 200, body = Listing<PurchaseOrder>), ErrorResponses), security(("bearer" = [])))]
 async fn list(
     State(s): State<AppState>,
@@ -33,7 +33,7 @@ async fn list(
 }
 
 /// One purchase order: lines (ordered, received) and the deal lines they serve.
-#[utoipa::path(get, path = "/v1/purchase-orders/{id}", tag = "purchasing", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/v1/purchase-orders/{id}", operation_id = "get_purchase_order", tag = "purchasing", params(("id" = i64, Path)),
     responses((status = 200, body = PurchaseOrder), ErrorResponses), security(("bearer" = [])))]
 async fn get(
     State(s): State<AppState>,
@@ -48,7 +48,7 @@ async fn get(
 
 /// Send an open order to its supplier (`ordered`: later deals start a new open order) or
 /// cancel it; a `decision_note` clears `needs_decision`.
-#[utoipa::path(post, path = "/v1/purchase-orders/{id}/status", tag = "purchasing", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/v1/purchase-orders/{id}/status", operation_id = "set_purchase_order_status", tag = "purchasing", params(("id" = i64, Path)),
     request_body = StatusChange, responses((status = 200, body = PurchaseOrder), ErrorResponses),
     security(("bearer" = [])))]
 async fn set_status(
@@ -64,7 +64,7 @@ async fn set_status(
 
 /// Receive goods of the order (by line or by scan, partly or fully): posted as a receipt with
 /// the order as document, then reserved for the deals waiting for them, oldest first.
-#[utoipa::path(post, path = "/v1/purchase-orders/{id}/receipts", tag = "purchasing", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/v1/purchase-orders/{id}/receipts", operation_id = "receive_purchase_order", tag = "purchasing", params(("id" = i64, Path)),
     request_body = PurchaseReceipt, responses((status = 200, body = Received), ErrorResponses),
     security(("bearer" = [])))]
 async fn receive(

@@ -17,6 +17,7 @@ use crate::{in_tx, on_read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PurchaseStatus)]
 pub enum Status {
     Open,
     Ordered,
@@ -238,6 +239,7 @@ pub async fn order_for(
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(as = PurchaseStatusChange)]
 pub struct StatusChange {
     /// `ordered` (sent to the supplier) or `cancelled`.
     pub status: Status,

@@ -5,10 +5,10 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiError, ApiResult, ErrorResponses, Problem};
+use crate::api::schemas::{Binary, routes};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::barcode::decode::DecodeError;
@@ -96,14 +96,23 @@ struct DecodeParams {
     try_harder: Option<bool>,
 }
 
+/// The multipart form of `POST /v1/scans/decode`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct DecodeUpload {
+    #[schema(value_type = String, format = Binary)]
+    image: Vec<u8>,
+}
+
 /// Find every barcode in a photo (JPEG, PNG, WebP or BMP; the raw body, or the multipart field
 /// `image`) and resolve each as `POST /v1/scans` would.
 #[utoipa::path(post, path = "/v1/scans/decode", tag = "scanning", params(DecodeParams),
-    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "image/jpeg, image/png, image/webp, image/bmp, or multipart/form-data with field `image`"),
-    responses((status = 200, body = DecodeResult),
+    request_body(description = "image/jpeg, image/png, image/webp, image/bmp, or multipart/form-data with field `image`",
+        content((Binary = "image/jpeg"), (Binary = "image/png"), (Binary = "image/webp"), (Binary = "image/bmp"),
+            (Binary = "application/octet-stream"), (DecodeUpload = "multipart/form-data"))),
+    responses((status = 200, body = DecodeResult), ErrorResponses,
         (status = 415, body = Problem, content_type = "application/problem+json", description = "Not a supported image"),
-        (status = 503, body = Problem, content_type = "application/problem+json", description = "All decoders busy; retry"),
-        ErrorResponses),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "All decoders busy; retry")),
     security(("bearer" = [])))]
 async fn decode(
     State(state): State<AppState>,

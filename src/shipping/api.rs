@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, JsonBody, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::schemas::{Binary, routes};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::error::Error;
@@ -109,7 +109,7 @@ pub use crate::labels::api::LabelQuery;
 /// The parcel's GS1 logistic label (ship-from, ship-to, content, SSCC as GS1-128 at the
 /// bottom), from the parcel, its shipment and the deal.
 #[utoipa::path(get, path = "/v1/parcels/{id}/label", tag = "shipping", params(("id" = i64, Path), LabelQuery),
-    responses((status = 200, description = "the label"), ErrorResponses), security(("bearer" = [])))]
+    responses((status = 200, description = "the label", content((Binary = "application/pdf"), (Binary = "application/x-zpl"), (Binary = "image/png"))), ErrorResponses), security(("bearer" = [])))]
 async fn parcel_label(
     State(s): State<AppState>,
     p: Principal,
@@ -186,7 +186,8 @@ pub struct LabelsQuery {
 /// shipment has no parcels.
 #[utoipa::path(get, path = "/v1/shipments/{id}/labels", tag = "shipping",
     params(("id" = i64, Path), LabelsQuery),
-    responses((status = 200, description = "application/x-zpl or application/pdf"), ErrorResponses),
+    responses((status = 200, description = "application/x-zpl or application/pdf",
+        content((Binary = "application/x-zpl"), (Binary = "application/pdf"))), ErrorResponses),
     security(("bearer" = [])))]
 async fn labels(
     State(s): State<AppState>,
@@ -234,6 +235,7 @@ async fn print(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ShipmentStatusChange)]
 pub struct StatusChange {
     /// `in_transit`, `delivered`, `failed_delivery`, `returned`.
     pub status: Status,
@@ -247,7 +249,7 @@ pub struct StatusChange {
 
 /// Track a dispatched shipment: each change is timestamped and kept; delivering a
 /// cash-on-delivery shipment records the payment as collected.
-#[utoipa::path(post, path = "/v1/shipments/{id}/status", tag = "shipping", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/v1/shipments/{id}/status", operation_id = "set_shipment_status", tag = "shipping", params(("id" = i64, Path)),
     request_body = StatusChange, responses((status = 200, body = Shipment), ErrorResponses),
     security(("bearer" = [])))]
 async fn set_status(
@@ -286,7 +288,7 @@ async fn set_status(
 /// The shipment's delivery note (template `delivery-note`, A4), `?format=pdf|png|zpl`.
 #[utoipa::path(get, path = "/v1/shipments/{id}/delivery-note", tag = "shipping",
     params(("id" = i64, Path), LabelQuery),
-    responses((status = 200, description = "the delivery note"), ErrorResponses),
+    responses((status = 200, description = "the delivery note", content((Binary = "application/pdf"), (Binary = "application/x-zpl"), (Binary = "image/png"))), ErrorResponses),
     security(("bearer" = [])))]
 async fn delivery_note(
     State(s): State<AppState>,

@@ -575,6 +575,7 @@ async fn parcels_of(db: &Db, shipment_id: i64) -> Result<Vec<Parcel>> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ShipmentStatus)]
 pub enum Status {
     Draft,
     Packed,

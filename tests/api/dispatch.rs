@@ -258,11 +258,9 @@ async fn download(app: &TestApp, path: &str) -> (StatusCode, String, Vec<u8>) {
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
-    (
-        status,
-        content_type,
-        response.bytes().await.unwrap().to_vec(),
-    )
+    let bytes = response.bytes().await.unwrap().to_vec();
+    crate::contract::check_bytes("GET", path, status.as_u16(), Some(&content_type), &bytes);
+    (status, content_type, bytes)
 }
 
 // ---- pick, pack: a packed shipment of three parcels, one on a pallet ----

@@ -123,6 +123,7 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, Value) {
+        let method_name = method.as_str().to_string();
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -135,7 +136,20 @@ impl TestApp {
         }
         let resp = req.send().await.expect("request");
         let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = resp.text().await.unwrap();
+        // Every response doubles as a contract test of /openapi.json.
+        crate::contract::check(
+            &method_name,
+            path,
+            status.as_u16(),
+            content_type.as_deref(),
+            &text,
+        );
         let value = if text.is_empty() {
             Value::Null
         } else {

@@ -171,11 +171,10 @@ async fn render(
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
-    (
-        status,
-        content_type,
-        response.bytes().await.unwrap().to_vec(),
-    )
+    let bytes = response.bytes().await.unwrap().to_vec();
+    let path = "/v1/labels/render";
+    crate::contract::check_bytes("POST", path, status.as_u16(), Some(&content_type), &bytes);
+    (status, content_type, bytes)
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {

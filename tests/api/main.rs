@@ -1,5 +1,6 @@
 //! The HTTP suite: every test runs against SQLite and PostgreSQL through a real socket.
 
+mod contract;
 mod helpers;
 #[path = "../common/scratch_db.rs"]
 mod scratch_db;
@@ -20,6 +21,7 @@ mod printing;
 mod returns;
 mod sales_flow;
 mod scanning;
+mod schema;
 mod security;
 mod stock;
 mod story;

@@ -540,7 +540,13 @@ async fn download(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
         .await
         .unwrap();
     let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
     let bytes = response.bytes().await.unwrap().to_vec();
+    let (code, media) = (status.as_u16(), content_type.as_deref());
+    crate::contract::check_bytes("GET", path, code, media, &bytes);
     assert_eq!(
         status,
         StatusCode::OK,

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use time::Date;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, IdPair, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::schemas::routes;
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::scanning::Target;
@@ -31,7 +31,7 @@ const READERS: Access = Access {
 
 /// Open a cycle count of some (or all) locations of a warehouse. A location can be in one open
 /// count at a time (409 otherwise).
-#[utoipa::path(post, path = "/v1/counts", tag = "counts", request_body = NewCount,
+#[utoipa::path(post, path = "/v1/counts", operation_id = "create_count", tag = "counts", request_body = NewCount,
     responses((status = 201, body = Count), ErrorResponses), security(("bearer" = [])))]
 async fn create(
     State(s): State<AppState>,
@@ -46,7 +46,7 @@ async fn create(
 }
 
 /// Counts, oldest first.
-#[utoipa::path(get, path = "/v1/counts", tag = "counts", params(ListParams, CountFilter),
+#[utoipa::path(get, path = "/v1/counts", operation_id = "list_counts", tag = "counts", params(ListParams, CountFilter),
     responses((status = 200, body = Listing<CountSummary>), ErrorResponses), security(("bearer" = [])))]
 async fn list(
     State(s): State<AppState>,
@@ -59,7 +59,7 @@ async fn list(
 }
 
 /// One count: its locations (started or not) and lines (expected, counted, variance).
-#[utoipa::path(get, path = "/v1/counts/{id}", tag = "counts", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/v1/counts/{id}", operation_id = "get_count", tag = "counts", params(("id" = i64, Path)),
     responses((status = 200, body = Count), ErrorResponses), security(("bearer" = [])))]
 async fn get(State(s): State<AppState>, p: Principal, Id(id): Id) -> ApiResult<Json<Count>> {
     p.check(READERS)?;
@@ -89,7 +89,7 @@ pub struct CountScanRequest {
 /// Count by scanning: a location's barcode starts (or continues) counting there; goods are
 /// counted in that location, `quantity` packs at a time. Every scan is logged like
 /// `POST /v1/scans`.
-#[utoipa::path(post, path = "/v1/counts/{id}/scans", tag = "counts", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/v1/counts/{id}/scans", operation_id = "count_scan", tag = "counts", params(("id" = i64, Path)),
     request_body = CountScanRequest, responses((status = 200, body = CountScan), ErrorResponses),
     security(("bearer" = [])))]
 async fn scan(

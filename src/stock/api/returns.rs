@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::schemas::{Binary, routes};
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
 use crate::labels::api::LabelQuery;
@@ -20,7 +20,7 @@ const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Warehouse
 /// Book goods coming back from a deal: each line back into the batch it was shipped from
 /// (`good`) or written off with its reason (`damaged`). At most what was shipped for the deal
 /// (less what came back already) can be returned, per item and batch.
-#[utoipa::path(post, path = "/v1/returns", tag = "returns", request_body = NewReturn,
+#[utoipa::path(post, path = "/v1/returns", operation_id = "create_return", tag = "returns", request_body = NewReturn,
     responses((status = 201, body = Return), ErrorResponses), security(("bearer" = [])))]
 async fn create(
     State(s): State<AppState>,
@@ -36,7 +36,7 @@ async fn create(
 }
 
 /// Returns, by deal or shipment, with their movements.
-#[utoipa::path(get, path = "/v1/returns", tag = "returns", params(ListParams, ReturnFilter),
+#[utoipa::path(get, path = "/v1/returns", operation_id = "list_returns", tag = "returns", params(ListParams, ReturnFilter),
     responses((status = 200, body = Listing<Return>), ErrorResponses), security(("bearer" = [])))]
 async fn list(
     State(s): State<AppState>,
@@ -49,7 +49,7 @@ async fn list(
 }
 
 /// One return with its movements.
-#[utoipa::path(get, path = "/v1/returns/{id}", tag = "returns", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/v1/returns/{id}", operation_id = "get_return", tag = "returns", params(("id" = i64, Path)),
     responses((status = 200, body = Return), ErrorResponses), security(("bearer" = [])))]
 async fn get(State(s): State<AppState>, p: Principal, Id(id): Id) -> ApiResult<Json<Return>> {
     p.check(READERS)?;
@@ -59,9 +59,9 @@ async fn get(State(s): State<AppState>, p: Principal, Id(id): Id) -> ApiResult<J
 /// The return note (template `return-note`, A4: return number, deal, shipment, customer, the
 /// lines with batch, condition and reason, and the return's barcode `DPT-RET-<id>`),
 /// `?format=pdf|png|zpl`.
-#[utoipa::path(get, path = "/v1/returns/{id}/document", tag = "returns",
+#[utoipa::path(get, path = "/v1/returns/{id}/document", operation_id = "return_document", tag = "returns",
     params(("id" = i64, Path), LabelQuery),
-    responses((status = 200, description = "the return note"), ErrorResponses),
+    responses((status = 200, description = "the return note", content((Binary = "application/pdf"), (Binary = "application/x-zpl"), (Binary = "image/png"))), ErrorResponses),
     security(("bearer" = [])))]
 async fn document(
     State(s): State<AppState>,
