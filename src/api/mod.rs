@@ -125,6 +125,8 @@ pub fn build_router(state: AppState) -> Router {
             "/docs",
             get(|State(p): State<DocsPages>| async move { Html((*p.html).clone()) }),
         )
+        // Someone who opens the server's address in a browser lands on the API reference.
+        .route("/", get(|| async { axum::response::Redirect::to("/docs") }))
         .with_state(pages);
 
     let request_id = HeaderName::from_static("x-request-id");
