@@ -110,7 +110,8 @@ fn run_examples(backend: &str, scratch: fn() -> ScratchDb) {
         ));
         std::fs::create_dir_all(&work).unwrap();
         let (_depot, address) = start_demo(&db.url, &work);
-        let preamble = "set -euo pipefail\n\
+        // Any request that answers an error stops the page's script, also inside `$(...)`.
+        let preamble = "set -euo pipefail\nshopt -s inherit_errexit\n\
                         curl() { command curl --fail-with-body --show-error \"$@\"; echo; }\n";
         let script = script.replace("localhost:8080", &address);
         let output = Command::new("bash")
