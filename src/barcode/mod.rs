@@ -2,3 +2,4 @@
 
 pub mod decode;
 pub mod gs1;
+pub mod internal;

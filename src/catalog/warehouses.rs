@@ -227,7 +227,7 @@ fn check_barcode(checks: &mut Checks, barcode: &str) {
         "reads as GS1 data (a GTIN or AI string); choose a code that cannot be mistaken for a product",
     );
     checks.check(
-        crate::scanning::internal::parse(barcode).is_none(),
+        crate::barcode::internal::parse(barcode).is_none(),
         "barcode",
         "DPT-<KIND>-<ID> codes are reserved for Depot's documents",
     );

@@ -14,7 +14,7 @@ use crate::crm::visibility::Viewer;
 use crate::db::{Db, Page};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
-use crate::scanning::internal::{DocumentCode, DocumentKind};
+use crate::barcode::internal::{DocumentCode, DocumentKind};
 use crate::stock::batches::{self, Batch, BatchFilter, BatchStatus};
 
 /// The card template, and how many cards go on one A4 sheet.

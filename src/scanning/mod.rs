@@ -3,7 +3,6 @@
 
 pub mod api;
 pub mod images;
-pub mod internal;
 pub mod log;
 pub mod profiles;
 pub mod resolve;

@@ -8,7 +8,7 @@ use crate::barcode::gs1::{self, Gs1Error, Gs1ErrorKind, InputForm, Interpretatio
 use crate::catalog::{items, warehouses};
 use crate::db::Db;
 use crate::error::Result;
-use crate::scanning::internal::{self, DocumentKind};
+use crate::barcode::internal::{self, DocumentKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -503,8 +503,8 @@ pub async fn parcel(db: &Db, id: i64) -> Result<Parcel> {
 pub fn parcel_code(id: i64, sscc: Option<&str>) -> String {
     match sscc {
         Some(sscc) => sscc.to_string(),
-        None => crate::scanning::internal::DocumentCode {
-            kind: crate::scanning::internal::DocumentKind::Parcel,
+        None => crate::barcode::internal::DocumentCode {
+            kind: crate::barcode::internal::DocumentKind::Parcel,
             id,
         }
         .to_string(),
