@@ -16,6 +16,7 @@ use rxing::{
     BarcodeFormat, DecodeHintValue, DecodeHints, EncodeHintValue, EncodeHints, MultiFormatWriter,
     Writer,
 };
+use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
 // Building pages
@@ -105,6 +106,7 @@ fn text(x: f64, y: f64, width: f64, size: f64, bold: bool, align: Align, lines: 
                 rtl: depot::labels::fonts::is_rtl(l),
             })
             .collect(),
+        fit: Default::default(),
     }
 }
 
@@ -663,4 +665,446 @@ fn render_time_per_label() {
         .unwrap();
         std::fs::write(dir.join("label-203.png"), png::render(&page, 203).unwrap()).unwrap();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Built-in templates with long data: no data is cut
+
+/// `text`, which must be exactly `n` characters long (the field's maximum).
+fn at(n: usize, text: &str) -> String {
+    assert_eq!(text.chars().count(), n, "{text:?}");
+    text.to_string()
+}
+
+const NAME: &str = "Organic Greek-style yoghurt with honey & walnuts, 6 x 500 ml";
+const COMPANY: &str = "Rudi's Delikatessen & Feinkost Großhandel GmbH & Co. KG Nord";
+const WAREHOUSE: &str = "Depot Foods Hafen-Logistikzentrum Hamburg-Waltershof Halle 7";
+const ITEM_CODE: &str = "YOG-GRK-HONEY-WALNUT-6X5";
+const BATCH: &str = "MWB2611-4207-HAMBURG";
+
+/// Four lines of 40 characters.
+fn address() -> String {
+    [
+        "Industriestraße 123-125, Gebäude 4, Nord",
+        "c/o Wareneingang Süd, Rampe 12 bis 14 B.",
+        "80331 München, Ludwigsvorstadt-Isarvorst",
+        "Bundesrepublik Deutschland (DE), Bayern.",
+    ]
+    .map(|l| at(40, l))
+    .join("\n")
+}
+
+/// Long but valid data for every built-in template: every field with a `max_length` at exactly
+/// that length (checked by `long_data_is_at_every_maximum`), GTIN-14s, SSCCs, ISO dates,
+/// 8-digit quantities, 4-line addresses. The parcel label twice: an SSCC as the parcel's code
+/// with a 22-digit tracking number, and `DPT-PARCEL-<id>` with an 18-character one of letters
+/// and digits (the most its barcode takes).
+fn long_data() -> Vec<(&'static str, Value)> {
+    let name = at(60, NAME);
+    let company = at(60, COMPANY);
+    let warehouse = at(60, WAREHOUSE);
+    let item_code = at(24, ITEM_CODE);
+    let batch = at(20, BATCH);
+    let deal = at(20, "DPT-DEAL-12345678901");
+    let party = json!({"name": company, "address": address()});
+    let sender = json!({"name": warehouse, "address": address()});
+    let logistic = json!({
+        "sscc": "006141411234567890",
+        "ship_from": sender,
+        "ship_to": party,
+        "content": {"gtin": "09506000134352", "count": 12_345_678, "batch": batch},
+        "deal": {"reference": deal},
+        "parcel": {"number": "9999/9999", "weight_kg": "1234.567"},
+    });
+    let parcel = json!({
+        "parcel": {"code": "DPT-PARCEL-1234567", "number": "9999/9999", "weight_kg": "1234.567"},
+        "ship_from": sender,
+        "ship_to": party,
+        "shipment": {"service": "standard", "tracking_number": "1Z999AA10123456784",
+                     "cod": "123456789.00 EUR"},
+        "deal": {"reference": deal},
+    });
+    let mut parcel_sscc = parcel.clone();
+    parcel_sscc["parcel"]["code"] = json!("006141411234567890");
+    parcel_sscc["shipment"]["tracking_number"] = json!("9400111899223197428490");
+    let deals: String = (0..12)
+        .map(|i| format!("DPT-DEAL-{}", 1_234_567 - i))
+        .collect::<Vec<_>>()
+        .join(", ")
+        .chars()
+        .take(200)
+        .collect();
+    let pick_line = json!({
+        "location": at(16, "MEZ-A12-03-B4-07"), "item_code": item_code, "item_name": name,
+        "batch": batch, "expiry": "2027-12-31", "quantity": 12_345_678,
+    });
+    let line = json!({
+        "item_code": item_code, "item_name": name, "batch": batch, "expiry": "2027-12-31",
+        "quantity": 12_345_678, "unit": at(8, "canister"),
+    });
+    let mut returned = line.clone();
+    returned["condition"] = json!("damaged");
+    returned["reason"] = json!(at(40, "Crushed in transit, seal broken at dock."));
+    vec![
+        (
+            "item",
+            json!({"item": {"name": name, "code": item_code, "gtin": "04006381333931"}}),
+        ),
+        (
+            "item-gs1",
+            json!({"item": {"name": name, "gtin": "09506000134352"},
+                   "batch": {"code": batch, "expiry": "2027-12-31"}}),
+        ),
+        (
+            "batch",
+            json!({"item": {"name": name, "gtin": "09506000134352"},
+                   "batch": {"code": at(15, "MWB2611-4207-HA"), "expiry": "2027-12-31",
+                             "production_date": "2026-11-20"}}),
+        ),
+        (
+            "location",
+            json!({"location": {"code": at(12, "MEZ-W12-03-4"), "barcode": at(18, "MAIN-MEZ-W12-03-4X")},
+                   "warehouse": {"name": warehouse}}),
+        ),
+        ("logistic-4x6", logistic.clone()),
+        ("logistic-a6", logistic),
+        ("parcel-4x6", parcel_sscc),
+        ("parcel-4x6", parcel),
+        (
+            "pick-list",
+            json!({"pick_list": {"code": "DPT-PICK-12345678901", "id": 1_234_567_890u64},
+                   "warehouse": {"name": warehouse}, "deal": {"reference": deals},
+                   "created_at": "2026-11-26", "lines": vec![pick_line; 30]}),
+        ),
+        (
+            "delivery-note",
+            json!({"document": {"number": at(20, "DN-12345678901234567"), "date": "2026-11-26"},
+                   "deal": {"reference": deal}, "ship_from": sender, "ship_to": party,
+                   "shipment": {"tracking": at(30, "1Z999AA10123456784JJD000390007")},
+                   "lines": vec![line; 30]}),
+        ),
+        (
+            "barcode-card",
+            json!({"caption": at(120, "ORGANIC-YOG-500-HONEY Organic Greek-style yoghurt with honey & walnuts, 6 x 500 ml, pack of 480: batch ABCDEFGHIJKLMNOPQ"),
+                   "gs1": "(01)14006381333938(17)281231(10)ABCDEFGHIJ-./_%&1234"}),
+        ),
+        (
+            "barcode-card",
+            json!({"caption": "Bin MEZ-W12-03-4 in the main warehouse",
+                   "code": at(24, "DPT-PARCEL-1234567890123")}),
+        ),
+        (
+            "return-note",
+            json!({"document": {"number": at(20, "RN-12345678901234567"),
+                                "code": at(20, "DPT-RET-123456789012"), "date": "2026-11-26"},
+                   "deal": {"reference": deal},
+                   "shipment": {"reference": at(20, "DPT-SHIP-12345678901"),
+                                "tracking": at(30, "1Z999AA10123456784JJD000390007")},
+                   "customer": {"name": company},
+                   "warehouse": {"name": warehouse, "address": address()},
+                   "location": {"code": at(20, "MEZ-W12-03-4-BIN-007")},
+                   "note": at(160, "Collected by our driver on the second attempt; the customer reported two cartons crushed in transit and one carton missing its seal, see the photos in the deal."),
+                   "lines": vec![returned; 30]}),
+        ),
+    ]
+}
+
+fn lookup<'v>(data: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.')
+        .try_fold(data, |v, key| v.get(key))
+        .filter(|v| !v.is_null())
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The value's lengths against a field's limits: its length, or (with `max_lines`) its longest
+/// line and its number of lines.
+fn reaches(value: &str, max_length: Option<usize>, max_lines: Option<usize>) -> bool {
+    match (max_length, max_lines) {
+        (Some(n), Some(lines)) => {
+            value.lines().count() == lines && value.lines().any(|l| l.chars().count() == n)
+        }
+        (Some(n), None) => value.chars().count() == n,
+        (None, _) => true,
+    }
+}
+
+fn templates() -> Vec<depot::labels::template::Template> {
+    depot::labels::template::load_all(None).expect("the built-in templates load")
+}
+
+/// The long data is what the tests claim: every field with a maximum is at it, so a template
+/// that prints it whole prints everything up to its documented maxima whole.
+#[test]
+fn long_data_is_at_every_maximum() {
+    let all = templates();
+    let data = long_data();
+    for t in &all {
+        let mine: Vec<&Value> = data
+            .iter()
+            .filter(|(name, _)| *name == t.name)
+            .map(|(_, d)| d)
+            .collect();
+        assert!(!mine.is_empty(), "no long data for template {}", t.name);
+        for (path, spec) in &t.fields {
+            // Fields that exclude each other (a card's GS1 data or other code) are at their
+            // maximum in one of the template's data sets each.
+            let value = mine
+                .iter()
+                .find_map(|d| lookup(d, path))
+                .unwrap_or_else(|| panic!("{}: no {path}", t.name));
+            if spec.row.is_empty() {
+                assert!(
+                    reaches(&plain(value), spec.max_length, spec.max_lines),
+                    "{}: {path} = {value} is not at its maximum ({:?} characters, {:?} lines)",
+                    t.name,
+                    spec.max_length,
+                    spec.max_lines
+                );
+                continue;
+            }
+            let row = &value[0];
+            for (key, limit) in &spec.row {
+                let v = row
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{}: no {path}[0].{key}", t.name));
+                assert!(
+                    reaches(&plain(v), limit.max_length, limit.max_lines),
+                    "{}: {path}[0].{key} = {v} is not at its maximum {:?}",
+                    t.name,
+                    limit.max_length
+                );
+            }
+        }
+    }
+}
+
+/// `text` without any white space (line breaks and digit groups differ between formats), in
+/// lower case (a template may print a value in capitals).
+fn squeeze(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// What of the data a reader must find on the label: every line of every string and number the
+/// data holds, dates also as DD.MM.YYYY, a GTIN-14 with a leading 0 also as 13 digits.
+fn printed_forms(value: &Value, out: &mut Vec<Vec<String>>) {
+    match value {
+        Value::Object(map) => map.values().for_each(|v| printed_forms(v, out)),
+        Value::Array(list) => list.iter().for_each(|v| printed_forms(v, out)),
+        Value::Null | Value::Bool(_) => {}
+        other => {
+            for line in plain(other).lines() {
+                let mut forms = vec![squeeze(line)];
+                let b = line.as_bytes();
+                if line.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+                    forms.push(format!("{}.{}.{}", &line[8..10], &line[5..7], &line[..4]));
+                }
+                if line.len() == 14
+                    && line.starts_with('0')
+                    && line.bytes().all(|c| c.is_ascii_digit())
+                {
+                    forms.push(squeeze(&line[1..]));
+                }
+                out.push(forms);
+            }
+        }
+    }
+}
+
+/// Every built-in template, laid out and rendered with long data at every field's maximum:
+/// no text is cut (the layout's own measure, for ZPL and PNG, which draw the layout's lines),
+/// no word is broken, every human-readable line fits under its symbol, and `pdftotext` reads
+/// every value of the data back from the PDF with no ellipsis anywhere. The same for every
+/// template's own examples (column headers included). Every failure is listed.
+/// `DEPOT_LABEL_PREVIEW=<dir>` keeps the PNGs (at 300 dpi) to look at.
+#[test]
+fn long_data_prints_whole_on_every_built_in_template() {
+    use depot::labels::layout::Fit;
+    use depot::labels::{Format, fonts};
+    let all = templates();
+    let mut failures = Vec::new();
+    // The long data, then every template's own examples.
+    let examples = all.iter().map(|t| (t.name.as_str(), t.example()));
+    let sets: Vec<(&str, Value)> = long_data().into_iter().chain(examples).collect();
+    for (n, (name, data)) in sets.into_iter().enumerate() {
+        let t = all
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no built-in template {name}"));
+        let mut fail = |what: String| failures.push(format!("{name}: {what}"));
+        for native_2d in [false, true] {
+            let pages = match t.lay_out_for(&data, native_2d) {
+                Ok(pages) => pages,
+                Err(e) => {
+                    fail(format!("does not lay out: {e:?}"));
+                    continue;
+                }
+            };
+            for item in pages.iter().flat_map(|p| &p.items) {
+                match item {
+                    Item::Text { lines, fit, .. } => {
+                        let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+                        if *fit != Fit::Whole || text.iter().any(|l| l.contains('…')) {
+                            fail(format!("{fit:?}: {text:?}"));
+                        }
+                    }
+                    Item::Barcode {
+                        symbol,
+                        module_mm,
+                        hri: Some(hri),
+                        hri_size_mm,
+                        ..
+                    } => {
+                        let room = (symbol.columns + 2 * symbol.quiet_modules) as f64 * module_mm;
+                        if *hri_size_mm < 2.0
+                            || fonts::measure(hri, *hri_size_mm, false) > room + 1e-6
+                        {
+                            fail(format!(
+                                "human-readable line {hri:?} at {hri_size_mm:.2} mm"
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let render = |format| depot::labels::render(t, format, 300, &data);
+        match render(Format::Zpl) {
+            Ok(zpl) => {
+                let zpl = String::from_utf8(zpl.bytes).unwrap();
+                if zpl.contains('…') {
+                    fail("the ZPL has an ellipsis".into());
+                }
+            }
+            Err(e) => fail(format!("ZPL: {e:?}")),
+        }
+        match render(Format::Png) {
+            // DEPOT_LABEL_PREVIEW=dir keeps the PNGs to look at.
+            Ok(png) => {
+                if let Some(dir) = std::env::var_os("DEPOT_LABEL_PREVIEW") {
+                    std::fs::write(
+                        Path::new(&dir).join(format!("{n:02}-{name}.png")),
+                        png.bytes,
+                    )
+                    .unwrap();
+                }
+            }
+            Err(e) => fail(format!("PNG: {e:?}")),
+        }
+        match render(Format::Pdf) {
+            Ok(pdf) => {
+                let text = pdf_text_raw(&pdf.bytes, &format!("long-{n}"));
+                for line in text.lines().filter(|l| l.contains('…')) {
+                    fail(format!("pdftotext reads an ellipsis: {line:?}"));
+                }
+                let squeezed = squeeze(&text);
+                let mut forms = Vec::new();
+                printed_forms(&data, &mut forms);
+                for f in forms {
+                    if !f.iter().any(|form| squeezed.contains(form.as_str())) {
+                        fail(format!("pdftotext does not read {:?}", f[0]));
+                    }
+                }
+            }
+            Err(e) => fail(format!("PDF: {e:?}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "cut or missing:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// One character over a field's maximum is refused with a 422 naming the field, for every
+/// field that refuses (codes, numbers); free text (`overflow = "cut"`) still prints.
+#[test]
+fn data_beyond_a_maximum_is_refused_naming_the_field() {
+    use depot::labels::template::Overflow;
+    let all = templates();
+    let longer = |v: &Value| match v {
+        Value::Number(n) => json!(n.as_u64().unwrap() * 10 + 1),
+        other => json!(format!("{}1", plain(other))),
+    };
+    let refused = |t: &depot::labels::template::Template, data: &Value| -> Option<String> {
+        match t.lay_out(data) {
+            Err(Error::Validation(v)) => Some(v[0].field.clone()),
+            Err(e) => panic!("{}: {e:?}", t.name),
+            Ok(_) => None,
+        }
+    };
+    for (name, data) in long_data() {
+        let t = all.iter().find(|t| t.name == name).unwrap();
+        for (path, spec) in &t.fields {
+            if spec.max_length.is_some() && spec.row.is_empty() {
+                let mut over = data.clone();
+                let mut node = &mut over;
+                for key in path.split('.') {
+                    node = &mut node[key];
+                }
+                if node.is_null() {
+                    continue;
+                }
+                *node = longer(node);
+                let field = refused(t, &over);
+                match spec.overflow {
+                    Overflow::Refuse => {
+                        assert_eq!(
+                            field.as_deref(),
+                            Some(format!("data.{path}").as_str()),
+                            "{name}"
+                        )
+                    }
+                    Overflow::Cut => assert_eq!(field, None, "{name}: {path}"),
+                }
+            }
+            for (key, limit) in &spec.row {
+                if limit.max_length.is_none() {
+                    continue;
+                }
+                let mut over = data.clone();
+                let cell = &mut over[path.as_str()][1][key.as_str()];
+                *cell = longer(cell);
+                let field = refused(t, &over);
+                match limit.overflow {
+                    Overflow::Refuse => assert_eq!(
+                        field.as_deref(),
+                        Some(format!("data.{path}[1].{key}").as_str()),
+                        "{name}"
+                    ),
+                    Overflow::Cut => assert_eq!(field, None, "{name}: {path}[1].{key}"),
+                }
+            }
+        }
+    }
+}
+
+/// `pdftotext -raw`: the text in the order the PDF draws it, so a wrapped cell's lines stay
+/// together.
+fn pdf_text_raw(pdf: &[u8], name: &str) -> String {
+    let tool = require("pdftotext");
+    let dir = temp_dir(name);
+    let input = dir.join("in.pdf");
+    std::fs::write(&input, pdf).unwrap();
+    let out = Command::new(tool)
+        .args(["-raw", "-enc", "UTF-8"])
+        .arg(&input)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "pdftotext failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 text")
 }

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 use time::Date;
 
+use crate::barcode::internal::{DocumentCode, DocumentKind};
 use crate::catalog::items::{self, Tracking};
 use crate::catalog::warehouses::{self, LocationFilter};
 use crate::crm::deals::{self, DealFilter, DealStatus};
@@ -14,12 +15,11 @@ use crate::crm::visibility::Viewer;
 use crate::db::{Db, Page};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
-use crate::barcode::internal::{DocumentCode, DocumentKind};
 use crate::stock::batches::{self, Batch, BatchFilter, BatchStatus};
 
 /// The card template, and how many cards go on one A4 sheet.
 pub const TEMPLATE: &str = "barcode-card";
-const COLUMNS: usize = 2;
+const COLUMNS: usize = 1;
 const ROWS: usize = 6;
 
 /// Every page of a list, however long.
@@ -182,7 +182,7 @@ pub async fn cards(db: &Db, today: Date) -> Result<Vec<Value>> {
     Ok(cards)
 }
 
-/// The sheet as a PDF: [`cards`] laid out `2 × 6` per A4 page.
+/// The sheet as a PDF: [`cards`] laid out six to an A4 page.
 pub async fn pdf(db: &Db, labels: &Labels) -> Result<Vec<u8>> {
     let cards = cards(db, crate::db::now().date()).await?;
     if cards.is_empty() {

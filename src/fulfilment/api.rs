@@ -312,21 +312,23 @@ async fn deal_document(
     q.render(&s.labels, template, &data)
 }
 
-/// The pick list as an A4 PDF document (template `pick-list`).
-#[utoipa::path(get, path = "/v1/pick-lists/{id}/document", tag = "fulfilment", params(("id" = i64, Path)),
-    responses((status = 200, description = "the pick list", content((Binary = "application/pdf"))), ErrorResponses),
+/// The pick list as an A4 document (template `pick-list`, or `?template=`),
+/// `?format=pdf|png|zpl` (default PDF; `png` shows the first page) at `?dpi=` (default 203).
+#[utoipa::path(get, path = "/v1/pick-lists/{id}/document", tag = "fulfilment",
+    params(("id" = i64, Path), crate::labels::api::LabelQuery),
+    responses((status = 200, description = "the pick list",
+        content((Binary = "application/pdf"), (Binary = "image/png"), (Binary = "application/x-zpl"))),
+        ErrorResponses),
     security(("bearer" = [])))]
 async fn pick_list_document(
     State(s): State<AppState>,
     p: Principal,
     Id(id): Id,
+    Query(q): Query<crate::labels::api::LabelQuery>,
 ) -> ApiResult<axum::response::Response> {
     p.check(PICKERS)?;
     let data = picking::document_data(&s.db, id).await?;
-    Ok(axum::response::IntoResponse::into_response(
-        s.labels
-            .render("pick-list", crate::labels::Format::Pdf, 203, &data)?,
-    ))
+    q.render(&s.labels, "pick-list", &data)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -36,6 +36,9 @@ pub enum Item {
         bold: bool,
         align: Align,
         lines: Vec<TextLine>,
+        /// Whether the text fits its box whole (renderers ignore it; it tells a caller or a
+        /// test that data was cut).
+        fit: Fit,
     },
     /// A barcode drawn from its modules. `modules` is row-major, `true` = dark; a linear
     /// symbol has one row, stretched to `height_mm`. Each module is `module_mm` wide (and high,
@@ -80,6 +83,19 @@ pub enum Item {
         pixels_high: u32,
         luma: Vec<u8>,
     },
+}
+
+/// How a text fits its box. The layout never lets text overflow: what does not fit is cut.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fit {
+    /// Every word whole on its line, nothing left out.
+    #[default]
+    Whole,
+    /// A word wider than the box was broken across lines; nothing is left out.
+    Broken,
+    /// More lines than the element allows: the rest is left out and the last line ends
+    /// with `…`.
+    Cut,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -472,6 +472,7 @@ fn page_ops(page: &Page, doc: &mut PdfDocument, fonts: &mut Fonts) -> Result<Vec
                 bold,
                 align,
                 lines,
+                ..
             } => text_ops(
                 &mut ops,
                 fonts,

@@ -260,6 +260,7 @@ pub fn render(page: &Page, dpi: u32) -> Result<Vec<u8>> {
                 bold,
                 align,
                 lines,
+                ..
             } => canvas.text(
                 *x_mm,
                 *y_mm,
@@ -423,6 +424,7 @@ mod tests {
                     text: "شركة النور".into(),
                     rtl: true,
                 }],
+                fit: Default::default(),
             }],
         };
         let img = decode(&render(&page, 203).unwrap());

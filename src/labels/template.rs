@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::labels::barcode;
 use crate::labels::fonts;
-use crate::labels::layout::{Align, Item, Page, Symbology, TextLine};
+use crate::labels::layout::{Align, Fit, Item, Page, Symbology, TextLine};
 
 /// Built-in templates (files in `labels/`, compiled in); a configured directory adds to them or
 /// overrides them by name.
@@ -65,9 +65,85 @@ pub struct FieldSpec {
     pub title: String,
     #[serde(default)]
     pub required: bool,
+    /// The longest value, in characters, that the template prints whole (for a value with
+    /// `max_lines`, such as an address: the longest line). Longer data is refused with a 422
+    /// naming the field, unless `overflow` is `cut`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    /// The most lines (separated by `\n`) of a multi-line value printed whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lines: Option<usize>,
+    /// What happens to data beyond `max_length`/`max_lines`: `refuse` (the default: 422) or
+    /// `cut` (free text such as a name: it prints cut, its last line ending with `…`).
+    #[serde(default)]
+    pub overflow: Overflow,
+    /// For a list field (a table's rows): the same limits for the keys of a row.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub row: BTreeMap<String, RowField>,
     /// Used to validate the template on load and as sample data: any JSON value, usually a
     /// string or a number, and for a table's rows a list of objects.
     pub example: Value,
+}
+
+/// The limits of one key of a table's rows (see [`FieldSpec`]).
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RowField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lines: Option<usize>,
+    #[serde(default)]
+    pub overflow: Overflow,
+}
+
+/// What a template does with data longer than a field's `max_length` (or with more lines than
+/// its `max_lines`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Overflow {
+    /// Refuse to render: 422 naming the field (codes, numbers, dates: a cut one is wrong).
+    #[default]
+    Refuse,
+    /// Print it cut, the last line ending with `…` (free text: names, addresses, notes).
+    Cut,
+}
+
+/// Why `value` breaks a field's limits, if it does.
+fn over_limit(
+    value: &str,
+    max_length: Option<usize>,
+    max_lines: Option<usize>,
+    template: &str,
+) -> Option<String> {
+    if let Some(n) = max_lines {
+        let lines = value.trim_end().split('\n').count();
+        if lines > n {
+            return Some(format!(
+                "has {lines} lines; template {template} prints at most {n}"
+            ));
+        }
+        if let Some(max) = max_length
+            && let Some(long) = value.split('\n').map(|l| l.chars().count()).max()
+            && long > max
+        {
+            return Some(format!(
+                "has a line of {long} characters; template {template} prints at most {max} per line"
+            ));
+        }
+        return None;
+    }
+    let length = value.chars().count();
+    match max_length {
+        Some(max) if length > max => Some(format!(
+            "is {length} characters long; template {template} prints at most {max}"
+        )),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -180,6 +256,10 @@ struct ColumnSpec {
     text: String,
     #[serde(default)]
     align: AlignSpec,
+    /// A cell wraps at word boundaries onto this many lines; a row is as tall as its tallest
+    /// cell.
+    #[serde(default = "one")]
+    max_lines: usize,
 }
 
 /// A loaded, validated template.
@@ -272,7 +352,9 @@ struct Binding<'a> {
     filters: Vec<&'a str>,
 }
 
-const FILTERS: &[&str] = &["date", "date_eu", "yymmdd", "upper", "qty", "gtin13"];
+const FILTERS: &[&str] = &[
+    "date", "date_eu", "yymmdd", "upper", "qty", "gtin13", "oneline",
+];
 
 /// Splits a string into literal text and bindings.
 fn bindings(
@@ -372,6 +454,12 @@ fn filter(value: String, name: &str, path: &str) -> Result<String> {
             Some(rest) if value.len() == 14 => rest.to_string(),
             _ => value,
         },
+        "oneline" => value
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
         other => return Err(Error::Internal(anyhow::anyhow!("unknown filter {other}"))),
     })
 }
@@ -384,9 +472,11 @@ fn align(a: AlignSpec) -> Align {
     }
 }
 
-/// Breaks text into lines no wider than `width` (words kept whole when they fit, long words
-/// cut); more than `max_lines` end with an ellipsis.
-fn wrap(text: &str, width: f64, size: f64, bold: bool, max_lines: usize) -> Vec<String> {
+/// Breaks text into lines no wider than `width` (words kept whole when they fit, a word wider
+/// than the box broken where it stops fitting); more than `max_lines` are cut, the last one
+/// ending with an ellipsis. Says how the text fits.
+fn wrap(text: &str, width: f64, size: f64, bold: bool, max_lines: usize) -> (Vec<String>, Fit) {
+    let mut fit = Fit::Whole;
     let mut lines: Vec<String> = Vec::new();
     for paragraph in text.split('\n') {
         let mut line = String::new();
@@ -403,7 +493,7 @@ fn wrap(text: &str, width: f64, size: f64, bold: bool, max_lines: usize) -> Vec<
             if !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
             }
-            // A word wider than the box is cut where it stops fitting.
+            // A word wider than the box is broken where it stops fitting.
             let mut piece = String::new();
             for c in word.chars() {
                 piece.push(c);
@@ -411,6 +501,7 @@ fn wrap(text: &str, width: f64, size: f64, bold: bool, max_lines: usize) -> Vec<
                     piece.pop();
                     lines.push(std::mem::take(&mut piece));
                     piece.push(c);
+                    fit = Fit::Broken;
                 }
             }
             line = piece;
@@ -429,8 +520,27 @@ fn wrap(text: &str, width: f64, size: f64, bold: bool, max_lines: usize) -> Vec<
             }
             *last = format!("{}…", cut.trim_end());
         }
+        fit = Fit::Cut;
     }
-    lines
+    (lines, fit)
+}
+
+/// The narrowest and widest module a symbol of `module` mm is drawn with: as given (PDF, PNG)
+/// or rounded to whole dots by a 203, 300 or 600 dpi printer (ZPL).
+fn printed_modules(module: f64) -> (f64, f64) {
+    [203.0, 300.0, 600.0]
+        .iter()
+        .map(|dpi: &f64| (module * dpi / 25.4).round().max(1.0) * 25.4 / dpi)
+        .fold((module, module), |(lo, hi), m| (lo.min(m), hi.max(m)))
+}
+
+/// Space left and right of the text in a table cell (two columns' texts are twice this apart).
+const CELL_PADDING: f64 = 1.0;
+
+/// A table's geometry: the header row and every body row are `size * 1.6` high for one line,
+/// plus `size * 1.2` per further line.
+fn row_height(size: f64, lines: usize) -> f64 {
+    size * 1.6 + size * 1.2 * lines.saturating_sub(1) as f64
 }
 
 impl Template {
@@ -542,6 +652,56 @@ impl Template {
         {
             return Err("a template has at most one table".into());
         }
+        for (path, spec) in &self.fields {
+            if spec.row.is_empty() {
+                continue;
+            }
+            let first = spec
+                .example
+                .as_array()
+                .and_then(|a| a.first())
+                .and_then(Value::as_object)
+                .ok_or_else(|| {
+                    format!("field '{path}': `row` limits need an example list of objects")
+                })?;
+            if let Some(key) = spec.row.keys().find(|k| !first.contains_key(k.as_str())) {
+                return Err(format!(
+                    "field '{path}': row key '{key}' is not in the example rows"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Data beyond a field's `max_length`/`max_lines` is refused (unless the field says
+    /// `overflow = "cut"`), naming the field: `data.item.gtin`, `data.lines[3].batch`.
+    fn check_limits(&self, data: &Value) -> Result<()> {
+        for (path, spec) in &self.fields {
+            if spec.overflow == Overflow::Refuse
+                && let Some(v) = lookup(data, path)
+                && let Some(why) =
+                    over_limit(&plain(v), spec.max_length, spec.max_lines, &self.name)
+            {
+                return Err(Error::invalid(format!("data.{path}"), why));
+            }
+            if spec.row.is_empty() {
+                continue;
+            }
+            let Some(Value::Array(rows)) = lookup(data, path) else {
+                continue;
+            };
+            for (i, row) in rows.iter().enumerate() {
+                for (key, limit) in &spec.row {
+                    if limit.overflow == Overflow::Refuse
+                        && let Some(v) = row.get(key).filter(|v| !v.is_null())
+                        && let Some(why) =
+                            over_limit(&plain(v), limit.max_length, limit.max_lines, &self.name)
+                    {
+                        return Err(Error::invalid(format!("data.{path}[{i}].{key}"), why));
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -603,19 +763,21 @@ impl Template {
                 ));
             }
         }
-        // Rows of the table, and how many fit on a page.
+        self.check_limits(data)?;
+        // Rows of the table, as tall as their tallest cell, and the rows of each page.
         let table = self.elements.iter().find_map(|e| match e {
             ElementSpec::Table {
                 y,
                 size,
                 rows,
                 bottom,
+                columns,
                 ..
-            } => Some((*y, *size, rows.as_str(), *bottom)),
+            } => Some((*y, *size, rows.as_str(), *bottom, columns)),
             _ => None,
         });
-        let (rows, per_page) = match table {
-            Some((y, size, field, bottom)) => {
+        let (rows, ranges) = match table {
+            Some((y, size, field, bottom, columns)) => {
                 let rows = match lookup(data, field) {
                     Some(Value::Array(a)) => a.clone(),
                     Some(_) => {
@@ -626,23 +788,41 @@ impl Template {
                     }
                     None => Vec::new(),
                 };
-                let row_height = size * 1.6;
-                let fit = ((bottom - y) / row_height).floor() as i64 - 1;
-                if fit < 1 {
+                // Below the header row.
+                let room = bottom - y - row_height(size, 1);
+                if room < row_height(size, 1) - 1e-9 {
                     return Err(Error::invalid(
                         "template",
                         "the table has no room for a row",
                     ));
                 }
-                (rows, fit as usize)
+                let mut ranges = Vec::new();
+                let (mut first, mut used) = (0, 0.0);
+                let mut scope = data.clone();
+                for (r, row) in rows.iter().enumerate() {
+                    let cells = self.row_cells(columns, size, &mut scope, row)?;
+                    let lines = cells.iter().map(|(l, _)| l.len()).max().unwrap_or(1);
+                    let h = row_height(size, lines);
+                    if h > room + 1e-9 {
+                        return Err(Error::invalid(
+                            "template",
+                            "the table has no room for a row of that many lines",
+                        ));
+                    }
+                    if used + h > room + 1e-9 {
+                        ranges.push(first..r);
+                        (first, used) = (r, 0.0);
+                    }
+                    used += h;
+                }
+                if first < rows.len() {
+                    ranges.push(first..rows.len());
+                }
+                (rows, ranges)
             }
-            None => (Vec::new(), usize::MAX),
+            None => (Vec::new(), Vec::new()),
         };
-        let pages = if rows.is_empty() {
-            1
-        } else {
-            rows.len().div_ceil(per_page)
-        };
+        let pages = ranges.len().max(1);
         if pages > 500 {
             return Err(Error::invalid("data", "more than 500 pages"));
         }
@@ -653,15 +833,40 @@ impl Template {
                 map.insert("page".into(), Value::from(page + 1));
                 map.insert("pages".into(), Value::from(pages));
             }
-            let first = page.saturating_mul(per_page);
-            let slice = if rows.is_empty() {
-                &rows[..]
-            } else {
-                &rows[first..(first + per_page).min(rows.len())]
+            let slice = match ranges.get(page) {
+                Some(range) => &rows[range.clone()],
+                None => &rows[..0],
             };
             out.push(self.page(&data, slice, native_2d)?);
         }
         Ok(out)
+    }
+
+    /// The cells of one table row, bound with `row` set in `scope` (the data, reused from row
+    /// to row) and wrapped to their column's `max_lines`.
+    fn row_cells(
+        &self,
+        columns: &[ColumnSpec],
+        size: f64,
+        scope: &mut Value,
+        row: &Value,
+    ) -> Result<Vec<(Vec<String>, Fit)>> {
+        if let Value::Object(map) = scope {
+            map.insert("row".into(), row.clone());
+        }
+        columns
+            .iter()
+            .map(|c| {
+                let text = self.bind(&c.text, scope)?;
+                Ok(wrap(
+                    &text,
+                    c.width - 2.0 * CELL_PADDING,
+                    size,
+                    false,
+                    c.max_lines.max(1),
+                ))
+            })
+            .collect()
     }
 
     fn page(&self, data: &Value, rows: &[Value], native_2d: bool) -> Result<Page> {
@@ -687,7 +892,7 @@ impl Template {
                         continue;
                     }
                     let bound = self.bind(text, data)?;
-                    let lines = wrap(&bound, *width, *size, *bold, (*max_lines).max(1));
+                    let (lines, fit) = wrap(&bound, *width, *size, *bold, (*max_lines).max(1));
                     let line_height = size * 1.2;
                     if off_page(*x, *y, *width, line_height * (*max_lines).max(1) as f64) {
                         return Err(Error::invalid(field("text"), "runs off the page"));
@@ -707,6 +912,7 @@ impl Template {
                                 text,
                             })
                             .collect(),
+                        fit,
                     });
                 }
                 ElementSpec::Barcode {
@@ -753,17 +959,30 @@ impl Template {
                         _ => symbol.columns,
                     };
                     let needed = (columns + 2 * symbol.quiet_modules) as f64 * module;
-                    if needed > width + 1e-6 {
+                    let left = x + (width - needed) / 2.0 + symbol.quiet_modules as f64 * module;
+                    // A ZPL printer draws whole dots: the module it prints may be wider (and
+                    // the symbol, placed at `left`, longer) than ours.
+                    let (narrowest, widest) = printed_modules(*module);
+                    let right = left + (columns + symbol.quiet_modules) as f64 * widest;
+                    if needed > width + 1e-6 || right > x + width + 1e-6 {
+                        // Data that makes the symbol too wide is named (`data.location.barcode`)
+                        // when the symbol carries one field.
+                        let (name, what) = match bindings(template_data).as_deref() {
+                            Ok([Err(b)]) => (
+                                format!("data.{}", b.path),
+                                format!("too wide for the box of {}", field("barcode")),
+                            ),
+                            _ => (field("barcode"), "too wide for its box".to_string()),
+                        };
                         return Err(Error::invalid(
-                            field("barcode"),
+                            name,
                             format!(
-                                "too wide for its box: {needed:.1} mm with quiet zones at {module} mm per module, the box is {width} mm"
+                                "{what}: {:.1} mm with quiet zones at {module} mm per module ({widest:.3} mm on a printer that rounds it to whole dots), the box is {width} mm",
+                                needed.max(right - left + symbol.quiet_modules as f64 * module)
                             ),
                         ));
                     }
-                    let left = x + (width - needed) / 2.0 + symbol.quiet_modules as f64 * module;
                     if symbol.is_linear() {
-                        let hri_size = 2.5;
                         let text = hri.then(|| match symbology {
                             Symbology::Gs1_128 => symbol
                                 .gs1
@@ -773,7 +992,18 @@ impl Template {
                                 .join(" "),
                             _ => symbol.data.clone(),
                         });
-                        let bars = height - if text.is_some() { hri_size * 1.3 } else { 0.0 };
+                        // The human-readable line fits under the symbol and its quiet zones
+                        // (a printer's one-line field block there overprints the rest): 2.5 mm,
+                        // smaller for a long line.
+                        let room = (columns + 2 * symbol.quiet_modules) as f64 * narrowest;
+                        let hri_size = match &text {
+                            Some(t) => {
+                                let w = fonts::measure(t, 2.5, false);
+                                if w > room { 2.5 * room / w } else { 2.5 }
+                            }
+                            None => 2.5,
+                        };
+                        let bars = height - if text.is_some() { 2.5 * 1.3 } else { 0.0 };
                         if bars < 5.0 {
                             return Err(Error::invalid(
                                 field("barcode"),
@@ -790,7 +1020,7 @@ impl Template {
                             hri_size_mm: hri_size,
                         });
                     } else {
-                        let side = (symbol.rows + 2 * symbol.quiet_modules) as f64 * module;
+                        let side = (symbol.rows + 2 * symbol.quiet_modules) as f64 * widest;
                         if side > height + 1e-6 {
                             return Err(Error::invalid(
                                 field("barcode"),
@@ -886,62 +1116,58 @@ impl Template {
                             "its columns are wider than the table, or it runs off the page",
                         ));
                     }
-                    let row_height = size * 1.6;
-                    let cell =
-                        |cx: f64, cy: f64, w: f64, text: String, bold: bool, a: AlignSpec| {
-                            let line = wrap(&text, w - 1.0, *size, bold, 1)
-                                .into_iter()
-                                .next()
-                                .unwrap_or_default();
-                            Item::Text {
-                                x_mm: cx + 0.5,
-                                y_mm: cy + size * 0.3,
-                                width_mm: w - 1.0,
-                                size_mm: *size,
-                                line_height_mm: size * 1.2,
-                                bold,
-                                align: align(a),
-                                lines: vec![TextLine {
-                                    rtl: fonts::is_rtl(&line),
-                                    text: line,
-                                }],
-                            }
-                        };
+                    let cell = |cx: f64,
+                                cy: f64,
+                                w: f64,
+                                (lines, fit): (Vec<String>, Fit),
+                                bold: bool,
+                                a: AlignSpec| Item::Text {
+                        x_mm: cx + CELL_PADDING,
+                        y_mm: cy + size * 0.3,
+                        width_mm: w - 2.0 * CELL_PADDING,
+                        size_mm: *size,
+                        line_height_mm: size * 1.2,
+                        bold,
+                        align: align(a),
+                        lines: lines
+                            .into_iter()
+                            .map(|text| TextLine {
+                                rtl: fonts::is_rtl(&text),
+                                text,
+                            })
+                            .collect(),
+                        fit,
+                    };
+                    let header = row_height(*size, 1);
                     let mut cx = *x;
                     for c in columns {
-                        items.push(cell(cx, *y, c.width, c.title.clone(), true, c.align));
+                        let title = wrap(&c.title, c.width - 2.0 * CELL_PADDING, *size, true, 1);
+                        items.push(cell(cx, *y, c.width, title, true, c.align));
                         cx += c.width;
                     }
                     items.push(Item::Line {
                         x1_mm: *x,
-                        y1_mm: y + row_height,
+                        y1_mm: y + header,
                         x2_mm: x + width,
-                        y2_mm: y + row_height,
+                        y2_mm: y + header,
                         thickness_mm: 0.3,
                     });
-                    for (r, row) in rows.iter().enumerate() {
-                        let ry = y + row_height * (r + 1) as f64;
-                        let mut scope = data.clone();
-                        if let Value::Object(map) = &mut scope {
-                            map.insert("row".into(), row.clone());
-                        }
+                    let mut ry = y + header;
+                    let mut scope = data.clone();
+                    for row in rows {
+                        let cells = self.row_cells(columns, *size, &mut scope, row)?;
+                        let lines = cells.iter().map(|(l, _)| l.len()).max().unwrap_or(1);
                         let mut cx = *x;
-                        for c in columns {
-                            items.push(cell(
-                                cx,
-                                ry,
-                                c.width,
-                                self.bind(&c.text, &scope)?,
-                                false,
-                                c.align,
-                            ));
+                        for (c, text) in columns.iter().zip(cells) {
+                            items.push(cell(cx, ry, c.width, text, false, c.align));
                             cx += c.width;
                         }
+                        ry += row_height(*size, lines);
                         items.push(Item::Line {
                             x1_mm: *x,
-                            y1_mm: ry + row_height,
+                            y1_mm: ry,
                             x2_mm: x + width,
-                            y2_mm: ry + row_height,
+                            y2_mm: ry,
                             thickness_mm: 0.1,
                         });
                     }
@@ -959,10 +1185,11 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const SMALL: &str = r#"
 title = "Test"
-width_mm = 58
+width_mm = 80
 height_mm = 40
 [fields]
 "item.name" = { title = "Name", required = true, example = "Greek yoghurt" }
@@ -982,9 +1209,9 @@ kind = "barcode"
 symbology = "gs1-128"
 x = 1
 y = 12
-width = 56
+width = 78
 height = 20
-module = 0.2
+module = 0.25
 data = "(01){{ item.gtin }}(17){{ batch.expiry | yymmdd }}(10){{ batch.code }}"
 "#;
 
@@ -1018,14 +1245,23 @@ data = "(01){{ item.gtin }}(17){{ batch.expiry | yymmdd }}(10){{ batch.code }}"
                 .unwrap_err()
                 .contains("unknown filter")
         );
-        let off = SMALL.replace("width = 54", "width = 70");
+        let off = SMALL.replace("width = 54", "width = 80");
         assert!(
             parse("t", &off, None)
                 .unwrap_err()
                 .contains("runs off the page")
         );
-        let wide = SMALL.replace("module = 0.2", "module = 0.5");
+        let wide = SMALL.replace("module = 0.25", "module = 0.5");
         assert!(parse("t", &wide, None).unwrap_err().contains("too wide"));
+        // 0.2 mm is 0.25 mm on a 203 dpi printer (whole dots): too wide there.
+        let dots = SMALL
+            .replace("width = 78", "width = 56")
+            .replace("module = 0.25", "module = 0.2");
+        assert!(
+            parse("t", &dots, None)
+                .unwrap_err()
+                .contains("0.250 mm on a printer")
+        );
         let typo = SMALL.replace("max_lines", "max_line");
         assert!(parse("t", &typo, None).is_err());
     }
@@ -1052,16 +1288,126 @@ data = "(01){{ item.gtin }}(17){{ batch.expiry | yymmdd }}(10){{ batch.code }}"
 
     #[test]
     fn long_text_wraps_and_ends_with_an_ellipsis() {
-        let lines = wrap(
-            "Natural Greek style yoghurt with honey and walnuts, family pack",
-            30.0,
-            3.5,
-            false,
-            2,
-        );
+        let name = "Natural Greek style yoghurt with honey and walnuts, family pack";
+        let (lines, fit) = wrap(name, 30.0, 3.5, false, 2);
         assert_eq!(lines.len(), 2);
         assert!(lines[1].ends_with('…'));
+        assert_eq!(fit, Fit::Cut);
         assert!(lines.iter().all(|l| fonts::measure(l, 3.5, false) <= 30.0));
+        let (lines, fit) = wrap(name, 30.0, 3.5, false, 6);
+        assert_eq!((lines.len(), fit), (5, Fit::Whole));
+        // A code wider than the box is broken, not cut; with one line it is cut.
+        let (lines, fit) = wrap("GTIN 09506000134352", 20.0, 2.6, false, 3);
+        assert_eq!(lines[0], "GTIN");
+        assert_eq!(fit, Fit::Broken);
+        let (lines, fit) = wrap("GTIN 09506000134352", 28.0, 2.6, false, 1);
+        assert_eq!((lines, fit), (vec!["GTIN…".to_string()], Fit::Cut));
+    }
+
+    const TABLE: &str = r#"
+title = "Test list"
+width_mm = 100
+height_mm = 60
+[fields]
+"code" = { title = "Code", required = true, max_length = 12, example = "DPT-PICK-7" }
+"name" = { title = "Name", max_length = 20, overflow = "cut", example = "Main" }
+"address" = { title = "Address", max_length = 30, max_lines = 4, example = "Street 1\nTown" }
+"lines" = { title = "Lines", required = true, example = [{ item = "A", batch = "B" }], row = { batch = { max_length = 20 } } }
+[[element]]
+kind = "text"
+x = 1
+y = 1
+width = 60
+text = "{{ code }} {{ name }}"
+[[element]]
+kind = "table"
+x = 1
+y = 10
+width = 98
+size = 3
+rows = "lines"
+bottom = 58
+columns = [
+  { title = "Item", width = 30, text = "{{ row.item }}", max_lines = 4 },
+  { title = "Batch", width = 30, text = "{{ row.batch }}" },
+]
+"#;
+
+    #[test]
+    fn data_beyond_a_fields_maximum_is_refused_naming_it() {
+        let t = parse("list", TABLE, None).unwrap();
+        let field = |data: Value| match t.lay_out(&data) {
+            Err(Error::Validation(v)) => v[0].field.clone(),
+            other => panic!("{other:?}"),
+        };
+        let row = json!([{ "item": "A", "batch": "B" }]);
+        assert_eq!(
+            field(json!({ "code": "DPT-PICK-1234567", "lines": row })),
+            "data.code"
+        );
+        // `overflow = "cut"`: printed, cut.
+        assert!(
+            t.lay_out(&json!({ "code": "C", "name": "N".repeat(40), "lines": row }))
+                .is_ok()
+        );
+        assert_eq!(
+            field(json!({ "code": "C", "address": "1\n2\n3\n4\n5", "lines": row })),
+            "data.address"
+        );
+        assert_eq!(
+            field(json!({ "code": "C", "address": "x".repeat(31), "lines": row })),
+            "data.address"
+        );
+        assert!(
+            t.lay_out(&json!({ "code": "C", "address": "x".repeat(30), "lines": row }))
+                .is_ok()
+        );
+        let rows = json!([{ "item": "A", "batch": "B" }, { "item": "A", "batch": "B".repeat(21) }]);
+        assert_eq!(
+            field(json!({ "code": "C", "lines": rows })),
+            "data.lines[1].batch"
+        );
+        let bad = TABLE.replace("row = { batch", "row = { lot");
+        assert!(
+            parse("t", &bad, None)
+                .unwrap_err()
+                .contains("row key 'lot'")
+        );
+    }
+
+    #[test]
+    fn table_rows_grow_with_their_lines_and_flow_onto_pages() {
+        let t = parse("list", TABLE, None).unwrap();
+        let long = "Natural Greek style yoghurt with honey and walnuts";
+        let rows: Vec<Value> = (0..12)
+            .map(|i| json!({ "item": if i % 2 == 0 { long } else { "A" }, "batch": "B" }))
+            .collect();
+        let pages = t.lay_out(&json!({ "code": "C", "lines": rows })).unwrap();
+        // 43.2 mm below the header: 4.8 mm for a one-line row, 12 mm for a four-line one, so
+        // four rows a page.
+        assert_eq!(pages.len(), 3);
+        let mut batches = 0;
+        for page in &pages {
+            for item in &page.items {
+                if let Item::Text { fit, lines, .. } = item {
+                    assert_eq!(*fit, Fit::Whole, "{lines:?}");
+                    batches += usize::from(lines.len() == 1 && lines[0].text == "B");
+                }
+                if let Item::Line { y1_mm, .. } = item {
+                    assert!(*y1_mm <= 58.0 + 1e-9);
+                }
+            }
+        }
+        assert_eq!(batches, 12);
+        let tall = pages[0]
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Text { lines, .. } => Some(lines.len()),
+                _ => None,
+            })
+            .max();
+        assert_eq!(tall, Some(4));
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub fn render(pages: &[Page], dpi: u32) -> String {
                     bold,
                     align,
                     lines,
+                    ..
                 } => {
                     let h = d(*size_mm).max(10);
                     // Font 0 has no bold face: bold is drawn wider.
@@ -71,13 +72,16 @@ pub fn render(pages: &[Page], dpi: u32) -> String {
                         symbol,
                     );
                     if let Some(text) = hri {
-                        // Centred under the bars at the printer's module width.
-                        let width = (symbol.columns as i64) * module;
+                        // Centred under the bars at the printer's module width, in a block as
+                        // wide as the symbol with its quiet zones (the layout checked that the
+                        // line fits there): a one-line ^FB overprints what does not fit.
+                        let quiet = symbol.quiet_modules as i64 * module;
+                        let width = (symbol.columns as i64) * module + 2 * quiet;
                         let h = d(*hri_size_mm).max(10);
                         let _ = writeln!(
                             out,
                             "^FO{},{}^A0N,{h},{h}^FB{},1,0,C^FH\\^FD{}^FS",
-                            d(*x_mm),
+                            (d(*x_mm) - quiet).max(0),
                             d(y_mm + height_mm + hri_size_mm * 0.2),
                             width.max(1),
                             escape(text)
@@ -370,6 +374,7 @@ mod tests {
                 text: "ACME^XZ^XA^FDowned~JA\\ Müller".into(),
                 rtl: false,
             }],
+            fit: Default::default(),
         };
         let z = render(&[page(vec![text])], 203);
         let field = z.lines().find(|l| l.contains("ACME")).unwrap();

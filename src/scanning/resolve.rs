@@ -5,10 +5,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::barcode::gs1::{self, Gs1Error, Gs1ErrorKind, InputForm, Interpretation};
+use crate::barcode::internal::{self, DocumentKind};
 use crate::catalog::{items, warehouses};
 use crate::db::Db;
 use crate::error::Result;
-use crate::barcode::internal::{self, DocumentKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

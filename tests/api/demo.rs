@@ -99,14 +99,15 @@ async fn the_demo_has_stock_deals_at_every_stage_and_a_pick_list(app: TestApp) {
     assert_eq!(check["consistent"], true, "{check}");
 }
 
-/// Every barcode on a sheet page, cell by cell (2 × 6 cards of 95 × 44 mm centred on A4).
+/// Every barcode on a sheet page, card by card (six cards of 190 × 44 mm centred on A4).
 fn codes_on(page: &GrayImage) -> Vec<String> {
     let px = |mm: f64| (mm * 300.0 / 25.4).round() as u32;
     let mut codes = Vec::new();
     for row in 0..6 {
-        for column in 0..2 {
-            let (x, y) = (10.0 + column as f64 * 95.0, 16.5 + row as f64 * 44.0);
-            let cell = image::imageops::crop_imm(page, px(x), px(y), px(95.0), px(44.0)).to_image();
+        {
+            let (x, y) = (10.0, 16.5 + row as f64 * 44.0);
+            let cell =
+                image::imageops::crop_imm(page, px(x), px(y), px(190.0), px(44.0)).to_image();
             let (w, h) = cell.dimensions();
             let mut hints = DecodeHints::default()
                 .with(DecodeHintValue::PossibleFormats(HashSet::from([

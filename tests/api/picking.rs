@@ -237,6 +237,52 @@ async fn picks_are_checked_by_scan_and_moved_to_packing(app: TestApp) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.bytes().await.unwrap().starts_with(b"%PDF"));
+    // `?format=png|zpl` and `?dpi=`, like every other document: the list's barcode scans.
+    let document = |query: &'static str| {
+        let (app, picker) = (&app, picker.clone());
+        async move {
+            let response = app
+                .client
+                .get(app.url(&format!("/v1/pick-lists/{id}/document{query}")))
+                .bearer_auth(picker)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let content_type = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            (
+                status,
+                content_type,
+                response.bytes().await.unwrap().to_vec(),
+            )
+        }
+    };
+    let (status, content_type, png) = document("?format=png&dpi=300").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "image/png")
+    );
+    assert_eq!(
+        crate::labels::png_codes(&png),
+        vec![format!("DPT-PICK-{id}")]
+    );
+    let (status, content_type, zpl) = document("?format=zpl&dpi=300").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "application/x-zpl")
+    );
+    let zpl = String::from_utf8(zpl).unwrap();
+    assert!(
+        zpl.starts_with("^XA") && zpl.contains(&format!("DPT-PICK-{id}")),
+        "{zpl}"
+    );
+    assert!(zpl.contains("^PW2480"), "A4 at 300 dpi: {zpl}");
+    let (status, _, body) = document("?format=png&dpi=50").await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_problem(status, &body, 422, Some("dpi"));
 
     // Packing: more than was picked is refused; two parcels, the second on a pallet.
     let (status, body) = app

@@ -47,6 +47,22 @@ async fn openapi_documents_every_route_and_docs_page_is_self_contained(app: Test
     }
     // Error responses are documented too.
     assert!(spec["paths"]["/v1/items"]["post"]["responses"]["422"].is_object());
+    // Every document route takes `format` and `dpi`, the pick list's too.
+    for path in [
+        "/v1/pick-lists/{id}/document",
+        "/v1/shipments/{id}/delivery-note",
+        "/v1/returns/{id}/document",
+    ] {
+        let params = spec["paths"][path]["get"]["parameters"].as_array().unwrap();
+        for name in ["format", "dpi"] {
+            assert!(
+                params
+                    .iter()
+                    .any(|p| p["name"] == name && p["in"] == "query"),
+                "{path} does not document ?{name}"
+            );
+        }
+    }
     let resp = app.client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let html = resp.text().await.unwrap();
