@@ -192,3 +192,24 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<DevicePrincipal> {
         )),
     }
 }
+
+/// Refuses, naming `field`, anything but a device of kind `printer` that is not revoked.
+pub async fn check_printer(db: &Db, field: &str, id: i64) -> Result<Device> {
+    let device = match get(db, id).await {
+        Ok(d) => d,
+        Err(Error::NotFound { .. }) => {
+            return Err(Error::invalid(field, format!("no device with id {id}")));
+        }
+        Err(e) => return Err(e),
+    };
+    if device.kind != DeviceKind::Printer {
+        return Err(Error::invalid(
+            field,
+            format!("device {id} is a {}, not a printer", device.kind.as_str()),
+        ));
+    }
+    if device.revoked_at.is_some() {
+        return Err(Error::invalid(field, format!("printer {id} is revoked")));
+    }
+    Ok(device)
+}

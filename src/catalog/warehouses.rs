@@ -113,7 +113,7 @@ async fn check_printers(db: &Db, label: Option<i64>, document: Option<i64>) -> R
         ("document_printer_id", document),
     ] {
         if let Some(id) = id {
-            crate::printing::check_printer(db, field, id).await?;
+            crate::auth::devices::check_printer(db, field, id).await?;
         }
     }
     Ok(())
@@ -351,4 +351,14 @@ pub async fn location_by_barcode(db: &Db, barcode: &str) -> Result<Option<Locati
         .fetch_optional(pool)
         .await?
     }))
+}
+
+/// The id of the only warehouse, when there is exactly one (what callers may leave out).
+pub async fn only_warehouse(db: &Db) -> Result<Option<i64>> {
+    let ids = on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>("select id from warehouses order by id limit 2")
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(if ids.len() == 1 { Some(ids[0]) } else { None })
 }

@@ -7,8 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::crm::customers;
-use crate::crm::visibility::{Reach, SCOPE, Viewer, customer_editable, customer_visible};
+use crate::crm::visibility::{self, Reach, SCOPE, Viewer, customer_visible};
 use crate::crm::{NAME_MAX, check_email, check_phone, clean_patch, contains_pattern, placeholders};
 use crate::db::{Db, Page, Paged, now};
 use crate::error::{Checks, Error, Result};
@@ -195,7 +194,7 @@ pub async fn create(db: &Db, viewer: Viewer, new: NewContact) -> Result<Contact>
     );
     checks.finish()?;
     let customer_id = new.customer_id;
-    match customers::reach(db, viewer, customer_id).await? {
+    match visibility::customer_reach(db, viewer, customer_id).await? {
         Reach::Hidden => {
             return Err(Error::invalid(
                 "customer_id",
@@ -303,27 +302,10 @@ pub(crate) async fn of_customers(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Ve
     Ok(map)
 }
 
-/// What the viewer may do with a contact: what they may do with its customer.
-async fn reach(db: &Db, viewer: Viewer, id: i64) -> Result<Reach> {
-    let editable = on_read!(db, pool => {
-        sqlx::query_scalar::<_, bool>(&format!(
-            "{SCOPE} select {} from contacts k join customers c on c.id = k.customer_id
-             where k.id = $4 and {}",
-            customer_editable("c"),
-            customer_visible("c")
-        ))
-        .bind(viewer.id)
-        .bind(viewer.team_wide())
-        .bind(viewer.sees_all())
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-    });
-    Ok(Reach::from_row(editable))
-}
-
 pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: ContactPatch) -> Result<Contact> {
-    reach(db, viewer, id).await?.require_edit("contact", id)?;
+    visibility::contact_reach(db, viewer, id)
+        .await?
+        .require_edit("contact", id)?;
     let current = load(db, id).await?;
     let name = patch
         .name

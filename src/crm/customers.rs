@@ -9,8 +9,7 @@ use utoipa::ToSchema;
 
 use crate::crm::contacts::{self, Contact, ContactValues, NestedContact};
 use crate::crm::visibility::{
-    Reach, SCOPE, Viewer, check_assignee, check_sales_user, customer_editable, customer_visible,
-    may_assign_to,
+    self, Reach, SCOPE, Viewer, check_assignee, check_sales_user, customer_visible, may_assign_to,
 };
 use crate::crm::{
     NAME_MAX, NOTE_MAX, check_email, check_phone, clean_patch, contains_pattern, normalize_email,
@@ -535,24 +534,6 @@ pub async fn create(db: &Db, viewer: Viewer, new: NewCustomer) -> Result<Custome
     load(db, id).await
 }
 
-/// What the viewer may do with a customer.
-pub async fn reach(db: &Db, viewer: Viewer, id: i64) -> Result<Reach> {
-    let editable = on_read!(db, pool => {
-        sqlx::query_scalar::<_, bool>(&format!(
-            "{SCOPE} select {} from customers c where c.id = $4 and {}",
-            customer_editable("c"),
-            customer_visible("c")
-        ))
-        .bind(viewer.id)
-        .bind(viewer.team_wide())
-        .bind(viewer.sees_all())
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-    });
-    Ok(Reach::from_row(editable))
-}
-
 /// Fills in addresses and contacts.
 async fn complete(db: &Db, rows: Vec<CustomerRow>) -> Result<Vec<Customer>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
@@ -684,7 +665,9 @@ pub async fn list(
 }
 
 pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: CustomerPatch) -> Result<Customer> {
-    reach(db, viewer, id).await?.require_edit("customer", id)?;
+    visibility::customer_reach(db, viewer, id)
+        .await?
+        .require_edit("customer", id)?;
     let current = load(db, id).await?;
     let mut checks = Checks::new();
     let legal_name = patch
@@ -858,7 +841,7 @@ pub async fn transfer(db: &Db, viewer: Viewer, req: TransferRequest) -> Result<T
     }
     let mut ids = Vec::with_capacity(req.customer_ids.len());
     for (i, id) in req.customer_ids.iter().copied().enumerate() {
-        match reach(db, viewer, id).await? {
+        match visibility::customer_reach(db, viewer, id).await? {
             Reach::Hidden => {
                 return Err(Error::invalid(
                     format!("customer_ids[{i}]"),
@@ -900,7 +883,7 @@ pub async fn transfers(
     id: i64,
     page: Page,
 ) -> Result<Paged<CustomerTransfer>> {
-    if reach(db, viewer, id).await? == Reach::Hidden {
+    if visibility::customer_reach(db, viewer, id).await? == Reach::Hidden {
         return Err(Error::not_found("customer", id));
     }
     let rows = on_read!(db, pool => {

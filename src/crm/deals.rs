@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::crm::visibility::{Reach, SCOPE, Viewer, check_assignee, in_scope};
+use crate::crm::visibility::{self, Reach, SCOPE, Viewer, check_assignee, in_scope};
 use crate::crm::{NAME_MAX, NOTE_MAX, customers, placeholders, stages};
 use crate::db::{Db, Page, Paged, now};
 use crate::error::{Checks, Error, Result};
@@ -415,7 +415,7 @@ pub(crate) use insert_deal;
 pub async fn create(db: &Db, viewer: Viewer, new: NewDeal) -> Result<Deal> {
     let owner_id = new.owner_id.unwrap_or(viewer.id);
     let customer_id = new.customer_id;
-    let customer = match customers::reach(db, viewer, customer_id).await? {
+    let customer = match visibility::customer_reach(db, viewer, customer_id).await? {
         Reach::Hidden => None,
         _ => customers::load(db, customer_id).await.ok(),
     }

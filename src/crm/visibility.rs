@@ -203,3 +203,40 @@ pub async fn visible_deals(
     });
     Ok(ids.into_iter().collect())
 }
+
+/// What the viewer may do with a customer.
+pub async fn customer_reach(db: &Db, viewer: Viewer, id: i64) -> Result<Reach> {
+    let editable = on_read!(db, pool => {
+        sqlx::query_scalar::<_, bool>(&format!(
+            "{SCOPE} select {} from customers c where c.id = $4 and {}",
+            customer_editable("c"),
+            customer_visible("c")
+        ))
+        .bind(viewer.id)
+        .bind(viewer.team_wide())
+        .bind(viewer.sees_all())
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(Reach::from_row(editable))
+}
+
+/// What the viewer may do with a contact: what they may do with its customer.
+pub async fn contact_reach(db: &Db, viewer: Viewer, id: i64) -> Result<Reach> {
+    let editable = on_read!(db, pool => {
+        sqlx::query_scalar::<_, bool>(&format!(
+            "{SCOPE} select {} from contacts k join customers c on c.id = k.customer_id
+             where k.id = $4 and {}",
+            customer_editable("c"),
+            customer_visible("c")
+        ))
+        .bind(viewer.id)
+        .bind(viewer.team_wide())
+        .bind(viewer.sees_all())
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(Reach::from_row(editable))
+}

@@ -204,14 +204,6 @@ async fn drop_lease(db: &Db, deal_id: i64, token: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn only_warehouse(db: &Db) -> Result<Option<i64>> {
-    let ids = on_read!(db, pool => {
-        sqlx::query_scalar::<_, i64>("select id from warehouses order by id limit 2")
-            .fetch_all(pool)
-            .await?
-    });
-    Ok(if ids.len() == 1 { Some(ids[0]) } else { None })
-}
 
 /// Reserves a deal: every line decided (reserved, produced or bought), orders for lines that
 /// shrank or vanished reduced, everything of a lost deal released.
@@ -219,7 +211,7 @@ pub async fn reserve_deal(db: &Db, deal_id: i64, options: ReserveOptions) -> Res
     let deal = deal_row(db, deal_id).await?;
     let warehouse_id = match options.warehouse_id.or(deal.warehouse_id) {
         Some(w) => Some(w),
-        None => only_warehouse(db).await?,
+        None => crate::catalog::warehouses::only_warehouse(db).await?,
     };
     let Some(warehouse_id) = warehouse_id else {
         return Err(Error::invalid(

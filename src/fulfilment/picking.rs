@@ -134,7 +134,7 @@ async fn default_warehouse(db: &Db, deal_ids: Option<&[i64]>) -> Result<i64> {
     }
     match found.len() {
         1 => Ok(found.into_iter().next().unwrap_or_default()),
-        0 => super::only_warehouse(db).await?.ok_or_else(|| {
+        0 => crate::catalog::warehouses::only_warehouse(db).await?.ok_or_else(|| {
             Error::invalid(
                 "warehouse_id",
                 "is required: there are several warehouses and the deals hold no stock yet",

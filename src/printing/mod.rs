@@ -19,7 +19,6 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::auth::DeviceKind;
 use crate::auth::devices::{self, Device};
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -215,27 +214,6 @@ impl Drop for WorkerGuard {
     }
 }
 
-/// Refuses, naming `field`, anything but a device of kind `printer` that is not revoked.
-pub async fn check_printer(db: &Db, field: &str, id: i64) -> Result<Device> {
-    let device = match devices::get(db, id).await {
-        Ok(d) => d,
-        Err(Error::NotFound { .. }) => {
-            return Err(Error::invalid(field, format!("no device with id {id}")));
-        }
-        Err(e) => return Err(e),
-    };
-    if device.kind != DeviceKind::Printer {
-        return Err(Error::invalid(
-            field,
-            format!("device {id} is a {}, not a printer", device.kind.as_str()),
-        ));
-    }
-    if device.revoked_at.is_some() {
-        return Err(Error::invalid(field, format!("printer {id} is revoked")));
-    }
-    Ok(device)
-}
-
 /// A printer ready to take jobs: a device of kind `printer`, not revoked (422 naming `field`
 /// otherwise), with a known printer profile and, for ZPL, an address.
 pub async fn usable_printer(
@@ -244,7 +222,7 @@ pub async fn usable_printer(
     field: &str,
     id: i64,
 ) -> Result<(Device, PrinterProfile)> {
-    let device = check_printer(db, field, id).await?;
+    let device = devices::check_printer(db, field, id).await?;
     let profile = printing
         .profiles()
         .get(&device.profile)

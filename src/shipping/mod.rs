@@ -746,7 +746,7 @@ async fn default_warehouse(db: &Db, deal_id: i64, parcel_ids: &[i64]) -> Result<
     .flatten();
     match of_deal {
         Some(w) => Ok(w),
-        None => crate::fulfilment::only_warehouse(db).await?.ok_or_else(|| {
+        None => crate::catalog::warehouses::only_warehouse(db).await?.ok_or_else(|| {
             Error::invalid("warehouse_id", "is required: there are several warehouses")
         }),
     }
