@@ -25,3 +25,4 @@ pub mod purchasing;
 pub mod scanning;
 pub mod shipping;
 pub mod stock;
+pub mod supply;

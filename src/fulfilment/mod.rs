@@ -13,8 +13,6 @@
 
 pub mod api;
 pub mod picking;
-pub mod reservations;
-pub mod supply;
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -30,7 +28,8 @@ use crate::error::{Error, Result};
 use crate::stock::batches::BatchStatus;
 use crate::stock::{fefo, ledger};
 use crate::{in_tx, on_read};
-use reservations::{BalanceKey, Holder};
+use crate::stock::reservations::{self, BalanceKey, Holder};
+use crate::supply;
 
 /// How long a reservation run may hold a deal's lease before another may take it over.
 const LEASE_SECONDS: i64 = 60;
@@ -660,31 +659,6 @@ fn reconcile_components_at(db: &Db, order_id: i64, depth: usize) -> Boxed<'_, ()
     })
 }
 
-/// Reserves an order's output for the demands it serves, oldest waiting first. Returns how
-/// much was reserved; the rest is free stock.
-pub async fn allocate_output(
-    db: &Db,
-    production_order_id: Option<i64>,
-    purchase_order_line_id: Option<i64>,
-    output: BalanceKey,
-    quantity: i64,
-) -> Result<i64> {
-    let mut left = quantity;
-    for d in supply::of_supply(db, production_order_id, purchase_order_line_id).await? {
-        if left <= 0 {
-            break;
-        }
-        let Some(holder) = d.holder() else {
-            continue;
-        };
-        let want = left.min(d.quantity - d.allocated);
-        if want <= 0 {
-            continue;
-        }
-        left -= reservations::hold(db, holder, output, want, None, Some(d.id)).await?;
-    }
-    Ok(quantity - left)
-}
 
 /// Releases reservations whose hold has run out (quotes). Returns how many.
 pub async fn release_expired(db: &Db) -> Result<usize> {

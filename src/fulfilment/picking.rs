@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use crate::catalog::warehouses;
 use crate::db::{Arg, Db, now};
 use crate::error::{Error, Result};
-use crate::fulfilment::reservations::{self, BalanceKey, Holder};
+use crate::stock::reservations::{self, BalanceKey, Holder};
 use crate::stock::batches;
 use crate::stock::fefo;
 use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};

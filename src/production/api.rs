@@ -66,7 +66,7 @@ async fn list(
     p.check(READERS)?;
     let mut orders = production::list(&s.db, &filter, page).await?;
     let serves = orders.items.iter_mut().map(|o| &mut o.serves);
-    production::hide_unseen_deals(&s.db, Viewer::scoped(&p), serves).await?;
+    crate::supply::hide_unseen_deals(&s.db, Viewer::scoped(&p), serves).await?;
     Ok(Json(orders.into()))
 }
 
@@ -80,7 +80,7 @@ async fn get(
 ) -> ApiResult<Json<ProductionOrder>> {
     p.check(READERS)?;
     let mut order = production::get(&s.db, id).await?;
-    production::hide_unseen_deals(&s.db, Viewer::scoped(&p), [&mut order.serves]).await?;
+    crate::supply::hide_unseen_deals(&s.db, Viewer::scoped(&p), [&mut order.serves]).await?;
     Ok(Json(order))
 }
 

@@ -12,9 +12,10 @@ use utoipa::ToSchema;
 
 use crate::catalog::items::{self, Source, Tracking};
 use crate::catalog::warehouses;
+use crate::supply::Serves;
 use crate::db::{Arg, Db, Page, Paged, Where, now};
 use crate::error::{Checks, Error, Result};
-use crate::fulfilment::reservations::{self, Holder};
+use crate::stock::reservations::{self, Holder};
 use crate::stock::batches::{self, NewBatch};
 use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
 use crate::stock::operations::Actor;
@@ -64,41 +65,7 @@ pub struct Component {
     pub reserved: i64,
 }
 
-/// A deal line (or parent order) this order serves.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Serves {
-    pub deal_id: Option<i64>,
-    pub deal_line_id: Option<i64>,
-    pub production_order_id: Option<i64>,
-    pub quantity: i64,
-    /// Of the output, reserved for it so far.
-    pub allocated: i64,
-}
 
-/// Leaves out of each list the deal lines `viewer` may not see (a rep sees only their own
-/// deals, a head their team's), so an order does not reveal other people's deals. Without a
-/// viewer everything stays.
-pub async fn hide_unseen_deals<'a>(
-    db: &Db,
-    viewer: Option<crate::crm::visibility::Viewer>,
-    lists: impl IntoIterator<Item = &'a mut Vec<Serves>>,
-) -> Result<()> {
-    let Some(viewer) = viewer else {
-        return Ok(());
-    };
-    let lists: Vec<&mut Vec<Serves>> = lists.into_iter().collect();
-    let mut deal_ids: Vec<i64> = lists
-        .iter()
-        .flat_map(|l| l.iter().filter_map(|s| s.deal_id))
-        .collect();
-    deal_ids.sort_unstable();
-    deal_ids.dedup();
-    let visible = crate::crm::visibility::visible_deals(db, viewer, &deal_ids).await?;
-    for list in lists {
-        list.retain(|s| s.deal_id.is_none_or(|d| visible.contains(&d)));
-    }
-    Ok(())
-}
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProductionOrder {
@@ -166,7 +133,7 @@ pub async fn get(db: &Db, id: i64) -> Result<ProductionOrder> {
         .await?
     });
     let held = reservations::of_order(db, id).await?;
-    let serves = crate::fulfilment::supply::of_supply(db, Some(id), None).await?;
+    let serves = crate::supply::of_supply(db, Some(id), None).await?;
     Ok(ProductionOrder {
         components: components
             .into_iter()
@@ -182,16 +149,7 @@ pub async fn get(db: &Db, id: i64) -> Result<ProductionOrder> {
                     .sum(),
             })
             .collect(),
-        serves: serves
-            .into_iter()
-            .map(|d| Serves {
-                deal_id: d.deal_id,
-                deal_line_id: d.deal_line_id,
-                production_order_id: d.for_production_order_id,
-                quantity: d.quantity,
-                allocated: d.allocated,
-            })
-            .collect(),
+        serves: serves.iter().map(Serves::from).collect(),
         id: r.id,
         item_id: r.item_id,
         warehouse_id: r.warehouse_id,
@@ -563,8 +521,8 @@ pub async fn complete(db: &Db, id: i64, c: Completion, actor: Actor) -> Result<C
     };
     // The output names the deals it is made for (one movement per deal), as every movement made
     // for a deal does; what no deal waits for is made to stock.
-    let demands = crate::fulfilment::supply::of_supply(db, Some(id), None).await?;
-    for (deal_id, quantity) in crate::fulfilment::supply::split_by_deal(&demands, c.quantity) {
+    let demands = crate::supply::of_supply(db, Some(id), None).await?;
+    for (deal_id, quantity) in crate::supply::split_by_deal(&demands, c.quantity) {
         let mut m = movement(
             item.id,
             batch_id,
@@ -626,14 +584,14 @@ pub async fn complete(db: &Db, id: i64, c: Completion, actor: Actor) -> Result<C
             .await?;
         });
     }
-    let output = crate::fulfilment::reservations::BalanceKey {
+    let output = crate::stock::reservations::BalanceKey {
         item_id: item.id,
         warehouse_id: order.warehouse_id,
         location_id: c.location_id,
         batch_id,
     };
     let allocated =
-        crate::fulfilment::allocate_output(db, Some(id), None, output, c.quantity).await?;
+        crate::supply::allocate_output(db, Some(id), None, output, c.quantity).await?;
     // A finished order's leftover component reservations go back.
     crate::fulfilment::reconcile_components(db, id).await?;
     Ok(Completed {

@@ -28,7 +28,7 @@ async fn list(
     p.check(READERS)?;
     let mut orders = purchasing::list(&s.db, &filter, page).await?;
     let serves = orders.items.iter_mut().map(|o| &mut o.serves);
-    crate::production::hide_unseen_deals(&s.db, Viewer::scoped(&p), serves).await?;
+    crate::supply::hide_unseen_deals(&s.db, Viewer::scoped(&p), serves).await?;
     Ok(Json(orders.into()))
 }
 
@@ -42,7 +42,7 @@ async fn get(
 ) -> ApiResult<Json<PurchaseOrder>> {
     p.check(READERS)?;
     let mut order = purchasing::get(&s.db, id).await?;
-    crate::production::hide_unseen_deals(&s.db, Viewer::scoped(&p), [&mut order.serves]).await?;
+    crate::supply::hide_unseen_deals(&s.db, Viewer::scoped(&p), [&mut order.serves]).await?;
     Ok(Json(order))
 }
 

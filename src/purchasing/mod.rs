@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::catalog::items;
 use crate::db::{Db, Page, Paged, Where, now};
 use crate::error::{Error, Result};
-use crate::fulfilment::reservations::{BalanceKey, Holder};
+use crate::stock::reservations::{BalanceKey, Holder};
 use crate::stock::receipts::{self, NewReceipt, ReceiptLine};
 use crate::{in_tx, on_read};
 
@@ -65,7 +65,7 @@ pub struct PurchaseOrder {
     pub expected_date: Option<Date>,
     pub lines: Vec<Line>,
     /// Deal lines (or production orders) each order line serves.
-    pub serves: Vec<crate::production::Serves>,
+    pub serves: Vec<crate::supply::Serves>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -105,15 +105,8 @@ pub async fn get(db: &Db, id: i64) -> Result<PurchaseOrder> {
     });
     let mut serves = Vec::new();
     for line in &lines {
-        for d in crate::fulfilment::supply::of_supply(db, None, Some(line.id)).await? {
-            serves.push(crate::production::Serves {
-                deal_id: d.deal_id,
-                deal_line_id: d.deal_line_id,
-                production_order_id: d.for_production_order_id,
-                quantity: d.quantity,
-                allocated: d.allocated,
-            });
-        }
+        let demands = crate::supply::of_supply(db, None, Some(line.id)).await?;
+        serves.extend(demands.iter().map(crate::supply::Serves::from));
     }
     Ok(PurchaseOrder {
         id: r.id,
@@ -355,7 +348,7 @@ pub async fn receive(
                 .execute(&mut *tx)
                 .await?;
         });
-        allocated += crate::fulfilment::allocate_output(
+        allocated += crate::supply::allocate_output(
             db,
             None,
             Some(line.id),

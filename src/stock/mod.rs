@@ -14,6 +14,7 @@ pub mod fefo;
 pub mod ledger;
 pub mod operations;
 pub mod receipts;
+pub mod reservations;
 pub mod returns;
 
 pub use batches::{Batch, BatchStatus};

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::db::{Db, now};
 use crate::error::Result;
-use crate::fulfilment::reservations::Holder;
+use crate::stock::reservations::{BalanceKey, Holder};
 use crate::{in_tx, on_read};
 
 /// Where a demand's goods come from.
@@ -147,6 +147,54 @@ pub async fn of_supply(
     }))
 }
 
+/// A deal line (or parent order) this order serves.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Serves {
+    pub deal_id: Option<i64>,
+    pub deal_line_id: Option<i64>,
+    pub production_order_id: Option<i64>,
+    pub quantity: i64,
+    /// Of the output, reserved for it so far.
+    pub allocated: i64,
+}
+
+impl From<&Demand> for Serves {
+    fn from(d: &Demand) -> Serves {
+        Serves {
+            deal_id: d.deal_id,
+            deal_line_id: d.deal_line_id,
+            production_order_id: d.for_production_order_id,
+            quantity: d.quantity,
+            allocated: d.allocated,
+        }
+    }
+}
+
+/// Leaves out of each list the deal lines `viewer` may not see (a rep sees only their own
+/// deals, a head their team's), so an order does not reveal other people's deals. Without a
+/// viewer everything stays.
+pub async fn hide_unseen_deals<'a>(
+    db: &Db,
+    viewer: Option<crate::crm::visibility::Viewer>,
+    lists: impl IntoIterator<Item = &'a mut Vec<Serves>>,
+) -> Result<()> {
+    let Some(viewer) = viewer else {
+        return Ok(());
+    };
+    let lists: Vec<&mut Vec<Serves>> = lists.into_iter().collect();
+    let mut deal_ids: Vec<i64> = lists
+        .iter()
+        .flat_map(|l| l.iter().filter_map(|s| s.deal_id))
+        .collect();
+    deal_ids.sort_unstable();
+    deal_ids.dedup();
+    let visible = crate::crm::visibility::visible_deals(db, viewer, &deal_ids).await?;
+    for list in lists {
+        list.retain(|s| s.deal_id.is_none_or(|d| visible.contains(&d)));
+    }
+    Ok(())
+}
+
 /// How `quantity` arriving from an order divides among the deals its demands serve (`demands`
 /// in the order [`of_supply`] reads them, oldest first: the order `allocate_output` reserves
 /// in), each getting at most what it still waits for; the rest is for no deal. Parts of the same
@@ -263,6 +311,32 @@ pub async fn flag(db: &Db, demand: &Demand, note: &str) -> Result<()> {
         }
     });
     Ok(())
+}
+
+/// Reserves an order's output for the demands it serves, oldest waiting first. Returns how
+/// much was reserved; the rest is free stock.
+pub async fn allocate_output(
+    db: &Db,
+    production_order_id: Option<i64>,
+    purchase_order_line_id: Option<i64>,
+    output: BalanceKey,
+    quantity: i64,
+) -> Result<i64> {
+    let mut left = quantity;
+    for d in of_supply(db, production_order_id, purchase_order_line_id).await? {
+        if left <= 0 {
+            break;
+        }
+        let Some(holder) = d.holder() else {
+            continue;
+        };
+        let want = left.min(d.quantity - d.allocated);
+        if want <= 0 {
+            continue;
+        }
+        left -= crate::stock::reservations::hold(db, holder, output, want, None, Some(d.id)).await?;
+    }
+    Ok(quantity - left)
 }
 
 #[cfg(test)]
