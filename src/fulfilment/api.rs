@@ -295,7 +295,7 @@ async fn deal_document(
         }
         "return_note" => (
             "return-note",
-            crate::stock::returns::document_data(&s.db, document).await?,
+            crate::shipping::returns::document_data(&s.db, document).await?,
         ),
         _ => {
             let labels = crate::shipping::labels(

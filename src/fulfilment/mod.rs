@@ -26,10 +26,10 @@ use crate::catalog::items::{self, Source};
 use crate::db::{Db, now};
 use crate::error::{Error, Result};
 use crate::stock::batches::BatchStatus;
-use crate::stock::{fefo, ledger};
-use crate::{in_tx, on_read};
 use crate::stock::reservations::{self, BalanceKey, Holder};
+use crate::stock::{fefo, ledger};
 use crate::supply;
+use crate::{in_tx, on_read};
 
 /// How long a reservation run may hold a deal's lease before another may take it over.
 const LEASE_SECONDS: i64 = 60;
@@ -202,7 +202,6 @@ async fn drop_lease(db: &Db, deal_id: i64, token: &str) -> Result<()> {
     });
     Ok(())
 }
-
 
 /// Reserves a deal: every line decided (reserved, produced or bought), orders for lines that
 /// shrank or vanished reduced, everything of a lost deal released.
@@ -658,7 +657,6 @@ fn reconcile_components_at(db: &Db, order_id: i64, depth: usize) -> Boxed<'_, ()
         Ok(())
     })
 }
-
 
 /// Releases reservations whose hold has run out (quotes). Returns how many.
 pub async fn release_expired(db: &Db) -> Result<usize> {

@@ -18,11 +18,11 @@ use utoipa::ToSchema;
 use crate::catalog::warehouses;
 use crate::db::{Arg, Db, now};
 use crate::error::{Error, Result};
-use crate::stock::reservations::{self, BalanceKey, Holder};
 use crate::stock::batches;
 use crate::stock::fefo;
 use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
 use crate::stock::operations::Actor;
+use crate::stock::reservations::{self, BalanceKey, Holder};
 use crate::{in_tx, on_read};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -134,12 +134,14 @@ async fn default_warehouse(db: &Db, deal_ids: Option<&[i64]>) -> Result<i64> {
     }
     match found.len() {
         1 => Ok(found.into_iter().next().unwrap_or_default()),
-        0 => crate::catalog::warehouses::only_warehouse(db).await?.ok_or_else(|| {
-            Error::invalid(
-                "warehouse_id",
-                "is required: there are several warehouses and the deals hold no stock yet",
-            )
-        }),
+        0 => crate::catalog::warehouses::only_warehouse(db)
+            .await?
+            .ok_or_else(|| {
+                Error::invalid(
+                    "warehouse_id",
+                    "is required: there are several warehouses and the deals hold no stock yet",
+                )
+            }),
         _ => Err(Error::invalid(
             "warehouse_id",
             "is required: the deals hold stock in several warehouses",

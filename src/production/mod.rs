@@ -12,13 +12,13 @@ use utoipa::ToSchema;
 
 use crate::catalog::items::{self, Source, Tracking};
 use crate::catalog::warehouses;
-use crate::supply::Serves;
 use crate::db::{Arg, Db, Page, Paged, Where, now};
 use crate::error::{Checks, Error, Result};
-use crate::stock::reservations::{self, Holder};
 use crate::stock::batches::{self, NewBatch};
 use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
 use crate::stock::operations::Actor;
+use crate::stock::reservations::{self, Holder};
+use crate::supply::Serves;
 use crate::{in_tx, on_read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -64,8 +64,6 @@ pub struct Component {
     /// Held for this order now.
     pub reserved: i64,
 }
-
-
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProductionOrder {
@@ -590,8 +588,7 @@ pub async fn complete(db: &Db, id: i64, c: Completion, actor: Actor) -> Result<C
         location_id: c.location_id,
         batch_id,
     };
-    let allocated =
-        crate::supply::allocate_output(db, Some(id), None, output, c.quantity).await?;
+    let allocated = crate::supply::allocate_output(db, Some(id), None, output, c.quantity).await?;
     // A finished order's leftover component reservations go back.
     crate::fulfilment::reconcile_components(db, id).await?;
     Ok(Completed {

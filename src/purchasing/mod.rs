@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use crate::catalog::items;
 use crate::db::{Db, Page, Paged, Where, now};
 use crate::error::{Error, Result};
-use crate::stock::reservations::{BalanceKey, Holder};
 use crate::stock::receipts::{self, NewReceipt, ReceiptLine};
+use crate::stock::reservations::{BalanceKey, Holder};
 use crate::{in_tx, on_read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

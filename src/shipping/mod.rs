@@ -6,6 +6,7 @@
 pub mod api;
 pub mod carriers;
 pub mod documents;
+pub mod returns;
 
 pub use documents::{label_data, labels};
 
@@ -746,9 +747,11 @@ async fn default_warehouse(db: &Db, deal_id: i64, parcel_ids: &[i64]) -> Result<
     .flatten();
     match of_deal {
         Some(w) => Ok(w),
-        None => crate::catalog::warehouses::only_warehouse(db).await?.ok_or_else(|| {
-            Error::invalid("warehouse_id", "is required: there are several warehouses")
-        }),
+        None => crate::catalog::warehouses::only_warehouse(db)
+            .await?
+            .ok_or_else(|| {
+                Error::invalid("warehouse_id", "is required: there are several warehouses")
+            }),
     }
 }
 
@@ -1232,18 +1235,18 @@ pub async fn return_whole(
         .parcels
         .iter()
         .flat_map(|p| p.contents.iter())
-        .map(|c| crate::stock::returns::ReturnLine {
+        .map(|c| crate::shipping::returns::ReturnLine {
             item_id: c.item_id,
             batch_id: c.batch_id,
             batch: None,
             quantity: c.quantity,
-            condition: crate::stock::returns::Condition::Good,
+            condition: crate::shipping::returns::Condition::Good,
             reason: Some("failed delivery".into()),
         })
         .collect();
-    crate::stock::returns::create(
+    crate::shipping::returns::create(
         db,
-        crate::stock::returns::NewReturn {
+        crate::shipping::returns::NewReturn {
             deal_id: Some(shipment.deal_id),
             shipment_id: Some(id),
             warehouse_id: Some(shipment.warehouse_id),

@@ -15,7 +15,6 @@ pub mod ledger;
 pub mod operations;
 pub mod receipts;
 pub mod reservations;
-pub mod returns;
 
 pub use batches::{Batch, BatchStatus};
 pub use fefo::{Candidate, Pick, Plan};

@@ -334,7 +334,8 @@ pub async fn allocate_output(
         if want <= 0 {
             continue;
         }
-        left -= crate::stock::reservations::hold(db, holder, output, want, None, Some(d.id)).await?;
+        left -=
+            crate::stock::reservations::hold(db, holder, output, want, None, Some(d.id)).await?;
     }
     Ok(quantity - left)
 }

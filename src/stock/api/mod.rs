@@ -20,7 +20,6 @@ use crate::stock::operations::{self, Actor, AdjustmentRequest, MoveRequest, Writ
 use crate::stock::receipts::{self, NewReceipt, Receipt, ReceiptFilter};
 
 mod counts;
-mod returns;
 
 /// Warehouse work: admins, warehouse staff and scanners.
 const WAREHOUSE: Access = Access::WAREHOUSE_FLOOR;
@@ -317,5 +316,4 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reverse))
         .routes(routes!(alerts))
         .merge(counts::router())
-        .merge(returns::router())
 }

@@ -1,5 +1,7 @@
 //! HTTP handlers: parcels (with their GS1 logistic labels), shipments, dispatch, tracking.
 
+mod returns;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -344,4 +346,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_status))
         .routes(routes!(delivery_note))
         .routes(routes!(webhook))
+        .merge(returns::router())
 }

@@ -12,7 +12,7 @@ use crate::api::schemas::{Binary, routes};
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
 use crate::labels::api::LabelQuery;
-use crate::stock::returns::{self, NewReturn, Return, ReturnFilter};
+use crate::shipping::returns::{self, NewReturn, Return, ReturnFilter};
 
 const RECEIVERS: Access = Access::WAREHOUSE_FLOOR;
 const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Warehouse]);
