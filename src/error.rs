@@ -80,6 +80,24 @@ impl Error {
         }
     }
 
+    /// A record a request refers to does not exist: the caller's mistake on `field` (422). Any
+    /// other failure (the database being down) stays what it is.
+    pub fn missing_as_invalid(self, field: &str, reason: impl Into<String>) -> Self {
+        match self {
+            Error::NotFound { .. } => Error::invalid(field, reason),
+            other => other,
+        }
+    }
+
+    /// A conditional change found the row changed meanwhile: a conflict on `field`. Any other
+    /// failure stays what it is.
+    pub fn changed_as_conflict(self, field: &str, detail: impl Into<String>) -> Self {
+        match self {
+            Error::Conflict { .. } => Error::conflict(field, detail),
+            other => other,
+        }
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Error::Forbidden(detail.into())
     }

@@ -239,13 +239,15 @@ async fn random_reserve_change_lose_sequences_keep_the_invariants(db: &Db) {
                     .await
                     .unwrap();
                     if let Some(order) = open.items.first() {
-                        depot::purchasing::receive(
+                        depot::fulfilment::planning::receive_purchase(
                             db,
                             order.id,
                             from(json!({"location_id": location,
                                         "lines": [{"item_id": item, "quantity": q}]})),
-                            Some(user),
-                            None,
+                            depot::stock::operations::Actor {
+                                user_id: Some(user),
+                                device_id: None,
+                            },
                         )
                         .await
                         .unwrap();

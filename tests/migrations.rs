@@ -16,7 +16,7 @@ fn files(dir: &str) -> BTreeSet<String> {
 type Schema = BTreeMap<String, BTreeSet<String>>;
 
 /// Applies one migration's DDL to `schema`: `create table` bodies, `alter table … add column`,
-/// `alter table … rename to`, `drop table`. Enough to compare what the two backends end with
+/// `alter table … drop column`, `alter table … rename to`, `drop table`. Enough to compare what the two backends end with
 /// after every version, including SQLite's table rebuilds (create new, copy, drop, rename),
 /// which PostgreSQL does with one `alter table`.
 fn apply(schema: &mut Schema, sql: &str) {
@@ -64,6 +64,11 @@ fn apply(schema: &mut Schema, sql: &str) {
                         .or_default()
                         .insert(column.to_string());
                 }
+                [t, "drop", "column", column, ..] => {
+                    if let Some(columns) = schema.get_mut(*t) {
+                        columns.remove(*column);
+                    }
+                }
                 _ => {}
             }
         }
@@ -88,6 +93,7 @@ fn sqlite_and_postgres_migrations_match() {
         assert_eq!(a, b, "after {name}: tables or columns differ");
     }
     assert!(a.contains_key("stock_movements") && a["deals"].contains("warehouse_id"));
+    assert!(!a["deals"].contains("fulfilment_lease"));
 }
 
 #[path = "common/scratch_db.rs"]

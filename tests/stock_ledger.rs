@@ -582,9 +582,16 @@ async fn fefo_plan_orders_and_excludes(db: &Db) {
         mv(&s, it, Some(soon.id), l[1], 3, MovementType::Receipt),
     ];
     ledger::post(db, receipts).await.unwrap();
-    let p = ledger::plan(db, it, s.warehouse, 30, TODAY, None)
-        .await
-        .unwrap();
+    let p = ledger::plan(
+        &mut db.snapshot().await.unwrap(),
+        it,
+        s.warehouse,
+        30,
+        TODAY,
+        None,
+    )
+    .await
+    .unwrap();
     let order: Vec<(Option<i64>, i64, i64)> = p
         .picks
         .iter()
@@ -604,9 +611,16 @@ async fn fefo_plan_orders_and_excludes(db: &Db) {
     assert_eq!(p.picks[0].batch.as_deref(), Some("SOON"));
     assert_eq!(p.picks[0].location, "L01");
     // Customer needs 30 days left: SOON drops out.
-    let p = ledger::plan(db, it, s.warehouse, 100, TODAY, Some(30))
-        .await
-        .unwrap();
+    let p = ledger::plan(
+        &mut db.snapshot().await.unwrap(),
+        it,
+        s.warehouse,
+        100,
+        TODAY,
+        Some(30),
+    )
+    .await
+    .unwrap();
     assert!(p.picks.iter().all(|k| k.batch_id != Some(soon.id)));
     assert_eq!((p.planned, p.short), (30, 70));
     // Expired and quarantined stock is never planned, even when short.
@@ -618,9 +632,16 @@ async fn fefo_plan_orders_and_excludes(db: &Db) {
     // Candidates list everything available; the rule lives in fefo::plan.
     let c = ledger::candidates(db, it, s.warehouse).await.unwrap();
     assert_eq!(c.len(), 7);
-    let e = ledger::plan(db, it, s.warehouse, 0, TODAY, None)
-        .await
-        .unwrap_err();
+    let e = ledger::plan(
+        &mut db.snapshot().await.unwrap(),
+        it,
+        s.warehouse,
+        0,
+        TODAY,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(field_of(&e), vec!["quantity"]);
 }
 
@@ -1129,9 +1150,16 @@ async fn plan_matches_pure_rule_over_many_batches(db: &Db) {
         (2_000, Some(300)),
     ] {
         let expected = depot::stock::fefo::plan(&all, quantity, TODAY, min);
-        let got = ledger::plan(db, it, s.warehouse, quantity, TODAY, min)
-            .await
-            .unwrap();
+        let got = ledger::plan(
+            &mut db.snapshot().await.unwrap(),
+            it,
+            s.warehouse,
+            quantity,
+            TODAY,
+            min,
+        )
+        .await
+        .unwrap();
         assert_eq!(got, expected, "quantity {quantity}, min {min:?}");
     }
 }

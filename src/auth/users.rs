@@ -147,9 +147,9 @@ pub async fn create(db: &Db, new: NewUser) -> Result<User> {
 }
 
 async fn ensure_exists(db: &Db, id: i64, field: &str) -> Result<()> {
-    if get(db, id).await.is_err() {
-        return Err(Error::invalid(field, format!("no user with id {id}")));
-    }
+    get(db, id)
+        .await
+        .map_err(|e| e.missing_as_invalid(field, format!("no user with id {id}")))?;
     Ok(())
 }
 

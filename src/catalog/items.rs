@@ -12,31 +12,13 @@ use crate::db::{Db, Page, Paged, now};
 use crate::error::{Checks, Error, Result};
 use crate::{in_tx, on_read};
 
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            pub fn parse(value: &str) -> Option<Self> {
-                match value { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-text_enum!(
+crate::text_enum!(
     /// How units of an item are told apart in stock.
-    Tracking { None = "none", Batch = "batch", Serial = "serial" }
+    pub Tracking { None = "none", Batch = "batch", Serial = "serial" }
 );
-text_enum!(
+crate::text_enum!(
     /// Where more of an item comes from when stock runs short.
-    Source { Manufactured = "manufactured", Purchased = "purchased" }
+    pub Source { Manufactured = "manufactured", Purchased = "purchased" }
 );
 
 /// One packaging level: a GTIN and how many base units it holds (each = 1, case = 12, ...).
@@ -268,9 +250,9 @@ fn parse_gtins(checks: &mut Checks, input: &[GtinInput]) -> Vec<ItemGtin> {
 
 async fn check_supplier(db: &Db, supplier_id: Option<i64>) -> Result<()> {
     if let Some(id) = supplier_id {
-        suppliers::get(db, id)
-            .await
-            .map_err(|_| Error::invalid("supplier_id", format!("no supplier with id {id}")))?;
+        suppliers::get(db, id).await.map_err(|e| {
+            e.missing_as_invalid("supplier_id", format!("no supplier with id {id}"))
+        })?;
     }
     Ok(())
 }
@@ -633,8 +615,8 @@ pub async fn set_bom(db: &Db, item_id: i64, lines: Vec<BomLine>) -> Result<Bom> 
     checks.finish()?;
     for (i, line) in lines.iter().enumerate() {
         let field = format!("lines[{i}].component_item_id");
-        get(db, line.component_item_id).await.map_err(|_| {
-            Error::invalid(
+        get(db, line.component_item_id).await.map_err(|e| {
+            e.missing_as_invalid(
                 &field,
                 format!("no item with id {}", line.component_item_id),
             )

@@ -100,9 +100,9 @@ pub struct LocationPatch {
 
 async fn check_user(db: &Db, user_id: Option<i64>) -> Result<()> {
     if let Some(id) = user_id {
-        crate::auth::users::get(db, id)
-            .await
-            .map_err(|_| Error::invalid("responsible_user_id", format!("no user with id {id}")))?;
+        crate::auth::users::get(db, id).await.map_err(|e| {
+            e.missing_as_invalid("responsible_user_id", format!("no user with id {id}"))
+        })?;
     }
     Ok(())
 }

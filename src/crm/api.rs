@@ -16,7 +16,7 @@ use crate::crm::customers::{
     self, Customer, CustomerFilter, CustomerPatch, CustomerTransfer, NewCustomer, TransferRequest,
     TransferResult,
 };
-use crate::crm::deals::{self, Deal, DealFilter, DealPatch, DealStatus, NewDeal};
+use crate::crm::deals::{self, Deal, DealFilter, DealPatch, NewDeal};
 use crate::crm::leads::{self, ConvertLead, Converted, Lead, LeadFilter, LeadPatch, NewLead};
 use crate::crm::stages::{self, DealStage, NewDealStage};
 use crate::crm::visibility::Viewer;
@@ -331,25 +331,7 @@ async fn patch_deal(
     JsonBody(body): JsonBody<DealPatch>,
 ) -> ApiResult<Json<Deal>> {
     let viewer = sales(&principal)?;
-    let before = deals::get(&state.db, viewer, id).await?.status;
-    let lines_changed = body.lines.is_some();
-    let deal = deals::update(&state.db, viewer, id, body).await?;
-    // Winning a deal reserves it; losing it releases everything; changed lines of a deal that
-    // holds stock or orders are reconciled. The deal change stands even if this cannot run now
-    // (several warehouses and none chosen yet, another run in progress): the rep can call
-    // POST /v1/deals/{id}/reserve.
-    let won = deal.status == DealStatus::Won && before != DealStatus::Won;
-    let lost = deal.status == DealStatus::Lost && before != DealStatus::Lost;
-    if (won || lost || (lines_changed && crate::fulfilment::has_any(&state.db, id).await?))
-        && let Err(e) = crate::fulfilment::reserve_deal(
-            &state.db,
-            id,
-            crate::fulfilment::ReserveOptions::default(),
-        )
-        .await
-    {
-        tracing::warn!(deal = id, error = %e, "reserving after a deal change did not run");
-    }
+    let deal = crate::fulfilment::planning::update_deal(&state.db, viewer, id, body).await?;
     Ok(Json(deal))
 }
 

@@ -8,11 +8,12 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::crm::visibility::{self, Reach, SCOPE, Viewer, customer_visible};
-use crate::crm::{NAME_MAX, check_email, check_phone, clean_patch, contains_pattern, placeholders};
-use crate::db::{Db, Page, Paged, now};
+use crate::crm::{NAME_MAX, check_email, check_phone, clean_patch, contains_pattern};
+use crate::db::placeholders;
+use crate::db::{Db, Page, Paged, Tx, now};
 use crate::error::{Checks, Error, Result};
 use crate::patch::clean;
-use crate::{in_tx, on_read};
+use crate::{on_read, on_tx};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Contact {
@@ -142,41 +143,57 @@ impl ContactValues {
     }
 }
 
-/// Inserts one contact inside a transaction `$tx`; evaluates to its id.
-macro_rules! insert_contact {
-    ($tx:ident, $customer_id:expr, $c:expr, $at:expr) => {{
-        let c: &$crate::crm::contacts::ContactValues = $c;
+/// Inserts one contact of a customer in the caller's transaction; answers its id.
+pub(crate) async fn insert(
+    tx: &mut Tx,
+    customer_id: i64,
+    c: &ContactValues,
+    at: OffsetDateTime,
+) -> Result<i64> {
+    Ok(on_tx!(tx, conn => {
         sqlx::query_scalar::<_, i64>(
             "insert into contacts (customer_id, name, position, phone, phone_norm, email, email_norm,
                  is_primary, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) returning id",
         )
-        .bind($customer_id)
+        .bind(customer_id)
         .bind(&c.name)
         .bind(&c.position)
         .bind(&c.phone)
-        .bind(c.phone.as_deref().and_then($crate::crm::normalize_phone))
+        .bind(c.phone.as_deref().and_then(crate::crm::normalize_phone))
         .bind(&c.email)
-        .bind(c.email.as_deref().and_then($crate::crm::normalize_email))
+        .bind(c.email.as_deref().and_then(crate::crm::normalize_email))
         .bind(c.is_primary)
-        .bind($at)
-        .fetch_one(&mut *$tx)
+        .bind(at)
+        .fetch_one(&mut *conn)
         .await?
-    }};
+    }))
 }
-pub(crate) use insert_contact;
 
-/// Clears the primary flag of every contact of a customer inside `$tx` (before setting a new one).
-macro_rules! unset_primary {
-    ($tx:ident, $customer_id:expr, $at:expr) => {
+/// Whether the customer has a primary contact.
+async fn has_primary(tx: &mut Tx, customer_id: i64) -> Result<bool> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_scalar::<_, bool>(
+            "select exists(select 1 from contacts where customer_id = $1 and is_primary)",
+        )
+        .bind(customer_id)
+        .fetch_one(&mut *conn)
+        .await?
+    }))
+}
+
+/// Clears the primary flag of every contact of a customer (before setting a new one).
+async fn unset_primary(tx: &mut Tx, customer_id: i64, at: OffsetDateTime) -> Result<()> {
+    on_tx!(tx, conn => {
         sqlx::query(
             "update contacts set is_primary = false, updated_at = $2 where customer_id = $1 and is_primary",
         )
-        .bind($customer_id)
-        .bind($at)
-        .execute(&mut *$tx)
-        .await?
-    };
+        .bind(customer_id)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
 }
 
 pub async fn create(db: &Db, viewer: Viewer, new: NewContact) -> Result<Contact> {
@@ -204,21 +221,19 @@ pub async fn create(db: &Db, viewer: Viewer, new: NewContact) -> Result<Contact>
         reach => reach.require_edit("customer", customer_id)?,
     }
     let at = now();
-    let id = in_tx!(db, tx => {
-        let has_primary = sqlx::query_scalar::<_, bool>(
-            "select exists(select 1 from contacts where customer_id = $1 and is_primary)",
-        )
-        .bind(customer_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        // The first contact is primary whatever was asked: a customer with contacts has one.
-        let primary = new.is_primary == Some(true) || !has_primary;
-        if primary && has_primary {
-            unset_primary!(tx, customer_id, at);
-        }
-        let values = ContactValues { is_primary: primary, ..values };
-        insert_contact!(tx, customer_id, &values, at)
-    });
+    let mut tx = db.begin().await?;
+    let has_primary = has_primary(&mut tx, customer_id).await?;
+    // The first contact is primary whatever was asked: a customer with contacts has one.
+    let primary = new.is_primary == Some(true) || !has_primary;
+    if primary && has_primary {
+        unset_primary(&mut tx, customer_id, at).await?;
+    }
+    let values = ContactValues {
+        is_primary: primary,
+        ..values
+    };
+    let id = insert(&mut tx, customer_id, &values, at).await?;
+    tx.commit().await?;
     load(db, id).await
 }
 
@@ -328,10 +343,11 @@ pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: ContactPatch) -> Re
     checks.finish()?;
     let make_primary = patch.is_primary == Some(true) && !current.is_primary;
     let at = now();
-    in_tx!(db, tx => {
-        if make_primary {
-            unset_primary!(tx, current.customer_id, at);
-        }
+    let mut tx = db.begin().await?;
+    if make_primary {
+        unset_primary(&mut tx, current.customer_id, at).await?;
+    }
+    on_tx!(&mut tx, tx => {
         sqlx::query(
             "update contacts set name = $2, position = $3, phone = $4, phone_norm = $5, email = $6,
                  email_norm = $7, is_primary = $8, updated_at = $9
@@ -349,5 +365,6 @@ pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: ContactPatch) -> Re
         .execute(&mut *tx)
         .await?;
     });
+    tx.commit().await?;
     load(db, id).await
 }

@@ -13,12 +13,13 @@ use crate::crm::visibility::{
 };
 use crate::crm::{
     NAME_MAX, NOTE_MAX, check_email, check_phone, clean_patch, contains_pattern, normalize_email,
-    normalize_phone, placeholders,
+    normalize_phone,
 };
-use crate::db::{Db, Page, Paged, now};
+use crate::db::placeholders;
+use crate::db::{Db, Page, Paged, Tx, now};
 use crate::error::{Checks, Error, Result};
 use crate::patch::clean;
-use crate::{in_tx, on_read};
+use crate::{on_read, on_tx};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -379,16 +380,15 @@ fn check_tags(checks: &mut Checks, tags: &[String]) -> Vec<String> {
     out
 }
 
-/// Inserts one address of customer `$customer_id` inside `$tx`.
-macro_rules! insert_address {
-    ($tx:ident, $customer_id:expr, $a:expr) => {{
-        let a: &$crate::crm::customers::AddressValues = $a;
+/// Inserts one address of a customer in the caller's transaction.
+async fn insert_address(tx: &mut Tx, customer_id: i64, a: &AddressValues) -> Result<()> {
+    on_tx!(tx, conn => {
         sqlx::query(
             "insert into customer_addresses (customer_id, label, line1, line2, city, postal_code,
                  region, country, preferred_shipping, preferred_billing)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind($customer_id)
+        .bind(customer_id)
         .bind(&a.label)
         .bind(&a.line1)
         .bind(&a.line2)
@@ -398,18 +398,21 @@ macro_rules! insert_address {
         .bind(&a.country)
         .bind(a.preferred_shipping)
         .bind(a.preferred_billing)
-        .execute(&mut *$tx)
+        .execute(&mut *conn)
         .await?;
-    }};
+    });
+    Ok(())
 }
-pub(crate) use insert_address;
 
-/// Inserts a customer with its addresses and contacts inside `$tx`; evaluates to
+/// Inserts a customer with its addresses and contacts in the caller's transaction; answers
 /// `(customer id, id of the primary contact)`.
-macro_rules! insert_customer {
-    ($tx:ident, $v:expr, $at:expr) => {{
-        let v: &$crate::crm::customers::CustomerValues = $v;
-        let id = sqlx::query_scalar::<_, i64>(
+pub(crate) async fn insert(
+    tx: &mut Tx,
+    v: &CustomerValues,
+    at: OffsetDateTime,
+) -> Result<(i64, Option<i64>)> {
+    let id = on_tx!(&mut *tx, conn => {
+        sqlx::query_scalar::<_, i64>(
             "insert into customers (legal_name, tax_id, kind, source, tags, owner_id, public, phone,
                  phone_norm, email, email_norm, search_text, created_at, updated_at,
                  min_remaining_shelf_life_days)
@@ -423,61 +426,69 @@ macro_rules! insert_customer {
         .bind(v.owner_id)
         .bind(v.public)
         .bind(&v.phone)
-        .bind(v.phone.as_deref().and_then($crate::crm::normalize_phone))
+        .bind(v.phone.as_deref().and_then(normalize_phone))
         .bind(&v.email)
-        .bind(v.email.as_deref().and_then($crate::crm::normalize_email))
+        .bind(v.email.as_deref().and_then(normalize_email))
         .bind(v.search_text())
-        .bind($at)
+        .bind(at)
         .bind(v.min_remaining_shelf_life_days)
-        .fetch_one(&mut *$tx)
-        .await?;
-        for a in &v.addresses {
-            $crate::crm::customers::insert_address!($tx, id, a);
+        .fetch_one(&mut *conn)
+        .await?
+    });
+    for a in &v.addresses {
+        insert_address(tx, id, a).await?;
+    }
+    let mut primary = None;
+    for c in &v.contacts {
+        let contact_id = contacts::insert(tx, id, c, at).await?;
+        if c.is_primary {
+            primary = Some(contact_id);
         }
-        let mut primary = None;
-        for c in &v.contacts {
-            let contact_id = $crate::crm::contacts::insert_contact!($tx, id, c, $at);
-            if c.is_primary {
-                primary = Some(contact_id);
-            }
-        }
-        (id, primary)
-    }};
+    }
+    Ok((id, primary))
 }
-pub(crate) use insert_customer;
 
-/// Records that customer `$customer_id` moved from `$from` to `$to` inside `$tx`: its owner, its
-/// open deals, and one history row.
-macro_rules! move_customer {
-    ($tx:ident, $customer_id:expr, $from:expr, $to:expr, $by:expr, $note:expr, $at:expr) => {{
+/// Records that a customer moved from `from` to `to` in the caller's transaction: its owner,
+/// its open deals, and one history row.
+async fn move_customer(
+    tx: &mut Tx,
+    customer_id: i64,
+    from: Option<i64>,
+    to: i64,
+    by: i64,
+    note: Option<&str>,
+    at: OffsetDateTime,
+) -> Result<()> {
+    on_tx!(tx, conn => {
         sqlx::query("update customers set owner_id = $2, updated_at = $3 where id = $1")
-            .bind($customer_id)
-            .bind($to)
-            .bind($at)
-            .execute(&mut *$tx)
+            .bind(customer_id)
+            .bind(to)
+            .bind(at)
+            .execute(&mut *conn)
             .await?;
         sqlx::query(
             "update deals set owner_id = $2, updated_at = $3 where customer_id = $1 and status = 'open'",
         )
-        .bind($customer_id)
-        .bind($to)
-        .bind($at)
-        .execute(&mut *$tx)
+        .bind(customer_id)
+        .bind(to)
+        .bind(at)
+        .execute(&mut *conn)
         .await?;
         sqlx::query(
             "insert into customer_transfers (customer_id, from_user_id, to_user_id, by_user_id, note,
                  transferred_at)
              values ($1, $2, $3, $4, $5, $6)",
         )
-        .bind($customer_id)
-        .bind($from)
-        .bind($to)
-        .bind($by)
-        .bind($note)
-        .bind($at)
-        .execute(&mut *$tx)
+        .bind(customer_id)
+        .bind(from)
+        .bind(to)
+        .bind(by)
+        .bind(note)
+        .bind(at)
+        .execute(&mut *conn)
         .await?;
-    }};
+    });
+    Ok(())
 }
 
 impl CustomerValues {
@@ -530,7 +541,9 @@ pub async fn create(db: &Db, viewer: Viewer, new: NewCustomer) -> Result<Custome
     let values = CustomerValues::check(new, owner_id)?;
     check_assignee(db, viewer, "owner_id", owner_id).await?;
     let at = now();
-    let (id, _) = in_tx!(db, tx => insert_customer!(tx, &values, at));
+    let mut tx = db.begin().await?;
+    let (id, _) = insert(&mut tx, &values, at).await?;
+    tx.commit().await?;
     load(db, id).await
 }
 
@@ -730,7 +743,8 @@ pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: CustomerPatch) -> R
     check_shelf_life(&mut shelf, min_remaining);
     shelf.finish()?;
     let at = now();
-    in_tx!(db, tx => {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, tx => {
         sqlx::query(
             "update customers set legal_name = $2, tax_id = $3, kind = $4, source = $5, tags = $6,
                  public = $7, phone = $8, phone_norm = $9, email = $10, email_norm = $11,
@@ -777,37 +791,37 @@ pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: CustomerPatch) -> R
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            for a in list {
-                match a.id {
-                    Some(aid) => {
-                        sqlx::query(
-                            "update customer_addresses set label = $3, line1 = $4, line2 = $5,
-                                 city = $6, postal_code = $7, region = $8, country = $9,
-                                 preferred_shipping = $10, preferred_billing = $11
-                             where id = $1 and customer_id = $2",
-                        )
-                        .bind(aid)
-                        .bind(id)
-                        .bind(&a.label)
-                        .bind(&a.line1)
-                        .bind(&a.line2)
-                        .bind(&a.city)
-                        .bind(&a.postal_code)
-                        .bind(&a.region)
-                        .bind(&a.country)
-                        .bind(a.preferred_shipping)
-                        .bind(a.preferred_billing)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    None => insert_address!(tx, id, a),
-                }
+            // New addresses (without an id) are inserted below.
+            for (aid, a) in list.iter().filter_map(|a| a.id.map(|aid| (aid, a))) {
+                sqlx::query(
+                    "update customer_addresses set label = $3, line1 = $4, line2 = $5,
+                         city = $6, postal_code = $7, region = $8, country = $9,
+                         preferred_shipping = $10, preferred_billing = $11
+                     where id = $1 and customer_id = $2",
+                )
+                .bind(aid)
+                .bind(id)
+                .bind(&a.label)
+                .bind(&a.line1)
+                .bind(&a.line2)
+                .bind(&a.city)
+                .bind(&a.postal_code)
+                .bind(&a.region)
+                .bind(&a.country)
+                .bind(a.preferred_shipping)
+                .bind(a.preferred_billing)
+                .execute(&mut *tx)
+                .await?;
             }
         }
-        if let Some(owner) = new_owner {
-            move_customer!(tx, id, current.owner_id, owner, viewer.id, None::<String>, at);
-        }
     });
+    for a in addresses.iter().flatten().filter(|a| a.id.is_none()) {
+        insert_address(&mut tx, id, a).await?;
+    }
+    if let Some(owner) = new_owner {
+        move_customer(&mut tx, id, current.owner_id, owner, viewer.id, None, at).await?;
+    }
+    tx.commit().await?;
     load(db, id).await
 }
 
@@ -855,21 +869,31 @@ pub async fn transfer(db: &Db, viewer: Viewer, req: TransferRequest) -> Result<T
         }
     }
     let at = now();
-    let transferred = in_tx!(db, tx => {
-        let mut moved = 0i64;
-        for id in &ids {
-            let from = sqlx::query_scalar::<_, Option<i64>>("select owner_id from customers where id = $1")
+    let mut tx = db.begin().await?;
+    let mut transferred = 0i64;
+    for &id in &ids {
+        let from = on_tx!(&mut tx, conn => {
+            sqlx::query_scalar::<_, Option<i64>>("select owner_id from customers where id = $1")
                 .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-            // Already the target's: nothing moves, nothing to record.
-            if from != Some(req.to_user_id) {
-                move_customer!(tx, id, from, req.to_user_id, viewer.id, &note, at);
-                moved += 1;
-            }
+                .fetch_one(&mut *conn)
+                .await?
+        });
+        // Already the target's: nothing moves, nothing to record.
+        if from != Some(req.to_user_id) {
+            move_customer(
+                &mut tx,
+                id,
+                from,
+                req.to_user_id,
+                viewer.id,
+                note.as_deref(),
+                at,
+            )
+            .await?;
+            transferred += 1;
         }
-        moved
-    });
+    }
+    tx.commit().await?;
     Ok(TransferResult {
         transferred,
         customers: load_many(db, &ids).await?,

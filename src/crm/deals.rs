@@ -8,38 +8,17 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::crm::visibility::{self, Reach, SCOPE, Viewer, check_assignee, in_scope};
-use crate::crm::{NAME_MAX, NOTE_MAX, customers, placeholders, stages};
-use crate::db::{Db, Page, Paged, now};
+use crate::crm::{NAME_MAX, NOTE_MAX, customers, stages};
+use crate::db::placeholders;
+use crate::db::{Db, Page, Paged, Tx, now};
 use crate::error::{Checks, Error, Result};
 use crate::patch::clean;
-use crate::{in_tx, on_read};
+use crate::{on_read, on_tx};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DealStatus {
-    Open,
-    Won,
-    Lost,
-}
-
-impl DealStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DealStatus::Open => "open",
-            DealStatus::Won => "won",
-            DealStatus::Lost => "lost",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<DealStatus> {
-        match value {
-            "open" => Some(DealStatus::Open),
-            "won" => Some(DealStatus::Won),
-            "lost" => Some(DealStatus::Lost),
-            _ => None,
-        }
-    }
-}
+crate::text_enum!(
+    /// Where a deal stands: open, or closed as won or lost.
+    pub DealStatus { Open = "open", Won = "won", Lost = "lost" }
+);
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct DealLine {
@@ -94,7 +73,7 @@ struct DealRow {
     owner_id: i64,
     title: String,
     stage: String,
-    status: String,
+    status: DealStatus,
     lost_reason: Option<String>,
     currency: String,
     lead_id: Option<i64>,
@@ -111,8 +90,7 @@ impl DealRow {
             owner_id: self.owner_id,
             title: self.title,
             stage: self.stage,
-            // The column's check constraint admits only the three.
-            status: DealStatus::parse(&self.status).unwrap_or(DealStatus::Open),
+            status: self.status,
             lost_reason: self.lost_reason,
             currency: self.currency,
             amount: lines
@@ -363,31 +341,28 @@ impl DealValues {
     }
 }
 
-/// Inserts a line of deal `$deal_id` as number `$line_no` inside `$tx`.
-macro_rules! insert_line {
-    ($tx:ident, $deal_id:expr, $line_no:expr, $l:expr) => {{
-        let l: &$crate::crm::deals::LineValues = $l;
+/// Inserts line number `line_no` of a deal in the caller's transaction.
+async fn insert_line(tx: &mut Tx, deal_id: i64, line_no: i64, l: &LineValues) -> Result<()> {
+    on_tx!(tx, conn => {
         sqlx::query(
             "insert into deal_lines (deal_id, line_no, item_id, quantity, unit_price)
              values ($1, $2, $3, $4, $5)",
         )
-        .bind($deal_id)
-        .bind($line_no)
+        .bind(deal_id)
+        .bind(line_no)
         .bind(l.item_id)
         .bind(l.quantity)
         .bind(l.unit_price)
-        .execute(&mut *$tx)
+        .execute(&mut *conn)
         .await?;
-    }};
+    });
+    Ok(())
 }
-pub(crate) use insert_line;
 
-/// Inserts a deal with its lines inside `$tx`; evaluates to its id.
-macro_rules! insert_deal {
-    ($tx:ident, $v:expr, $at:expr) => {{
-        let v: &$crate::crm::deals::DealValues = $v;
-        let at: time::OffsetDateTime = $at;
-        let id = sqlx::query_scalar::<_, i64>(
+/// Inserts a deal with its lines in the caller's transaction; answers its id.
+pub(crate) async fn insert(tx: &mut Tx, v: &DealValues, at: OffsetDateTime) -> Result<i64> {
+    let id = on_tx!(&mut *tx, conn => {
+        sqlx::query_scalar::<_, i64>(
             "insert into deals (customer_id, owner_id, title, stage, status, lost_reason, currency,
                  lead_id, created_at, updated_at, closed_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) returning id",
@@ -401,25 +376,26 @@ macro_rules! insert_deal {
         .bind(&v.currency)
         .bind(v.lead_id)
         .bind(at)
-        .bind((v.status != $crate::crm::deals::DealStatus::Open).then_some(at))
-        .fetch_one(&mut *$tx)
-        .await?;
-        for (i, l) in v.lines.iter().enumerate() {
-            $crate::crm::deals::insert_line!($tx, id, i as i64 + 1, l);
-        }
-        id
-    }};
+        .bind((v.status != DealStatus::Open).then_some(at))
+        .fetch_one(&mut *conn)
+        .await?
+    });
+    for (i, l) in v.lines.iter().enumerate() {
+        insert_line(tx, id, i as i64 + 1, l).await?;
+    }
+    Ok(id)
 }
-pub(crate) use insert_deal;
 
 pub async fn create(db: &Db, viewer: Viewer, new: NewDeal) -> Result<Deal> {
     let owner_id = new.owner_id.unwrap_or(viewer.id);
     let customer_id = new.customer_id;
+    let missing = || format!("no customer with id {customer_id}");
     let customer = match visibility::customer_reach(db, viewer, customer_id).await? {
-        Reach::Hidden => None,
-        _ => customers::load(db, customer_id).await.ok(),
-    }
-    .ok_or_else(|| Error::invalid("customer_id", format!("no customer with id {customer_id}")))?;
+        Reach::Hidden => return Err(Error::invalid("customer_id", missing())),
+        _ => customers::load(db, customer_id)
+            .await
+            .map_err(|e| e.missing_as_invalid("customer_id", missing()))?,
+    };
     let input = DealInput {
         title: new.title,
         stage: new.stage,
@@ -433,7 +409,9 @@ pub async fn create(db: &Db, viewer: Viewer, new: NewDeal) -> Result<Deal> {
     values.verify(db).await?;
     check_assignee(db, viewer, "owner_id", owner_id).await?;
     let at = now();
-    let id = in_tx!(db, tx => insert_deal!(tx, &values, at));
+    let mut tx = db.begin().await?;
+    let id = insert(&mut tx, &values, at).await?;
+    tx.commit().await?;
     load(db, id).await
 }
 
@@ -532,7 +510,29 @@ pub async fn list(db: &Db, viewer: Viewer, filter: &DealFilter, page: Page) -> R
     })
 }
 
+/// What a change of a deal changed, for what follows it (reserving, releasing).
+#[derive(Debug, Clone, Copy)]
+pub struct DealChange {
+    pub before: DealStatus,
+    pub after: DealStatus,
+    pub lines_changed: bool,
+}
+
 pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: DealPatch) -> Result<Deal> {
+    let mut tx = db.begin().await?;
+    update_in(&mut tx, db, viewer, id, patch).await?;
+    tx.commit().await?;
+    load(db, id).await
+}
+
+/// [`update`] in the caller's transaction.
+pub async fn update_in(
+    tx: &mut Tx,
+    db: &Db,
+    viewer: Viewer,
+    id: i64,
+    patch: DealPatch,
+) -> Result<DealChange> {
     // A deal one may see is a deal one may change: both mean "owned within one's scope".
     let current = get(db, viewer, id).await?;
     let mut checks = Checks::new();
@@ -604,7 +604,7 @@ pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: DealPatch) -> Resul
     } else {
         (status != DealStatus::Open).then_some(at)
     };
-    in_tx!(db, tx => {
+    on_tx!(&mut *tx, conn => {
         sqlx::query(
             "update deals set title = $2, stage = $3, status = $4, lost_reason = $5, currency = $6,
                  owner_id = $7, closed_at = $8, updated_at = $9
@@ -619,49 +619,64 @@ pub async fn update(db: &Db, viewer: Viewer, id: i64, patch: DealPatch) -> Resul
         .bind(new_owner.unwrap_or(current.owner_id))
         .bind(closed_at)
         .bind(at)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        if let Some(list) = &lines {
-            // Kept lines are renumbered; negative numbers first keep (deal_id, line_no) unique.
-            sqlx::query("update deal_lines set line_no = -line_no where deal_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            for (i, l) in list.iter().enumerate() {
-                let line_no = i as i64 + 1;
-                match l.id {
-                    Some(lid) => {
-                        sqlx::query(
-                            "update deal_lines set line_no = $3, item_id = $4, quantity = $5,
-                                 unit_price = $6
-                             where id = $1 and deal_id = $2",
-                        )
-                        .bind(lid)
-                        .bind(id)
-                        .bind(line_no)
-                        .bind(l.item_id)
-                        .bind(l.quantity)
-                        .bind(l.unit_price)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    None => insert_line!(tx, id, line_no, l),
-                }
-            }
-            sqlx::query("delete from deal_lines where deal_id = $1 and line_no < 0")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| match Error::from(e) {
-                    Error::Validation(_) => Error::conflict(
-                        "lines",
-                        "a removed line is already in use (reserved or ordered) and cannot be removed",
-                    ),
-                    other => other,
-                })?;
-        }
     });
-    load(db, id).await
+    if let Some(list) = &lines {
+        replace_lines(tx, id, list).await?;
+    }
+    Ok(DealChange {
+        before: current.status,
+        after: status,
+        lines_changed: lines.is_some(),
+    })
+}
+
+/// Makes `list` the deal's lines: kept lines (with an id) are updated and renumbered, new ones
+/// inserted, the rest removed (refused when a reservation or order still uses them).
+async fn replace_lines(tx: &mut Tx, deal_id: i64, list: &[LineValues]) -> Result<()> {
+    // Negative numbers first keep (deal_id, line_no) unique while lines are renumbered.
+    on_tx!(&mut *tx, conn => {
+        sqlx::query("update deal_lines set line_no = -line_no where deal_id = $1")
+            .bind(deal_id)
+            .execute(&mut *conn)
+            .await?;
+    });
+    for (i, l) in list.iter().enumerate() {
+        let line_no = i as i64 + 1;
+        let Some(line_id) = l.id else {
+            insert_line(tx, deal_id, line_no, l).await?;
+            continue;
+        };
+        on_tx!(&mut *tx, conn => {
+            sqlx::query(
+                "update deal_lines set line_no = $3, item_id = $4, quantity = $5, unit_price = $6
+                 where id = $1 and deal_id = $2",
+            )
+            .bind(line_id)
+            .bind(deal_id)
+            .bind(line_no)
+            .bind(l.item_id)
+            .bind(l.quantity)
+            .bind(l.unit_price)
+            .execute(&mut *conn)
+            .await?;
+        });
+    }
+    on_tx!(tx, conn => {
+        sqlx::query("delete from deal_lines where deal_id = $1 and line_no < 0")
+            .bind(deal_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| match Error::from(e) {
+                Error::Validation(_) => Error::conflict(
+                    "lines",
+                    "a removed line is already in use (reserved or ordered) and cannot be removed",
+                ),
+                other => other,
+            })?;
+    });
+    Ok(())
 }
 
 /// Whether a deal with this id exists, and its title: for resolving a scanned deal barcode,
@@ -673,4 +688,106 @@ pub async fn title_of(db: &Db, id: i64) -> Result<Option<String>> {
             .fetch_optional(pool)
             .await?
     }))
+}
+
+/// What fulfilling a deal needs to know of it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FulfilmentTerms {
+    pub status: DealStatus,
+    pub stage: String,
+    pub warehouse_id: Option<i64>,
+    /// The customer's required remaining shelf life, in days.
+    pub min_remaining: Option<i64>,
+}
+
+/// Takes the deal's turn in the caller's transaction: its row is locked until the transaction
+/// ends (a row lock on PostgreSQL; SQLite has one writer), so runs that fulfil, pack or take back
+/// the same deal go one after another and each sees what the one before committed. Records
+/// `warehouse_id` as the warehouse the deal is fulfilled from, when given.
+pub async fn lock(tx: &mut Tx, deal_id: i64, warehouse_id: Option<i64>) -> Result<FulfilmentTerms> {
+    let locked = on_tx!(tx, tx => {
+        sqlx::query("update deals set warehouse_id = coalesce($2, warehouse_id) where id = $1")
+            .bind(deal_id)
+            .bind(warehouse_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+    });
+    if locked != 1 {
+        return Err(Error::not_found("deal", deal_id));
+    }
+    Ok(on_tx!(tx, tx => {
+        sqlx::query_as::<_, FulfilmentTerms>(
+            "select d.status, d.stage, d.warehouse_id,
+                    c.min_remaining_shelf_life_days as min_remaining
+             from deals d join customers c on c.id = d.customer_id where d.id = $1",
+        )
+        .bind(deal_id)
+        .fetch_one(&mut *tx)
+        .await?
+    }))
+}
+
+/// The deal's terms without taking its turn (for reads).
+pub async fn terms(tx: &mut Tx, deal_id: i64) -> Result<FulfilmentTerms> {
+    on_tx!(tx, tx => {
+        sqlx::query_as::<_, FulfilmentTerms>(
+            "select d.status, d.stage, d.warehouse_id,
+                    c.min_remaining_shelf_life_days as min_remaining
+             from deals d join customers c on c.id = d.customer_id where d.id = $1",
+        )
+        .bind(deal_id)
+        .fetch_optional(&mut *tx)
+        .await?
+    })
+    .ok_or_else(|| Error::not_found("deal", deal_id))
+}
+
+/// One line as fulfilment sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct LineNeed {
+    pub id: i64,
+    pub item_id: i64,
+    pub quantity: i64,
+}
+
+/// The deal's lines in line order.
+pub async fn line_needs(tx: &mut Tx, deal_id: i64) -> Result<Vec<LineNeed>> {
+    Ok(on_tx!(tx, tx => {
+        sqlx::query_as::<_, LineNeed>(
+            "select id, item_id, quantity from deal_lines where deal_id = $1 order by line_no, id",
+        )
+        .bind(deal_id)
+        .fetch_all(&mut *tx)
+        .await?
+    }))
+}
+
+/// Moves a deal from `stage` on to the next active stage (by position), once: guarded by the
+/// stage it had. Answers the new stage, if it moved.
+pub async fn advance_stage(tx: &mut Tx, deal_id: i64, stage: &str) -> Result<Option<String>> {
+    let next = on_tx!(tx, tx => {
+        sqlx::query_scalar::<_, String>(
+            "select n.code from deal_stages n join deal_stages c on c.code = $1
+             where n.active and n.position > c.position order by n.position, n.code limit 1",
+        )
+        .bind(stage)
+        .fetch_optional(&mut *tx)
+        .await?
+    });
+    let Some(next) = next else {
+        return Ok(None);
+    };
+    let at = now();
+    let moved = on_tx!(tx, tx => {
+        sqlx::query("update deals set stage = $1, updated_at = $2 where id = $3 and stage = $4")
+            .bind(&next)
+            .bind(at)
+            .bind(deal_id)
+            .bind(stage)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+    });
+    Ok((moved == 1).then_some(next))
 }

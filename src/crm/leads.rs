@@ -7,10 +7,8 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::crm::contacts::NestedContact;
-use crate::crm::customers::{
-    self, Customer, CustomerType, CustomerValues, NewCustomer, insert_customer,
-};
-use crate::crm::deals::{self, Deal, DealInput, DealValues, NewDealLine, insert_deal};
+use crate::crm::customers::{self, Customer, CustomerType, CustomerValues, NewCustomer};
+use crate::crm::deals::{self, Deal, DealInput, DealValues, NewDealLine};
 use crate::crm::visibility::{SCOPE, Viewer, check_assignee};
 use crate::crm::{
     NAME_MAX, NOTE_MAX, check_email, check_phone, clean_patch, normalize_email, normalize_phone,
@@ -18,37 +16,18 @@ use crate::crm::{
 use crate::db::{Db, Page, Paged, now};
 use crate::error::{Checks, Error, Result};
 use crate::patch::clean;
-use crate::{in_tx, on_read};
+use crate::{in_tx, on_read, on_tx};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LeadStatus {
-    /// Nobody known sent it.
-    New,
-    /// It came from a known customer or contact (`customer_id` is set).
-    Attached,
-    /// It became a deal (`deal_id` is set).
-    Converted,
-}
-
-impl LeadStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LeadStatus::New => "new",
-            LeadStatus::Attached => "attached",
-            LeadStatus::Converted => "converted",
-        }
+crate::text_enum!(
+    /// Where a lead stands: `new` (nobody known sent it), `attached` (it came from a known
+    /// customer or contact: `customer_id` is set) or `converted` (it became a deal: `deal_id` is
+    /// set).
+    pub LeadStatus {
+        New = "new",
+        Attached = "attached",
+        Converted = "converted",
     }
-
-    pub fn parse(value: &str) -> Option<LeadStatus> {
-        match value {
-            "new" => Some(LeadStatus::New),
-            "attached" => Some(LeadStatus::Attached),
-            "converted" => Some(LeadStatus::Converted),
-            _ => None,
-        }
-    }
-}
+);
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Lead {
@@ -82,7 +61,7 @@ struct LeadRow {
     assigned_to: Option<i64>,
     customer_id: Option<i64>,
     contact_id: Option<i64>,
-    status: String,
+    status: LeadStatus,
     deal_id: Option<i64>,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
@@ -100,8 +79,7 @@ impl From<LeadRow> for Lead {
             assigned_to: r.assigned_to,
             customer_id: r.customer_id,
             contact_id: r.contact_id,
-            // The column's check constraint admits only the three.
-            status: LeadStatus::parse(&r.status).unwrap_or(LeadStatus::New),
+            status: r.status,
             deal_id: r.deal_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -501,14 +479,15 @@ pub async fn convert(db: &Db, viewer: Viewer, id: i64, input: ConvertLead) -> Re
     deal.lead_id = Some(id);
     deal.verify(db).await?;
     let at = now();
-    let (customer_id, deal_id) = in_tx!(db, tx => {
-        let (customer_id, contact_id) = match &target {
-            Target::New(values) => insert_customer!(tx, values, at),
-            Target::Existing(customer_id, contact_id) => (*customer_id, *contact_id),
-        };
-        deal.customer_id = customer_id;
-        let deal_id = insert_deal!(tx, &deal, at);
-        let marked = sqlx::query(
+    let mut tx = db.begin().await?;
+    let (customer_id, contact_id) = match &target {
+        Target::New(values) => customers::insert(&mut tx, values, at).await?,
+        Target::Existing(customer_id, contact_id) => (*customer_id, *contact_id),
+    };
+    deal.customer_id = customer_id;
+    let deal_id = deals::insert(&mut tx, &deal, at).await?;
+    let marked = on_tx!(&mut tx, tx => {
+        sqlx::query(
             "update leads set status = 'converted', deal_id = $2, customer_id = $3, contact_id = $4,
                  assigned_to = $5, updated_at = $6
              where id = $1 and status <> 'converted'",
@@ -521,13 +500,16 @@ pub async fn convert(db: &Db, viewer: Viewer, id: i64, input: ConvertLead) -> Re
         .bind(at)
         .execute(&mut *tx)
         .await?
-        .rows_affected();
-        if marked == 0 {
-            // Converted by someone else meanwhile: dropping the transaction undoes this one.
-            return Err(Error::conflict("status", format!("lead {id} is already converted")));
-        }
-        (customer_id, deal_id)
+        .rows_affected()
     });
+    if marked == 0 {
+        // Converted by someone else meanwhile: dropping the transaction undoes this one.
+        return Err(Error::conflict(
+            "status",
+            format!("lead {id} is already converted"),
+        ));
+    }
+    tx.commit().await?;
     Ok(Converted {
         lead: load(db, id).await?,
         customer: customers::load(db, customer_id).await?,

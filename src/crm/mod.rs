@@ -62,14 +62,6 @@ pub(crate) fn clean_patch(value: Option<Option<String>>) -> Option<Option<String
     value.map(crate::patch::clean)
 }
 
-/// `"a", "b"` → `$start, $start+1, ...`: placeholders for an `in (...)` list of `n` values.
-pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// A `like` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally
 /// (use with `escape '\'`).
 pub(crate) fn contains_pattern(text: &str) -> String {
@@ -88,6 +80,7 @@ pub(crate) fn contains_pattern(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::placeholders;
 
     #[test]
     fn phones_compare_by_digits_and_leading_plus() {

@@ -18,6 +18,7 @@ mod filter;
 pub use filter::{Arg, Where};
 mod settings;
 pub use settings::{get_setting, put_setting_once};
+mod text_enum;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -230,6 +231,16 @@ impl Db {
             Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
+
+    /// A read-only transaction on the read pool: one consistent view for a read of several
+    /// statements, through the same functions (taking `&mut Tx`) that writes use. Never
+    /// committed: dropping it ends it.
+    pub async fn snapshot(&self) -> crate::error::Result<Tx> {
+        Ok(match &*self.backend {
+            Backend::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
+            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
 }
 
 impl Tx {
@@ -238,6 +249,34 @@ impl Tx {
             Tx::Sqlite(tx) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
+        Ok(())
+    }
+
+    /// Runs `attempt` inside a savepoint of this transaction: when it fails, what it did is
+    /// undone and the transaction carries on (on PostgreSQL, a failed statement would otherwise
+    /// abort the whole transaction). Answers the attempt's result.
+    pub async fn attempt<T>(
+        &mut self,
+        attempt: impl AsyncFnOnce(&mut Tx) -> crate::error::Result<T>,
+    ) -> crate::error::Result<crate::error::Result<T>> {
+        self.execute("savepoint attempt").await?;
+        match attempt(self).await {
+            Ok(value) => {
+                self.execute("release savepoint attempt").await?;
+                Ok(Ok(value))
+            }
+            Err(e) => {
+                self.execute("rollback to savepoint attempt").await?;
+                self.execute("release savepoint attempt").await?;
+                Ok(Err(e))
+            }
+        }
+    }
+
+    async fn execute(&mut self, sql: &str) -> crate::error::Result<()> {
+        crate::on_tx!(self, conn => {
+            sqlx::query(sql).execute(&mut *conn).await?;
+        });
         Ok(())
     }
 }
@@ -273,28 +312,18 @@ macro_rules! on_read {
     };
 }
 
-/// Runs `$body` inside one write transaction bound to `$tx`; commits when the body finishes,
-/// rolls back when it returns early with `?`. The body evaluates to the value, not a Result.
+/// Runs `$body` on the connection of a new write transaction ([`Tx`]) bound to `$tx`; commits
+/// when the body finishes, rolls back when it returns early with `?`. The body evaluates to the
+/// value, not a Result. Sugar for a transaction of one module's statements; work that spans
+/// modules begins a [`Tx`] and passes `&mut Tx` to their functions.
 #[macro_export]
 macro_rules! in_tx {
-    ($db:expr, $tx:ident => $body:expr) => {
-        match $db.backend() {
-            $crate::db::Backend::Sqlite { write, .. } => {
-                #[allow(unused_mut)]
-                let mut $tx = write.begin().await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-            $crate::db::Backend::Postgres(pool) => {
-                #[allow(unused_mut)]
-                let mut $tx = pool.begin().await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-        }
-    };
+    ($db:expr, $tx:ident => $body:expr) => {{
+        let mut transaction = $db.begin().await?;
+        let out = $crate::on_tx!(&mut transaction, $tx => $body);
+        transaction.commit().await?;
+        out
+    }};
 }
 
 /// The current time, truncated to microseconds so that both backends store the same value.
@@ -302,6 +331,14 @@ pub fn now() -> time::OffsetDateTime {
     let t = time::OffsetDateTime::now_utc();
     t.replace_nanosecond(t.nanosecond() / 1000 * 1000)
         .unwrap_or(t)
+}
+
+/// `"a", "b"` → `$start, $start+1, ...`: placeholders for an `in (...)` list of `n` values.
+pub fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Keyset pagination: rows after `after` (an id), at most `limit`.

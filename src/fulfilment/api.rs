@@ -146,7 +146,7 @@ async fn get_pick_list(
     Id(id): Id,
 ) -> ApiResult<Json<PickList>> {
     p.check(PICKERS)?;
-    Ok(Json(picking::get(&s.db, id).await?))
+    Ok(Json(picking::read(&s.db, id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -15,15 +15,21 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
+use crate::catalog::items::{self, Tracking};
 use crate::catalog::warehouses;
-use crate::db::{Arg, Db, now};
+use crate::db::{Db, Tx, now};
 use crate::error::{Error, Result};
-use crate::stock::batches;
+use crate::stock::batches::{self, Batch};
 use crate::stock::fefo;
-use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
+use crate::stock::ledger::{self, Movement, MovementType, NewMovement};
 use crate::stock::operations::Actor;
 use crate::stock::reservations::{self, BalanceKey, Holder};
-use crate::{in_tx, on_read};
+use crate::{on_read, on_tx};
+
+crate::text_enum!(
+    /// Where a pick list is: being picked, everything picked (or reported short), or cancelled.
+    pub ListStatus { Open = "open", Done = "done", Cancelled = "cancelled" }
+);
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewPickList {
@@ -73,8 +79,8 @@ pub struct PickList {
     pub code: String,
     pub warehouse_id: i64,
     pub packing_location_id: i64,
-    /// `open`, `done` (everything picked) or `cancelled`.
-    pub status: String,
+    /// `open`, `done` (everything picked or reported short) or `cancelled`.
+    pub status: ListStatus,
     pub current_location_id: Option<i64>,
     pub lines: Vec<PickLine>,
     pub quantity: i64,
@@ -112,7 +118,7 @@ struct ListRow {
     id: i64,
     warehouse_id: i64,
     packing_location_id: i64,
-    status: String,
+    status: ListStatus,
     current_location_id: Option<i64>,
     created_at: OffsetDateTime,
 }
@@ -185,18 +191,17 @@ async fn packing_location(db: &Db, warehouse_id: i64) -> Result<i64> {
     }
 }
 
-/// Adds `picks` to pick list `id` as lines numbered from `first`, in the transaction `tx` (a
-/// macro: the transaction's type differs per backend).
-macro_rules! insert_lines {
-    ($tx:ident, $id:expr, $picks:expr, $first:expr) => {
-        for (i, p) in $picks.iter().enumerate() {
+/// Adds `picks` to pick list `id` as lines numbered from `first`.
+async fn insert_lines(tx: &mut Tx, id: i64, picks: &[ToPick], first: i64) -> Result<()> {
+    for (i, p) in picks.iter().enumerate() {
+        on_tx!(tx, tx => {
             sqlx::query(
                 "insert into pick_list_lines (pick_list_id, sequence, deal_id, deal_line_id, item_id,
                      location_id, batch_id, reservation_id, quantity, picked)
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)",
             )
-            .bind($id)
-            .bind($first + i as i64)
+            .bind(id)
+            .bind(first + i as i64)
             .bind(p.deal_id)
             .bind(p.deal_line_id)
             .bind(p.item_id)
@@ -204,10 +209,32 @@ macro_rules! insert_lines {
             .bind(p.batch_id)
             .bind(p.reservation_id)
             .bind(p.quantity)
-            .execute(&mut *$tx)
+            .execute(&mut *tx)
             .await?;
-        }
-    };
+        });
+    }
+    Ok(())
+}
+
+/// Marks the list `done` once nothing is left to pick on it.
+async fn finish_when_picked(tx: &mut Tx, id: i64) -> Result<()> {
+    let at = now();
+    on_tx!(tx, tx => {
+        sqlx::query(
+            "update pick_lists set updated_at = $1,
+                 status = case when not exists (select 1 from pick_list_lines
+                                                where pick_list_id = $2 and picked + short < quantity)
+                               then $3 else status end
+             where id = $2 and status = $4",
+        )
+        .bind(at)
+        .bind(id)
+        .bind(ListStatus::Done)
+        .bind(ListStatus::Open)
+        .execute(&mut *tx)
+        .await?;
+    });
+    Ok(())
 }
 
 /// Creates a pick list from the deals' reservations in the warehouse that are not at the
@@ -215,9 +242,9 @@ macro_rules! insert_lines {
 pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<PickList> {
     let warehouse_id = match new.warehouse_id {
         Some(w) => {
-            warehouses::get(db, w)
-                .await
-                .map_err(|_| Error::invalid("warehouse_id", format!("no warehouse with id {w}")))?;
+            warehouses::get(db, w).await.map_err(|e| {
+                e.missing_as_invalid("warehouse_id", format!("no warehouse with id {w}"))
+            })?;
             w
         }
         None => default_warehouse(db, new.deal_ids.as_deref()).await?,
@@ -228,8 +255,8 @@ pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<P
     };
     let packing = warehouses::location(db, packing_location_id)
         .await
-        .map_err(|_| {
-            Error::invalid(
+        .map_err(|e| {
+            e.missing_as_invalid(
                 "packing_location_id",
                 format!("no location with id {packing_location_id}"),
             )
@@ -270,7 +297,16 @@ pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<P
             .await?
         }),
     };
-    let picks = to_pick(db, &deal_ids, warehouse_id, packing_location_id, None).await?;
+    // The deals take their turns (in id order, so two lists of the same deals cannot
+    // deadlock): a reservation goes on one open pick list only.
+    let mut tx = db.begin().await?;
+    let mut locked = deal_ids.clone();
+    locked.sort_unstable();
+    locked.dedup();
+    for deal in &locked {
+        crate::crm::deals::lock(&mut tx, *deal, None).await?;
+    }
+    let picks = to_pick(&mut tx, &deal_ids, warehouse_id, packing_location_id, None).await?;
     if picks.is_empty() {
         return Err(Error::conflict(
             "deal_ids",
@@ -278,21 +314,23 @@ pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<P
         ));
     }
     let at = now();
-    let id = in_tx!(db, tx => {
-        let id: i64 = sqlx::query_scalar(
+    let id = on_tx!(&mut tx, tx => {
+        sqlx::query_scalar::<_, i64>(
             "insert into pick_lists (warehouse_id, packing_location_id, status, created_by, created_at, updated_at)
-             values ($1, $2, 'open', $3, $4, $4) returning id",
+             values ($1, $2, $3, $4, $5, $5) returning id",
         )
         .bind(warehouse_id)
         .bind(packing_location_id)
+        .bind(ListStatus::Open)
         .bind(user_id)
         .bind(at)
         .fetch_one(&mut *tx)
-        .await?;
-        insert_lines!(tx, id, picks, 1);
-        id
+        .await?
     });
-    get(db, id).await
+    insert_lines(&mut tx, id, &picks, 1).await?;
+    let list = get(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(list)
 }
 
 /// The locations where a deal's picked goods wait: the packing locations of its pick lists.
@@ -309,7 +347,7 @@ pub(crate) fn packing_locations_of(deal: &str) -> String {
 /// outside every location where goods picked for the deal wait, less what open pick lists
 /// already hold of them), in pick-route order; `deal_line` narrows to one line.
 async fn to_pick(
-    db: &Db,
+    tx: &mut Tx,
     deal_ids: &[i64],
     warehouse_id: i64,
     packing_location_id: i64,
@@ -317,7 +355,7 @@ async fn to_pick(
 ) -> Result<Vec<ToPick>> {
     let mut picks: Vec<ToPick> = Vec::new();
     for deal in deal_ids {
-        let rows = on_read!(db, pool => {
+        let rows = on_tx!(tx, tx => {
             sqlx::query_as::<_, ToPick>(&format!(
                 "select r.id as reservation_id, r.deal_id, r.deal_line_id, r.item_id, r.location_id,
                         r.batch_id,
@@ -338,7 +376,7 @@ async fn to_pick(
             .bind(warehouse_id)
             .bind(packing_location_id)
             .bind(deal_line)
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?
         });
         picks.extend(rows.into_iter().filter(|r| r.quantity > 0));
@@ -369,18 +407,19 @@ pub async fn open_ids(db: &Db) -> Result<Vec<i64>> {
     }))
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<PickList> {
-    let row = on_read!(db, pool => {
+/// A pick list with its lines, read in `tx` (a snapshot for reads).
+pub async fn get(tx: &mut Tx, id: i64) -> Result<PickList> {
+    let row = on_tx!(tx, tx => {
         sqlx::query_as::<_, ListRow>(
             "select id, warehouse_id, packing_location_id, status, current_location_id, created_at
              from pick_lists where id = $1",
         )
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *tx)
         .await?
     })
     .ok_or_else(|| Error::not_found("pick list", id))?;
-    let lines = on_read!(db, pool => {
+    let lines = on_tx!(tx, tx => {
         sqlx::query_as::<_, PickLine>(
             "select p.id, p.sequence, p.deal_id, p.deal_line_id, p.item_id, i.code as item_code,
                     i.name as item_name, p.location_id, l.code as location_code, p.batch_id, b.code as batch_code,
@@ -392,7 +431,7 @@ pub async fn get(db: &Db, id: i64) -> Result<PickList> {
              where p.pick_list_id = $1 order by p.sequence",
         )
         .bind(id)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?
     });
     Ok(PickList {
@@ -410,9 +449,14 @@ pub async fn get(db: &Db, id: i64) -> Result<PickList> {
     })
 }
 
+/// A pick list with its lines, read on its own.
+pub async fn read(db: &Db, id: i64) -> Result<PickList> {
+    get(&mut db.snapshot().await?, id).await
+}
+
 /// The data of the pick list's A4 document (template `pick-list`).
 pub async fn document_data(db: &Db, id: i64) -> Result<serde_json::Value> {
-    let list = get(db, id).await?;
+    let list = read(db, id).await?;
     let warehouse = warehouses::get(db, list.warehouse_id).await?;
     let deals: std::collections::BTreeSet<String> = list
         .lines
@@ -513,7 +557,10 @@ pub async fn exists(db: &Db, id: i64) -> Result<()> {
         .ok_or_else(|| Error::not_found("pick list", id))
 }
 
-/// Checks and posts one picker's scan.
+/// Checks and posts one picker's scan, in one transaction: a location scan says what to pick
+/// there; a goods scan is checked against the line at the scanned location (item, batch, FEFO,
+/// quantity) and either refused with its reason or confirmed: moved to the packing location,
+/// still reserved for the deal line.
 pub async fn scan(
     db: &Db,
     id: i64,
@@ -521,62 +568,166 @@ pub async fn scan(
     packs: Option<i64>,
     actor: Actor,
 ) -> Result<PickScan> {
-    let list = get(db, id).await?;
-    if list.status != "open" {
+    let mut tx = db.begin().await?;
+    let list = get(&mut tx, id).await?;
+    if list.status != ListStatus::Open {
         return Err(Error::conflict(
             "status",
-            format!("pick list {id} is {}", list.status),
+            format!("pick list {id} is {}", list.status.as_str()),
         ));
     }
-    let (item_id, per_pack, batch_code) = match scanned {
-        Scanned::Location(location) => {
-            let l = warehouses::location(db, location).await.map_err(|_| {
-                Error::invalid("location_id", format!("no location with id {location}"))
-            })?;
-            if l.warehouse_id != list.warehouse_id {
-                return Ok(refused(
-                    &list,
-                    Refusal::WrongLocation,
-                    format!("location {} is in another warehouse", l.code),
-                ));
-            }
-            in_tx!(db, tx => {
-                sqlx::query("update pick_lists set current_location_id = $1 where id = $2")
-                    .bind(location)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            });
-            let left: i64 = list
-                .lines
-                .iter()
-                .filter(|p| p.location_id == location)
-                .map(|p| p.remaining())
-                .sum();
-            return Ok(PickScan {
-                outcome: "location",
-                reason: None,
-                message: if left > 0 {
-                    format!("{left} to pick at {}", l.code)
-                } else {
-                    format!("nothing to pick at {}", l.code)
-                },
-                line: None,
-                line_remaining: None,
-                list_remaining: list.remaining(),
-                swapped_from_batch: None,
-                movements: Vec::new(),
-            });
-        }
+    let answer = match scanned {
+        Scanned::Location(location) => at_location(&mut tx, db, &list, location).await?,
         Scanned::Goods {
             item_id,
             per_pack,
             batch,
-        } => (item_id, per_pack, batch),
+        } => {
+            let quantity = packs.unwrap_or(1).saturating_mul(per_pack);
+            if quantity <= 0 {
+                return Err(Error::invalid("quantity", "must be greater than zero"));
+            }
+            match check_goods(&mut tx, db, &list, item_id, batch, quantity).await? {
+                Err(refusal) => refusal.answer(&list),
+                Ok(pick) => confirm(&mut tx, &list, pick, actor).await?,
+            }
+        }
     };
+    tx.commit().await?;
+    Ok(answer)
+}
+
+/// The picker is at `location`: remembered, so goods scans are checked against it.
+async fn at_location(tx: &mut Tx, db: &Db, list: &PickList, location: i64) -> Result<PickScan> {
+    let l = match warehouses::location(db, location).await {
+        Ok(l) => l,
+        Err(Error::NotFound { .. }) => {
+            return Err(Error::invalid(
+                "location_id",
+                format!("no location with id {location}"),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    if l.warehouse_id != list.warehouse_id {
+        return Ok(Refused::new(
+            Refusal::WrongLocation,
+            format!("location {} is in another warehouse", l.code),
+        )
+        .answer(list));
+    }
+    on_tx!(tx, tx => {
+        sqlx::query("update pick_lists set current_location_id = $1 where id = $2")
+            .bind(location)
+            .bind(list.id)
+            .execute(&mut *tx)
+            .await?;
+    });
+    let left: i64 = list
+        .lines
+        .iter()
+        .filter(|p| p.location_id == location)
+        .map(|p| p.remaining())
+        .sum();
+    Ok(PickScan {
+        outcome: "location",
+        reason: None,
+        message: if left > 0 {
+            format!("{left} to pick at {}", l.code)
+        } else {
+            format!("nothing to pick at {}", l.code)
+        },
+        line: None,
+        line_remaining: None,
+        list_remaining: list.remaining(),
+        swapped_from_batch: None,
+        movements: Vec::new(),
+    })
+}
+
+/// A refused pick: the reason and what to tell the picker.
+struct Refused {
+    reason: Refusal,
+    message: String,
+}
+
+impl Refused {
+    fn new(reason: Refusal, message: String) -> Refused {
+        Refused { reason, message }
+    }
+
+    fn answer(self, list: &PickList) -> PickScan {
+        refused(list, self.reason, self.message)
+    }
+}
+
+/// A pick that passed every check, ready to confirm.
+struct Pick {
+    line: PickLine,
+    quantity: i64,
+    /// The scanned batch (batch-tracked items).
+    batch: Option<Batch>,
+    /// The planned batch, when the scanned one replaces it.
+    swapped_from: Option<String>,
+}
+
+/// Checks goods scanned at the picker's location: an open line of the item here, the batch
+/// given for a batch-tracked item, not expired or held, the planned batch or one as good or
+/// better by FEFO that is free here, and no more than is left on the line.
+async fn check_goods(
+    tx: &mut Tx,
+    db: &Db,
+    list: &PickList,
+    item_id: i64,
+    batch_code: Option<String>,
+    quantity: i64,
+) -> Result<std::result::Result<Pick, Refused>> {
+    let here = match lines_here(list, item_id) {
+        Ok(here) => here,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let item = items::get(db, item_id).await?;
+    let batch = match scanned_batch(tx, &item, batch_code).await? {
+        Ok(batch) => batch,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    // The line: the one with the scanned batch, else the first here (a possible swap).
+    let line = here
+        .iter()
+        .find(|p| p.batch_id == batch.as_ref().map(|b| b.id))
+        .or(here.first())
+        .copied()
+        .cloned()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no line")))?;
+    let mut swapped_from = None;
+    if let Some(b) = batch.as_ref().filter(|b| line.batch_id != Some(b.id)) {
+        if let Err(refused) = check_swap(tx, list, &line, b, quantity).await? {
+            return Ok(Err(refused));
+        }
+        swapped_from = line.batch_code.clone();
+    }
+    let left = line.remaining();
+    if quantity > left {
+        return Ok(Err(Refused::new(
+            Refusal::MoreThanNeeded,
+            format!(
+                "only {left} of {} left to pick on this line",
+                line.item_code
+            ),
+        )));
+    }
+    Ok(Ok(Pick {
+        line,
+        quantity,
+        batch,
+        swapped_from,
+    }))
+}
+
+/// The open lines of the item at the picker's location.
+fn lines_here(list: &PickList, item_id: i64) -> std::result::Result<Vec<&PickLine>, Refused> {
     let Some(location) = list.current_location_id else {
-        return Ok(refused(
-            &list,
+        return Err(Refused::new(
             Refusal::WrongLocation,
             "scan the location first".into(),
         ));
@@ -587,8 +738,7 @@ pub async fn scan(
         .filter(|p| p.item_id == item_id && p.remaining() > 0)
         .collect();
     if open.is_empty() {
-        return Ok(refused(
-            &list,
+        return Err(Refused::new(
             Refusal::WrongItem,
             format!("item {item_id} is not (or no longer) on this pick list"),
         ));
@@ -600,129 +750,133 @@ pub async fn scan(
         .collect();
     if here.is_empty() {
         let at = &open[0];
-        return Ok(refused(
-            &list,
+        return Err(Refused::new(
             Refusal::WrongLocation,
             format!("pick item {} at {}", at.item_code, at.location_code),
         ));
     }
-    let quantity = packs.unwrap_or(1).saturating_mul(per_pack);
-    if quantity <= 0 {
-        return Err(Error::invalid("quantity", "must be greater than zero"));
+    Ok(here)
+}
+
+/// The scanned batch of a batch-tracked item (none for other items): given, known, and neither
+/// expired nor held (the one FEFO rule, `fefo::hold`).
+async fn scanned_batch(
+    tx: &mut Tx,
+    item: &items::Item,
+    batch_code: Option<String>,
+) -> Result<std::result::Result<Option<Batch>, Refused>> {
+    if item.tracking == Tracking::None {
+        return Ok(Ok(None));
     }
-    let today = now().date();
-    let item = crate::catalog::items::get(db, item_id).await?;
-    let tracked = item.tracking != crate::catalog::items::Tracking::None;
-    // The line: the one with the scanned batch, else the first here (a possible swap).
-    let scanned_batch = match (&batch_code, tracked) {
-        (Some(code), true) => batches::by_code(db, item_id, code.trim()).await?,
-        (None, true) => {
-            return Ok(refused(
-                &list,
-                Refusal::BatchMissing,
-                format!(
-                    "item {} is tracked by batch: scan its GS1 code or give the batch",
-                    item.code
-                ),
-            ));
-        }
-        (_, false) => None,
-    };
-    if tracked && scanned_batch.is_none() {
-        return Ok(refused(
-            &list,
-            Refusal::WrongBatch,
+    let Some(code) = batch_code else {
+        return Ok(Err(Refused::new(
+            Refusal::BatchMissing,
             format!(
-                "batch {} of {} is not in stock here",
-                batch_code.unwrap_or_default(),
+                "item {} is tracked by batch: scan its GS1 code or give the batch",
                 item.code
             ),
-        ));
-    }
-    if let Some(b) = &scanned_batch
-        && (fefo::is_expired(b.expiry_date, today) || b.status != batches::BatchStatus::Available)
-    {
-        return Ok(refused(
-            &list,
+        )));
+    };
+    let Some(batch) = batches::by_code_in(tx, item.id, code.trim()).await? else {
+        return Ok(Err(Refused::new(
+            Refusal::WrongBatch,
+            format!("batch {code} of {} is not in stock here", item.code),
+        )));
+    };
+    let today = now().date();
+    if let Some(hold) = fefo::hold(batch.status, batch.expiry_date, today) {
+        let why = match hold {
+            fefo::Hold::Expired => "expired".to_string(),
+            fefo::Hold::Quarantined => batch.status.as_str().to_string(),
+        };
+        return Ok(Err(Refused::new(
             Refusal::Expired,
+            format!("batch {} is {why}: do not pick it", batch.code),
+        )));
+    }
+    Ok(Ok(Some(batch)))
+}
+
+/// A batch other than the planned one is picked only when it replaces it by FEFO (as good or
+/// better, enough shelf life for the item and the customer) and is free at the location.
+async fn check_swap(
+    tx: &mut Tx,
+    list: &PickList,
+    line: &PickLine,
+    batch: &Batch,
+    quantity: i64,
+) -> Result<std::result::Result<(), Refused>> {
+    let today = now().date();
+    let min = min_remaining(tx, line.deal_id, line.item_id).await?;
+    if !fefo::replaces(
+        batch.status,
+        batch.expiry_date,
+        line.expiry_date,
+        today,
+        min,
+    ) {
+        return Ok(Err(Refused::new(
+            Refusal::WrongBatch,
             format!(
-                "batch {} is {}: do not pick it",
-                b.code,
-                if fefo::is_expired(b.expiry_date, today) {
-                    "expired".to_string()
-                } else {
-                    b.status.as_str().to_string()
-                }
+                "pick batch {} (expires {}), not {}",
+                line.batch_code.clone().unwrap_or_default(),
+                line.expiry_date
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                batch.code
             ),
+        )));
+    }
+    let (on_hand, reserved) = ledger::on_hand_and_reserved_in(
+        tx,
+        line.item_id,
+        list.warehouse_id,
+        line.location_id,
+        Some(batch.id),
+    )
+    .await?;
+    if on_hand - reserved < quantity {
+        return Ok(Err(Refused::new(
+            Refusal::WrongBatch,
+            "that batch is not free to pick here (reserved for others or not in stock)".into(),
+        )));
+    }
+    Ok(Ok(()))
+}
+
+/// Posts a checked pick: the line counts it (guarded, so racing pickers never pick more than
+/// the line), the goods move from the bin (consuming the line's reservation; for a swap, the
+/// scanned batch comes from free stock and as much of the planned reservation is released) to
+/// the packing location, where they are reserved again for the deal line.
+async fn confirm(tx: &mut Tx, list: &PickList, pick: Pick, actor: Actor) -> Result<PickScan> {
+    let Pick {
+        mut line,
+        quantity,
+        batch,
+        swapped_from,
+    } = pick;
+    let batch_id = batch.as_ref().map(|b| b.id);
+    let counted = on_tx!(tx, tx => {
+        sqlx::query(
+            "update pick_list_lines set picked = picked + $1, batch_id = $2
+             where id = $3 and picked + short + $1 <= quantity",
+        )
+        .bind(quantity)
+        .bind(batch_id)
+        .bind(line.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    });
+    if counted != 1 {
+        return Err(Error::conflict(
+            "quantity",
+            "the line was picked meanwhile: scan again",
         ));
     }
-    let line = here
-        .iter()
-        .find(|p| p.batch_id == scanned_batch.as_ref().map(|b| b.id))
-        .or(here.first())
-        .copied()
-        .cloned()
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no line")))?;
-    let mut swapped_from = None;
-    if line.batch_id != scanned_batch.as_ref().map(|b| b.id) {
-        // A swap: as good or better by FEFO (expires no later; enough shelf life for the item
-        // and the customer).
-        let b = scanned_batch
-            .as_ref()
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("batch")))?;
-        let min = min_remaining(db, line.deal_id, item_id).await?;
-        let enough = match (b.expiry_date, min) {
-            (Some(e), Some(days)) => crate::days::add(today, days).is_some_and(|d| e >= d),
-            _ => true,
-        };
-        let no_later = match (b.expiry_date, line.expiry_date) {
-            (Some(e), Some(planned)) => e <= planned,
-            (None, Some(_)) => false,
-            _ => true,
-        };
-        if !(enough && no_later) {
-            return Ok(refused(
-                &list,
-                Refusal::WrongBatch,
-                format!(
-                    "pick batch {} (expires {}), not {}",
-                    line.batch_code.clone().unwrap_or_default(),
-                    line.expiry_date
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    b.code
-                ),
-            ));
-        }
-        swapped_from = line.batch_code.clone();
-    }
-    let left = line.remaining();
-    if quantity > left {
-        return Ok(refused(
-            &list,
-            Refusal::MoreThanNeeded,
-            format!(
-                "only {left} of {} left to pick on this line",
-                line.item_code
-            ),
-        ));
-    }
-    let batch_id = scanned_batch.as_ref().map(|b| b.id);
-    let planned_reservation = line_reservation(db, line.id).await?;
-    if swapped_from.is_some() {
-        let (on_hand, reserved) =
-            ledger::on_hand_and_reserved(db, item_id, list.warehouse_id, location, batch_id)
-                .await?;
-        if on_hand - reserved < quantity {
-            return Ok(refused(
-                &list,
-                Refusal::WrongBatch,
-                "that batch is not free to pick here (reserved for others or not in stock)".into(),
-            ));
-        }
-    }
+    let planned_reservation = line_reservation(tx, line.id).await?;
     let movement = |location_id, quantity| NewMovement {
-        item_id,
+        item_id: line.item_id,
         batch_id,
         warehouse_id: list.warehouse_id,
         location_id,
@@ -731,94 +885,56 @@ pub async fn scan(
         user_id: actor.user_id,
         device_id: actor.device_id,
         document_type: Some("pick_list".into()),
-        document_id: Some(id),
+        document_id: Some(list.id),
         deal_id: Some(line.deal_id),
         note: swapped_from
             .as_ref()
             .map(|b| format!("batch swapped for {b} (as good or better by FEFO)")),
         reservation_id: None,
     };
-    let at = now();
+    let location = line.location_id;
     let mut take = movement(location, -quantity);
-    // A swap takes the scanned batch from free stock (the ledger refuses it if it is not free)
-    // and releases as much of the planned batch's reservation, in the same transaction.
-    let swap = if swapped_from.is_some() {
-        reservations::release_guards(
-            planned_reservation,
-            BalanceKey {
-                item_id,
-                warehouse_id: list.warehouse_id,
-                location_id: line.location_id,
-                batch_id: line.batch_id,
-            },
-            quantity,
-            at,
-            Error::conflict("quantity", "the line was picked meanwhile: scan again"),
-        )
+    if swapped_from.is_some() {
+        reservations::release(tx, planned_reservation, quantity)
+            .await
+            .map_err(|e| {
+                e.changed_as_conflict("quantity", "the line was picked meanwhile: scan again")
+            })?;
     } else {
         take.reservation_id = Some(planned_reservation);
-        Vec::new()
+    }
+    let posted =
+        ledger::post_in(tx, vec![take, movement(list.packing_location_id, quantity)]).await?;
+    let holder = Holder::DealLine {
+        deal_id: line.deal_id,
+        line_id: line.deal_line_id,
     };
-    // At the packing location the goods stay reserved for the deal line.
-    let reserve_at_packing = reservations::hold_guards(
-        Holder::DealLine {
-            deal_id: line.deal_id,
-            line_id: line.deal_line_id,
-        },
-        BalanceKey {
-            item_id,
-            warehouse_id: list.warehouse_id,
-            location_id: list.packing_location_id,
-            batch_id,
-        },
-        quantity,
-        at,
-        Error::Internal(anyhow::anyhow!(
+    let at_packing = BalanceKey {
+        item_id: line.item_id,
+        warehouse_id: list.warehouse_id,
+        location_id: list.packing_location_id,
+        batch_id,
+    };
+    if reservations::hold(tx, holder, at_packing, quantity, None).await? != quantity {
+        return Err(Error::Internal(anyhow::anyhow!(
             "picked goods could not be reserved at packing"
-        )),
-    );
-    let posted = ledger::post_with(
-        db,
-        vec![take, movement(list.packing_location_id, quantity)],
-        [vec![
-            Guard::before(
-                "update pick_list_lines set picked = picked + $1,
-                     batch_id = $2
-                 where id = $3 and picked + short + $1 <= quantity",
-                vec![Arg::Int(quantity), Arg::OptInt(batch_id), Arg::Int(line.id)],
-                Error::conflict("quantity", "the line was picked meanwhile: scan again"),
-            ),
-            Guard::after(
-                "update pick_lists set updated_at = $1,
-                     status = case when not exists (select 1 from pick_list_lines
-                                                    where pick_list_id = $2 and picked + short < quantity)
-                                   then 'done' else status end
-                 where id = $2",
-                vec![Arg::Time(at), Arg::Int(id)],
-                Error::Internal(anyhow::anyhow!("pick list {id} vanished")),
-            ),
-        ], swap, reserve_at_packing]
-        .into_iter()
-        .flatten()
-        .collect(),
-    )
-    .await?;
-    // What is left, as committed (other pickers may have picked meanwhile); one small read
-    // rather than the whole list again.
-    let (picked, list_remaining) = on_read!(db, pool => {
+        )));
+    }
+    finish_when_picked(tx, list.id).await?;
+    // What is left, as it stands now (other pickers may have picked meanwhile).
+    let (picked, list_remaining) = on_tx!(tx, tx => {
         sqlx::query_as::<_, (i64, i64)>(
             "select (select picked from pick_list_lines where id = $1),
                     (select cast(coalesce(sum(quantity - picked - short), 0) as bigint)
                      from pick_list_lines where pick_list_id = $2)",
         )
         .bind(line.id)
-        .bind(id)
-        .fetch_one(pool)
+        .bind(list.id)
+        .fetch_one(&mut *tx)
         .await?
     });
-    let mut line = line;
     line.picked = picked;
-    if let Some(b) = &scanned_batch {
+    if let Some(b) = &batch {
         line.batch_id = Some(b.id);
         line.batch_code = Some(b.code.clone());
         line.expiry_date = b.expiry_date;
@@ -865,19 +981,76 @@ pub struct ShortPickResult {
     pub movements: Vec<Movement>,
 }
 
-/// A short pick: the shelf holds only `found` of what is left on the line. The missing part
-/// is released from the line and the bin's phantom free stock is booked off (an `adjustment`,
-/// so nothing plans it again), in one transaction; then the deal is planned again (other stock by FEFO, else the
-/// shortfall goes to production or purchasing, see [`super::reserve_deal`]) and what was
-/// reserved from other stock in this warehouse is added to the pick list.
+/// A short pick, in one transaction: the shelf holds only `found` of what is left on the line.
+/// The missing part is released from the line and the bin's phantom free stock is booked off
+/// (an `adjustment`, so nothing plans it again); then the deal is planned again (other stock by
+/// FEFO, else the shortfall goes to production or purchasing, see [`planning`](super::planning))
+/// and what was reserved from other stock in this warehouse is added to the pick list.
 pub async fn short(db: &Db, id: i64, req: ShortPick, actor: Actor) -> Result<ShortPickResult> {
-    let list = get(db, id).await?;
-    if list.status != "open" {
+    let mut tx = db.begin().await?;
+    let list = get(&mut tx, id).await?;
+    if list.status != ListStatus::Open {
         return Err(Error::conflict(
             "status",
-            format!("pick list {id} is {}", list.status),
+            format!("pick list {id} is {}", list.status.as_str()),
         ));
     }
+    let line = short_line(&list, &req)?;
+    let left = line.remaining();
+    let missing = left - req.found;
+    let movements = report_missing(&mut tx, &list, &line, &req, actor).await?;
+    // Plan the deal again: other stock by FEFO, else production or purchasing.
+    let planned = super::planning::reserve_in(
+        &mut tx,
+        db,
+        line.deal_id,
+        list.warehouse_id,
+        &super::ReserveOptions::default(),
+    )
+    .await?;
+    let replan = planned
+        .lines
+        .into_iter()
+        .find(|l| l.line_id == line.deal_line_id)
+        .ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("deal line {} vanished", line.deal_line_id))
+        })?;
+    let picks = to_pick(
+        &mut tx,
+        &[line.deal_id],
+        list.warehouse_id,
+        list.packing_location_id,
+        Some(line.deal_line_id),
+    )
+    .await?;
+    let first = list.lines.iter().map(|l| l.sequence).max().unwrap_or(0) + 1;
+    insert_lines(&mut tx, id, &picks, first).await?;
+    finish_when_picked(&mut tx, id).await?;
+    let after = get(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(ShortPickResult {
+        line: after
+            .lines
+            .iter()
+            .find(|l| l.id == line.id)
+            .cloned()
+            .unwrap_or(line),
+        missing,
+        adjusted: movements.iter().map(|m| -m.quantity).sum(),
+        added_lines: after
+            .lines
+            .iter()
+            .filter(|l| l.sequence >= first)
+            .cloned()
+            .collect(),
+        replan,
+        list_remaining: after.remaining(),
+        movements,
+    })
+}
+
+/// The line a short pick is about, checked: it has something left, and `found` is less.
+fn short_line(list: &PickList, req: &ShortPick) -> Result<PickLine> {
     let line = list
         .lines
         .iter()
@@ -886,7 +1059,7 @@ pub async fn short(db: &Db, id: i64, req: ShortPick, actor: Actor) -> Result<Sho
         .ok_or_else(|| {
             Error::invalid(
                 "line_id",
-                format!("pick list {id} has no line {}", req.line_id),
+                format!("pick list {} has no line {}", list.id, req.line_id),
             )
         })?;
     let left = line.remaining();
@@ -910,29 +1083,69 @@ pub async fn short(db: &Db, id: i64, req: ShortPick, actor: Actor) -> Result<Sho
     {
         return Err(Error::invalid("note", "must be at most 500 characters"));
     }
+    Ok(line)
+}
+
+/// Records the missing part on the line (guarded by what was left), releases it from the
+/// line's reservation, and books the bin's phantom free stock off. The shelf holds `found` of
+/// this batch, all of it the line's: whatever the ledger shows free there once the missing part
+/// is released is not there. What others hold stays theirs (their pickers report it).
+async fn report_missing(
+    tx: &mut Tx,
+    list: &PickList,
+    line: &PickLine,
+    req: &ShortPick,
+    actor: Actor,
+) -> Result<Vec<Movement>> {
+    let left = line.remaining();
     let missing = left - req.found;
-    let reservation = line_reservation(db, line.id).await?;
-    let (on_hand, reserved) = ledger::on_hand_and_reserved(
-        db,
+    let counted = on_tx!(tx, tx => {
+        sqlx::query(
+            "update pick_list_lines set short = short + $1
+             where id = $2 and quantity - picked - short = $3",
+        )
+        .bind(missing)
+        .bind(line.id)
+        .bind(left)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    });
+    if counted != 1 {
+        return Err(Error::conflict(
+            "line_id",
+            "the line was picked meanwhile: look again",
+        ));
+    }
+    let reservation = line_reservation(tx, line.id).await?;
+    reservations::release(tx, reservation, missing)
+        .await
+        .map_err(|e| {
+            e.changed_as_conflict("line_id", "the line's reservation changed meanwhile")
+        })?;
+    let (on_hand, reserved) = ledger::on_hand_and_reserved_in(
+        tx,
         line.item_id,
         list.warehouse_id,
         line.location_id,
         line.batch_id,
     )
     .await?;
-    // The shelf holds `found` of this batch, all of it the line's: whatever the ledger shows
-    // free there once the missing part is released is not there. What others hold stays
-    // theirs (their pickers report it).
-    let adjusted = (on_hand - (reserved - missing)).max(0);
+    let adjusted = (on_hand - reserved).max(0);
+    if adjusted == 0 {
+        return Ok(Vec::new());
+    }
     let note = format!(
-        "short pick on DPT-PICK-{id}: the shelf had {} of {left}{}",
+        "short pick on DPT-PICK-{}: the shelf had {} of {left}{}",
+        list.id,
         req.found,
         req.note
             .as_deref()
             .map(|n| format!(" ({})", n.trim()))
             .unwrap_or_default()
     );
-    let movements = if adjusted > 0 {
+    ledger::post_in(
+        tx,
         vec![NewMovement {
             item_id: line.item_id,
             batch_id: line.batch_id,
@@ -943,119 +1156,27 @@ pub async fn short(db: &Db, id: i64, req: ShortPick, actor: Actor) -> Result<Sho
             user_id: actor.user_id,
             device_id: actor.device_id,
             document_type: Some("pick_list".into()),
-            document_id: Some(id),
+            document_id: Some(list.id),
             deal_id: Some(line.deal_id),
             note: Some(note),
             reservation_id: None,
-        }]
-    } else {
-        Vec::new()
-    };
-    let at = now();
-    let release = reservations::release_guards(
-        reservation,
-        BalanceKey {
-            item_id: line.item_id,
-            warehouse_id: list.warehouse_id,
-            location_id: line.location_id,
-            batch_id: line.batch_id,
-        },
-        missing,
-        at,
-        Error::conflict("line_id", "the line's reservation changed meanwhile"),
-    );
-    let posted = ledger::post_with(
-        db,
-        movements,
-        [
-            vec![Guard::before(
-                "update pick_list_lines set short = short + $1
-                 where id = $2 and quantity - picked - short = $3",
-                vec![Arg::Int(missing), Arg::Int(line.id), Arg::Int(left)],
-                Error::conflict("line_id", "the line was picked meanwhile: look again"),
-            )],
-            release,
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
+        }],
     )
-    .await?;
-    // Plan the deal again: other stock by FEFO, else production or purchasing.
-    let planned = super::reserve_deal(
-        db,
-        line.deal_id,
-        super::ReserveOptions {
-            warehouse_id: Some(list.warehouse_id),
-            expires_at: None,
-        },
-    )
-    .await?;
-    let replan = planned
-        .lines
-        .into_iter()
-        .find(|l| l.line_id == line.deal_line_id)
-        .ok_or_else(|| {
-            Error::Internal(anyhow::anyhow!("deal line {} vanished", line.deal_line_id))
-        })?;
-    let picks = to_pick(
-        db,
-        &[line.deal_id],
-        list.warehouse_id,
-        list.packing_location_id,
-        Some(line.deal_line_id),
-    )
-    .await?;
-    let first = list.lines.iter().map(|l| l.sequence).max().unwrap_or(0) + 1;
-    let at = now();
-    in_tx!(db, tx => {
-        insert_lines!(tx, id, picks, first);
-        sqlx::query(
-            "update pick_lists set updated_at = $1,
-                 status = case when not exists (select 1 from pick_list_lines
-                                                where pick_list_id = $2 and picked + short < quantity)
-                               then 'done' else status end
-             where id = $2 and status = 'open'",
-        )
-        .bind(at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    });
-    let after = get(db, id).await?;
-    Ok(ShortPickResult {
-        line: after
-            .lines
-            .iter()
-            .find(|l| l.id == line.id)
-            .cloned()
-            .unwrap_or(line),
-        missing,
-        adjusted,
-        added_lines: after
-            .lines
-            .iter()
-            .filter(|l| l.sequence >= first)
-            .cloned()
-            .collect(),
-        replan,
-        list_remaining: after.remaining(),
-        movements: posted,
-    })
+    .await
 }
 
-async fn line_reservation(db: &Db, line_id: i64) -> Result<i64> {
-    Ok(on_read!(db, pool => {
+async fn line_reservation(tx: &mut Tx, line_id: i64) -> Result<i64> {
+    Ok(on_tx!(tx, tx => {
         sqlx::query_scalar::<_, i64>("select reservation_id from pick_list_lines where id = $1")
             .bind(line_id)
-            .fetch_one(pool)
+            .fetch_one(&mut *tx)
             .await?
     }))
 }
 
 /// The stricter of the item's and the deal's customer's required remaining shelf life.
-async fn min_remaining(db: &Db, deal_id: i64, item_id: i64) -> Result<Option<i64>> {
-    let (customer, item) = on_read!(db, pool => {
+async fn min_remaining(tx: &mut Tx, deal_id: i64, item_id: i64) -> Result<Option<i64>> {
+    let (customer, item) = on_tx!(tx, tx => {
         sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
             "select (select c.min_remaining_shelf_life_days from deals d
                      join customers c on c.id = d.customer_id where d.id = $1),
@@ -1063,7 +1184,7 @@ async fn min_remaining(db: &Db, deal_id: i64, item_id: i64) -> Result<Option<i64
         )
         .bind(deal_id)
         .bind(item_id)
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await?
     });
     Ok(match (customer, item) {

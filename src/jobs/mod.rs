@@ -169,7 +169,7 @@ async fn run_expiry_once(db: &Db, holder: &str, alert_days: i64) {
 /// Releases expired reservations, on one instance per run (lease shorter than the interval).
 pub async fn run_reservation_expiry_once(db: &Db, holder: &str) {
     match try_lease(db, "reservation-expiry", holder, time::Duration::minutes(4)).await {
-        Ok(true) => match crate::fulfilment::release_expired(db).await {
+        Ok(true) => match crate::fulfilment::planning::release_expired(db).await {
             Ok(n) => tracing::info!(released = n, "reservation expiry job done"),
             Err(e) => tracing::warn!(error = %e, "reservation expiry job failed"),
         },

@@ -23,38 +23,18 @@ pub const MAX_COPIES: i64 = 100;
 /// Largest raw ZPL accepted.
 pub const MAX_ZPL_BYTES: usize = 512 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = PrintJobStatus)]
-pub enum Status {
-    /// Waiting for its (next) attempt at `next_attempt_at`.
-    Queued,
-    /// A worker is sending it now.
-    Sending,
-    Done,
-    /// Gave up after the last attempt; `last_error` says why.
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Sending => "sending",
-            Status::Done => "done",
-            Status::Failed => "failed",
-        }
+crate::text_enum!(
+    /// Where a print job is: `queued` (waiting for its next attempt at `next_attempt_at`),
+    /// `sending` (a worker is sending it now), `done`, or `failed` (gave up after the last
+    /// attempt; `last_error` says why).
+    #[schema(as = PrintJobStatus)]
+    pub Status {
+        Queued = "queued",
+        Sending = "sending",
+        Done = "done",
+        Failed = "failed",
     }
-
-    fn parse(value: &str) -> Status {
-        match value {
-            "sending" => Status::Sending,
-            "done" => Status::Done,
-            "failed" => Status::Failed,
-            _ => Status::Queued,
-        }
-    }
-}
+);
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewPrintJob {
@@ -114,7 +94,7 @@ struct JobRow {
     data: Option<String>,
     format: String,
     copies: i64,
-    status: String,
+    status: Status,
     attempts: i64,
     last_error: Option<String>,
     next_attempt_at: OffsetDateTime,
@@ -153,7 +133,7 @@ impl From<JobRow> for PrintJob {
             data: r.data.and_then(|d| serde_json::from_str(&d).ok()),
             format: parse_format(&r.format),
             copies: r.copies,
-            status: Status::parse(&r.status),
+            status: r.status,
             attempts: r.attempts,
             last_error: r.last_error,
             next_attempt_at: r.next_attempt_at,

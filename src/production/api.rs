@@ -13,7 +13,7 @@ use crate::api::schemas::routes;
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
 use crate::crm::visibility::Viewer;
-use crate::error::{Checks, Error};
+use crate::fulfilment::planning;
 use crate::production::{self, Completed, Completion, Filter, ProductionOrder, StatusChange};
 
 const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Rep, Role::Warehouse]);
@@ -37,21 +37,9 @@ async fn create(
     JsonBody(body): JsonBody<NewProductionOrder>,
 ) -> ApiResult<(StatusCode, Json<ProductionOrder>)> {
     p.check(PRODUCTION)?;
-    let mut checks = Checks::new();
-    checks.positive("quantity", body.quantity);
-    checks.finish()?;
-    crate::catalog::warehouses::get(&s.db, body.warehouse_id)
-        .await
-        .map_err(|_| {
-            Error::invalid(
-                "warehouse_id",
-                format!("no warehouse with id {}", body.warehouse_id),
-            )
-        })?;
-    let id =
-        production::create(&s.db, body.item_id, body.warehouse_id, body.quantity, None).await?;
-    crate::fulfilment::reconcile_components(&s.db, id).await?;
-    Ok((StatusCode::CREATED, Json(production::get(&s.db, id).await?)))
+    let order =
+        planning::plan_production(&s.db, body.item_id, body.warehouse_id, body.quantity).await?;
+    Ok((StatusCode::CREATED, Json(order)))
 }
 
 /// Production orders, by status, item, warehouse, or waiting for a decision.
@@ -79,7 +67,7 @@ async fn get(
     Id(id): Id,
 ) -> ApiResult<Json<ProductionOrder>> {
     p.check(READERS)?;
-    let mut order = production::get(&s.db, id).await?;
+    let mut order = production::get(&mut s.db.snapshot().await?, id).await?;
     crate::supply::hide_unseen_deals(&s.db, Viewer::scoped(&p), [&mut order.serves]).await?;
     Ok(Json(order))
 }
@@ -96,9 +84,9 @@ async fn set_status(
     JsonBody(body): JsonBody<StatusChange>,
 ) -> ApiResult<Json<ProductionOrder>> {
     p.check(PRODUCTION)?;
-    production::set_status(&s.db, id, body).await?;
-    crate::fulfilment::reconcile_components(&s.db, id).await?;
-    Ok(Json(production::get(&s.db, id).await?))
+    Ok(Json(
+        planning::set_production_status(&s.db, id, &body).await?,
+    ))
 }
 
 /// Complete (part of) an order: components consumed, output received (`production_output`),
@@ -114,7 +102,9 @@ async fn complete(
 ) -> ApiResult<Json<Completed>> {
     p.check(FLOOR)?;
     let actor = crate::stock::api::actor(&p);
-    Ok(Json(production::complete(&s.db, id, body, actor).await?))
+    Ok(Json(
+        planning::complete_production(&s.db, id, &body, actor).await?,
+    ))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,10 +1,12 @@
 //! Production orders: make an item, with the components of its bill of materials, for the deal
 //! lines (or parent orders) waiting for it. `planned` → `released` → `in_progress` → `done`, or
-//! `cancelled`. Completing (fully or partly) consumes the components and receives the output as
-//! a `production_output` movement in one transaction; the output is then reserved for the
-//! waiting deals, oldest first.
+//! `cancelled`. Production owns its orders and their components and makes every change to them
+//! in the caller's transaction; what an order serves is supply's, and deciding when to make
+//! something is the planning module's (`fulfilment::planning`).
 
 pub mod api;
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -12,47 +14,26 @@ use utoipa::ToSchema;
 
 use crate::catalog::items::{self, Source, Tracking};
 use crate::catalog::warehouses;
-use crate::db::{Arg, Db, Page, Paged, Where, now};
+use crate::db::{Arg, Db, Page, Paged, Tx, Where, now};
 use crate::error::{Checks, Error, Result};
 use crate::stock::batches::{self, NewBatch};
-use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
+use crate::stock::ledger::{self, Movement, MovementType, NewMovement};
 use crate::stock::operations::Actor;
-use crate::stock::reservations::{self, Holder};
-use crate::supply::Serves;
-use crate::{in_tx, on_read};
+use crate::stock::reservations::{self, BalanceKey, Holder, Reservation};
+use crate::supply::{self, Demand, Serves, Supplier};
+use crate::{bind_args, on_tx};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = ProductionStatus)]
-pub enum Status {
-    Planned,
-    Released,
-    InProgress,
-    Done,
-    Cancelled,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Planned => "planned",
-            Status::Released => "released",
-            Status::InProgress => "in_progress",
-            Status::Done => "done",
-            Status::Cancelled => "cancelled",
-        }
+crate::text_enum!(
+    /// Where a production order is.
+    #[schema(as = ProductionStatus)]
+    pub Status {
+        Planned = "planned",
+        Released = "released",
+        InProgress = "in_progress",
+        Done = "done",
+        Cancelled = "cancelled",
     }
-
-    fn parse(s: &str) -> Status {
-        match s {
-            "released" => Status::Released,
-            "in_progress" => Status::InProgress,
-            "done" => Status::Done,
-            "cancelled" => Status::Cancelled,
-            _ => Status::Planned,
-        }
-    }
-}
+);
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Component {
@@ -96,7 +77,7 @@ struct Row {
     warehouse_id: i64,
     quantity: i64,
     produced: i64,
-    status: String,
+    status: Status,
     needs_decision: bool,
     decision_note: Option<String>,
     planned_date: Option<Date>,
@@ -109,59 +90,125 @@ struct Row {
 const COLUMNS: &str = "id, item_id, warehouse_id, quantity, produced, status, needs_decision, \
     decision_note, planned_date, started_at, finished_at, certificate, created_at";
 
-async fn row(db: &Db, id: i64) -> Result<Row> {
-    on_read!(db, pool => {
+async fn row(tx: &mut Tx, id: i64) -> Result<Row> {
+    on_tx!(tx, tx => {
         sqlx::query_as::<_, Row>(&format!("select {COLUMNS} from production_orders where id = $1"))
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional(&mut *tx)
             .await?
     })
     .ok_or_else(|| Error::not_found("production order", id))
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<ProductionOrder> {
-    let r = row(db, id).await?;
-    let components = on_read!(db, pool => {
-        sqlx::query_as::<_, (i64, i64, i64)>(
-            "select item_id, quantity_per, consumed from production_components
-             where production_order_id = $1 order by item_id",
-        )
-        .bind(id)
-        .fetch_all(pool)
-        .await?
+/// One order with its components (required, consumed, reserved) and what it serves.
+pub async fn get(tx: &mut Tx, id: i64) -> Result<ProductionOrder> {
+    let row = row(tx, id).await?;
+    Ok(complete_rows(tx, vec![row]).await?.remove(0))
+}
+
+/// Orders by status, item, warehouse or need of a decision, paged by id; each page is read
+/// with four queries however many orders it holds.
+pub async fn list(db: &Db, filter: &Filter, page: Page) -> Result<Paged<ProductionOrder>> {
+    let mut w = Where::default();
+    w.add("id > $?", Arg::Int(page.after));
+    w.text("status = $?", filter.status.map(Status::as_str));
+    w.int("item_id = $?", filter.item_id);
+    w.int("warehouse_id = $?", filter.warehouse_id);
+    if let Some(flag) = filter.needs_decision {
+        w.clauses.push(format!("needs_decision = {flag}"));
+    }
+    let limit = w.next();
+    w.args.push(Arg::Int(page.fetch_limit()));
+    let sql = format!(
+        "select {COLUMNS} from production_orders where {} order by id limit ${limit}",
+        w.sql()
+    );
+    let mut tx = db.snapshot().await?;
+    let rows = on_tx!(&mut tx, tx => {
+        bind_args!(sqlx::query_as::<_, Row>(&sql), &w.args)
+            .fetch_all(&mut *tx)
+            .await?
     });
-    let held = reservations::of_order(db, id).await?;
-    let serves = crate::supply::of_supply(db, Some(id), None).await?;
-    Ok(ProductionOrder {
-        components: components
-            .into_iter()
-            .map(|(item_id, quantity_per, consumed)| Component {
-                item_id,
-                quantity_per,
-                required: quantity_per.saturating_mul(r.quantity),
-                consumed,
-                reserved: held
-                    .iter()
-                    .filter(|h| h.item_id == item_id)
-                    .map(|h| h.quantity)
-                    .sum(),
-            })
-            .collect(),
-        serves: serves.iter().map(Serves::from).collect(),
-        id: r.id,
-        item_id: r.item_id,
-        warehouse_id: r.warehouse_id,
-        quantity: r.quantity,
-        produced: r.produced,
-        status: Status::parse(&r.status),
-        needs_decision: r.needs_decision,
-        decision_note: r.decision_note,
-        planned_date: r.planned_date,
-        started_at: r.started_at,
-        finished_at: r.finished_at,
-        certificate: r.certificate,
-        created_at: r.created_at,
+    let paged = Paged::from_rows(rows, page, |r| r.id);
+    Ok(Paged {
+        items: complete_rows(&mut tx, paged.items).await?,
+        next_after: paged.next_after,
     })
+}
+
+/// Components, reservations and demands of the orders, each read once for all of them.
+async fn complete_rows(tx: &mut Tx, rows: Vec<Row>) -> Result<Vec<ProductionOrder>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let sql = format!(
+        "select production_order_id, item_id, quantity_per, consumed from production_components
+         where production_order_id in ({}) order by production_order_id, item_id",
+        crate::db::placeholders(1, ids.len())
+    );
+    let components = on_tx!(tx, tx => {
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, i64)>(&sql);
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *tx).await?
+    });
+    let mut held: HashMap<i64, Vec<Reservation>> = HashMap::new();
+    for r in reservations::of_orders(tx, &ids).await? {
+        held.entry(r.production_order_id.unwrap_or_default())
+            .or_default()
+            .push(r);
+    }
+    let mut serves: HashMap<i64, Vec<Demand>> = HashMap::new();
+    for d in supply::of_production_orders(tx, &ids).await? {
+        serves
+            .entry(d.production_order_id.unwrap_or_default())
+            .or_default()
+            .push(d);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let held = held.remove(&r.id).unwrap_or_default();
+            ProductionOrder {
+                components: components
+                    .iter()
+                    .filter(|c| c.0 == r.id)
+                    .map(|&(_, item_id, quantity_per, consumed)| Component {
+                        item_id,
+                        quantity_per,
+                        required: quantity_per.saturating_mul(r.quantity),
+                        consumed,
+                        reserved: held
+                            .iter()
+                            .filter(|h| h.item_id == item_id)
+                            .map(|h| h.quantity)
+                            .sum(),
+                    })
+                    .collect(),
+                serves: serves
+                    .remove(&r.id)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(Serves::from)
+                    .collect(),
+                id: r.id,
+                item_id: r.item_id,
+                warehouse_id: r.warehouse_id,
+                quantity: r.quantity,
+                produced: r.produced,
+                status: r.status,
+                needs_decision: r.needs_decision,
+                decision_note: r.decision_note,
+                planned_date: r.planned_date,
+                started_at: r.started_at,
+                finished_at: r.finished_at,
+                certificate: r.certificate,
+                created_at: r.created_at,
+            }
+        })
+        .collect())
 }
 
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
@@ -173,37 +220,36 @@ pub struct Filter {
     pub needs_decision: Option<bool>,
 }
 
-pub async fn list(db: &Db, filter: &Filter, page: Page) -> Result<Paged<ProductionOrder>> {
-    let mut w = Where::default();
-    w.text("status = $?", filter.status.map(Status::as_str));
-    w.int("item_id = $?", filter.item_id);
-    w.int("warehouse_id = $?", filter.warehouse_id);
-    if let Some(flag) = filter.needs_decision {
-        w.clauses.push(format!("needs_decision = {flag}"));
-    }
-    let paged = crate::db::page_ids(db, "production_orders", w, page).await?;
-    let mut items = Vec::with_capacity(paged.items.len());
-    for id in paged.items {
-        items.push(get(db, id).await?);
-    }
-    Ok(Paged {
-        items,
-        next_after: paged.next_after,
-    })
-}
-
 /// A new order for `quantity` of a manufactured item, with its bill of materials, serving
-/// `demand` (when given): one transaction. Returns the order id.
+/// `demand` (when given), in the caller's transaction. `db` reads the item master. Refuses,
+/// naming the field, an item that is not manufactured and a quantity that is not positive.
+/// Returns the order id.
 pub async fn create(
+    tx: &mut Tx,
     db: &Db,
     item_id: i64,
     warehouse_id: i64,
     quantity: i64,
     demand: Option<Holder>,
 ) -> Result<i64> {
-    let item = items::get(db, item_id)
-        .await
-        .map_err(|_| Error::invalid("item_id", format!("no item with id {item_id}")))?;
+    let mut checks = Checks::new();
+    checks.positive("quantity", quantity);
+    checks.check(
+        quantity <= ledger::MAX_QUANTITY,
+        "quantity",
+        "is larger than any stock can be",
+    );
+    checks.finish()?;
+    let item = match items::get(db, item_id).await {
+        Ok(item) => item,
+        Err(Error::NotFound { .. }) => {
+            return Err(Error::invalid(
+                "item_id",
+                format!("no item with id {item_id}"),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
     if item.source != Source::Manufactured {
         return Err(Error::invalid(
             "item_id",
@@ -215,15 +261,16 @@ pub async fn create(
     let planned = item
         .lead_time_days
         .and_then(|d| crate::days::add(at.date(), d));
-    let id = in_tx!(db, tx => {
+    let id = on_tx!(tx, tx => {
         let id: i64 = sqlx::query_scalar(
             "insert into production_orders (item_id, warehouse_id, quantity, produced, status,
                  needs_decision, planned_date, created_at, updated_at)
-             values ($1, $2, $3, 0, 'planned', false, $4, $5, $5) returning id",
+             values ($1, $2, $3, 0, $4, false, $5, $6, $6) returning id",
         )
         .bind(item_id)
         .bind(warehouse_id)
         .bind(quantity)
+        .bind(Status::Planned)
         .bind(planned)
         .bind(at)
         .fetch_one(&mut *tx)
@@ -239,76 +286,118 @@ pub async fn create(
             .execute(&mut *tx)
             .await?;
         }
-        if let Some(holder) = demand {
-            let (deal_id, line_id, parent) = match holder {
-                Holder::DealLine { deal_id, line_id } => (Some(deal_id), Some(line_id), None),
-                Holder::Component { order_id, .. } => (None, None, Some(order_id)),
-            };
-            sqlx::query(
-                "insert into supply_demands (production_order_id, deal_id, deal_line_id,
-                     for_production_order_id, item_id, quantity, allocated, created_at)
-                 values ($1, $2, $3, $4, $5, $6, 0, $7)",
-            )
-            .bind(id)
-            .bind(deal_id)
-            .bind(line_id)
-            .bind(parent)
-            .bind(item_id)
-            .bind(quantity)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        }
         id
     });
+    if let Some(holder) = demand {
+        supply::add(tx, Supplier::ProductionOrder(id), holder, item_id, quantity).await?;
+    }
     Ok(id)
 }
 
-/// Adds `quantity` to a planned order and to its demand (a line grew before production
-/// started). Returns false when the order is no longer planned.
-pub async fn grow(db: &Db, order_id: i64, demand_id: i64, quantity: i64) -> Result<bool> {
+/// Adds `quantity` to a planned order for `holder` (a line grew before production started).
+/// False when the order is no longer planned.
+pub async fn grow(
+    tx: &mut Tx,
+    order_id: i64,
+    holder: Holder,
+    item_id: i64,
+    quantity: i64,
+) -> Result<bool> {
     let at = now();
-    let grown = in_tx!(db, tx => {
-        let changed = sqlx::query(
+    let changed = on_tx!(tx, tx => {
+        sqlx::query(
             "update production_orders set quantity = quantity + $1, updated_at = $2
-             where id = $3 and status = 'planned'",
+             where id = $3 and status = $4",
         )
         .bind(quantity)
         .bind(at)
         .bind(order_id)
+        .bind(Status::Planned)
         .execute(&mut *tx)
         .await?
-        .rows_affected();
-        if changed == 1 {
-            sqlx::query("update supply_demands set quantity = quantity + $1 where id = $2")
-                .bind(quantity)
-                .bind(demand_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        changed == 1
+        .rows_affected()
     });
-    Ok(grown)
+    if changed == 1 {
+        supply::add(
+            tx,
+            Supplier::ProductionOrder(order_id),
+            holder,
+            item_id,
+            quantity,
+        )
+        .await?;
+    }
+    Ok(changed == 1)
 }
 
-/// What each component still needs reserved for an order: quantity_per × what is left to make.
-pub async fn component_needs(db: &Db, order_id: i64) -> Result<Vec<(i64, i64, i64)>> {
-    let r = row(db, order_id).await?;
-    let left = match Status::parse(&r.status) {
+/// Takes `by` off an order that has not started (planned or released); an order left with
+/// nothing to make is cancelled (done, when some was made). False when it started meanwhile.
+pub async fn shrink(tx: &mut Tx, order_id: i64, by: i64) -> Result<bool> {
+    let at = now();
+    let changed = on_tx!(tx, tx => {
+        sqlx::query(
+            "update production_orders set quantity = quantity - $1,
+                 status = case when quantity - $1 <= produced and produced = 0 then $5
+                               when quantity - $1 <= produced then $6 else status end,
+                 updated_at = $2
+             where id = $3 and status in ($4, $7) and quantity >= $1",
+        )
+        .bind(by)
+        .bind(at)
+        .bind(order_id)
+        .bind(Status::Planned)
+        .bind(Status::Cancelled)
+        .bind(Status::Done)
+        .bind(Status::Released)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    });
+    Ok(changed == 1)
+}
+
+/// Flags a started order whose demand shrank: someone decides what happens to its output.
+pub async fn flag(tx: &mut Tx, order_id: i64, note: &str) -> Result<()> {
+    let at = now();
+    on_tx!(tx, tx => {
+        sqlx::query(
+            "update production_orders set needs_decision = true, decision_note = $1, updated_at = $2
+             where id = $3",
+        )
+        .bind(note)
+        .bind(at)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+    });
+    Ok(())
+}
+
+/// What each component still needs reserved for an order: (component item, quantity_per ×
+/// what is left to make, warehouse); nothing once it is done or cancelled.
+pub async fn component_needs(tx: &mut Tx, order_id: i64) -> Result<Vec<(i64, i64, i64)>> {
+    let r = row(tx, order_id).await?;
+    let left = match r.status {
         Status::Done | Status::Cancelled => 0,
         _ => (r.quantity - r.produced).max(0),
     };
-    let components = on_read!(db, pool => {
+    components_for(tx, &r, left).await
+}
+
+/// (component item, needed for `quantity` finished units, warehouse), in item order.
+async fn components_for(tx: &mut Tx, r: &Row, quantity: i64) -> Result<Vec<(i64, i64, i64)>> {
+    let components = on_tx!(tx, tx => {
         sqlx::query_as::<_, (i64, i64)>(
-            "select item_id, quantity_per from production_components where production_order_id = $1",
+            "select item_id, quantity_per from production_components where production_order_id = $1
+             order by item_id",
         )
-        .bind(order_id)
-        .fetch_all(pool)
+        .bind(r.id)
+        .fetch_all(&mut *tx)
         .await?
     });
     Ok(components
         .into_iter()
-        .map(|(item, per)| (item, per.saturating_mul(left), r.warehouse_id))
+        .map(|(item, per)| (item, per.saturating_mul(quantity), r.warehouse_id))
         .collect())
 }
 
@@ -322,9 +411,11 @@ pub struct StatusChange {
     pub decision_note: Option<String>,
 }
 
-/// Moves an order along: planned → released → in_progress; any not done → cancelled.
-pub async fn set_status(db: &Db, id: i64, change: StatusChange) -> Result<()> {
-    let current = Status::parse(&row(db, id).await?.status);
+/// Moves an order along: planned → released → in_progress; any not done → cancelled. The
+/// change is conditional on the status it was read with: a change that lost a race is a
+/// conflict, never a silent success.
+pub async fn set_status(tx: &mut Tx, id: i64, change: &StatusChange) -> Result<()> {
+    let current = row(tx, id).await?.status;
     let allowed = match change.status {
         Status::Released => current == Status::Planned,
         Status::InProgress => matches!(current, Status::Planned | Status::Released),
@@ -342,22 +433,30 @@ pub async fn set_status(db: &Db, id: i64, change: StatusChange) -> Result<()> {
         ));
     }
     let at = now();
-    in_tx!(db, tx => {
+    let changed = on_tx!(tx, tx => {
         sqlx::query(
             "update production_orders set status = $1, updated_at = $2,
-                 started_at = case when $1 = 'in_progress' and started_at is null then $2 else started_at end,
+                 started_at = case when $1 = $6 and started_at is null then $2 else started_at end,
                  needs_decision = case when $3 is null then needs_decision else false end,
                  decision_note = coalesce($3, decision_note)
              where id = $4 and status = $5",
         )
-        .bind(change.status.as_str())
+        .bind(change.status)
         .bind(at)
         .bind(change.decision_note.as_deref())
         .bind(id)
-        .bind(current.as_str())
+        .bind(current)
+        .bind(Status::InProgress)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected()
     });
+    if changed != 1 {
+        return Err(Error::conflict(
+            "status",
+            format!("production order {id} changed meanwhile: read it again"),
+        ));
+    }
     Ok(())
 }
 
@@ -387,10 +486,67 @@ pub struct Completed {
     pub allocated: i64,
 }
 
-/// Completes (part of) an order: consumes components (from what is reserved for the order,
-/// then from free stock by FEFO), receives the output, all in one transaction; then reserves
-/// the output for the deals waiting for it, oldest first.
-pub async fn complete(db: &Db, id: i64, c: Completion, actor: Actor) -> Result<Completed> {
+/// What completing an order posted: its movements and how much of the output went to waiting
+/// demands.
+pub struct Output {
+    pub movements: Vec<Movement>,
+    pub allocated: i64,
+}
+
+/// Completes (part of) an order in the caller's transaction: consumes components (from what
+/// is reserved for the order, then from free stock by FEFO), receives the output (naming the
+/// deals it is for), records what was made and consumed, and reserves the output for the
+/// demands waiting for it, oldest first. `db` reads master data.
+pub async fn complete(
+    tx: &mut Tx,
+    db: &Db,
+    id: i64,
+    c: &Completion,
+    actor: Actor,
+) -> Result<Output> {
+    check_completion(c)?;
+    let order = row(tx, id).await?;
+    if matches!(order.status, Status::Done | Status::Cancelled) {
+        return Err(Error::conflict(
+            "status",
+            format!("production order {id} is {}", order.status.as_str()),
+        ));
+    }
+    check_location(db, c.location_id, order.warehouse_id).await?;
+    let item = items::get(db, order.item_id).await?;
+    let posting = Posting {
+        order_id: id,
+        actor,
+    };
+    let mut movements = consumption(tx, &posting, &order, c.quantity).await?;
+    let batch_id = output_batch(tx, db, &order, &item, c).await?;
+    movements.extend(output(tx, &posting, &order, c, batch_id).await?);
+    record_made(tx, &order, c).await?;
+    if let (Some(batch), Some(certificate)) = (batch_id, &c.certificate) {
+        // The output batch carries the certificate too: shipping checks the batch.
+        batches::set_certificate_in(tx, batch, certificate).await?;
+    }
+    let posted = ledger::post_in(tx, movements).await?;
+    record_consumed(tx, id, &posted).await?;
+    let allocated = supply::allocate_output(
+        tx,
+        Supplier::ProductionOrder(id),
+        BalanceKey {
+            item_id: item.id,
+            warehouse_id: order.warehouse_id,
+            location_id: c.location_id,
+            batch_id,
+        },
+        c.quantity,
+    )
+    .await?;
+    Ok(Output {
+        movements: posted,
+        allocated,
+    })
+}
+
+fn check_completion(c: &Completion) -> Result<()> {
     let mut checks = Checks::new();
     checks.positive("quantity", c.quantity);
     checks.check(
@@ -399,223 +555,236 @@ pub async fn complete(db: &Db, id: i64, c: Completion, actor: Actor) -> Result<C
         "is larger than any stock can be",
     );
     checks.opt_text("certificate", c.certificate.as_deref(), 200);
-    checks.finish()?;
-    let order = row(db, id).await?;
-    let status = Status::parse(&order.status);
-    if matches!(status, Status::Done | Status::Cancelled) {
-        return Err(Error::conflict(
-            "status",
-            format!("production order {id} is {}", status.as_str()),
-        ));
-    }
-    let location = warehouses::location(db, c.location_id).await.map_err(|_| {
-        Error::invalid(
-            "location_id",
-            format!("no location with id {}", c.location_id),
-        )
-    })?;
-    if location.warehouse_id != order.warehouse_id {
+    checks.finish()
+}
+
+/// The output goes to a location of the order's warehouse.
+async fn check_location(db: &Db, location_id: i64, warehouse_id: i64) -> Result<()> {
+    let location = match warehouses::location(db, location_id).await {
+        Ok(location) => location,
+        Err(Error::NotFound { .. }) => {
+            return Err(Error::invalid(
+                "location_id",
+                format!("no location with id {location_id}"),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    if location.warehouse_id != warehouse_id {
         return Err(Error::invalid(
             "location_id",
             format!(
-                "location {} is not in the order's warehouse {}",
-                location.code, order.warehouse_id
+                "location {} is not in the order's warehouse {warehouse_id}",
+                location.code
             ),
         ));
     }
-    let item = items::get(db, order.item_id).await?;
+    Ok(())
+}
+
+/// Who completes which order: what every movement of a completion carries.
+struct Posting {
+    order_id: i64,
+    actor: Actor,
+}
+
+impl Posting {
+    fn movement(
+        &self,
+        key: BalanceKey,
+        quantity: i64,
+        kind: MovementType,
+        deal_id: Option<i64>,
+    ) -> NewMovement {
+        NewMovement {
+            item_id: key.item_id,
+            batch_id: key.batch_id,
+            warehouse_id: key.warehouse_id,
+            location_id: key.location_id,
+            quantity,
+            kind,
+            user_id: self.actor.user_id,
+            device_id: self.actor.device_id,
+            document_type: Some("production_order".into()),
+            document_id: Some(self.order_id),
+            deal_id,
+            note: None,
+            reservation_id: None,
+        }
+    }
+}
+
+/// The components `quantity` finished units consume: what is reserved for the order first
+/// (earliest expiry first), then free stock in FEFO order; a conflict naming the component
+/// when the warehouse is short.
+async fn consumption(
+    tx: &mut Tx,
+    posting: &Posting,
+    order: &Row,
+    quantity: i64,
+) -> Result<Vec<NewMovement>> {
     let today = now().date();
+    let held = reservations::of_order(tx, order.id).await?;
     let mut movements = Vec::new();
-    let movement = |item_id, batch_id, warehouse_id, location_id, quantity, kind| NewMovement {
-        item_id,
-        batch_id,
-        warehouse_id,
-        location_id,
-        quantity,
-        kind,
-        user_id: actor.user_id,
-        device_id: actor.device_id,
-        document_type: Some("production_order".into()),
-        document_id: Some(id),
-        deal_id: None,
-        note: None,
-        reservation_id: None,
-    };
-    // Components: what is reserved for this order first (earliest expiry first), then free
-    // stock in FEFO order.
-    let held = reservations::of_order(db, id).await?;
-    for (component, needed, warehouse) in component_needs_for(db, id, c.quantity).await? {
+    for (component, needed, warehouse) in components_for(tx, order, quantity).await? {
         let mut left = needed;
         for r in held.iter().filter(|r| r.item_id == component) {
             let take = left.min(r.quantity);
             if take == 0 {
                 break;
             }
-            let mut m = movement(
-                component,
-                r.batch_id,
-                r.warehouse_id,
-                r.location_id,
-                -take,
-                MovementType::ProductionConsumption,
-            );
+            let mut m = posting.movement(r.key(), -take, MovementType::ProductionConsumption, None);
             m.reservation_id = Some(r.id);
             movements.push(m);
             left -= take;
         }
-        if left > 0 {
-            let plan = ledger::plan(db, component, warehouse, left, today, None).await?;
-            if plan.short > 0 {
-                return Err(Error::conflict(
-                    "quantity",
-                    format!(
-                        "component item {component}: {needed} needed, {} short in warehouse {warehouse}",
-                        plan.short
-                    ),
-                ));
-            }
-            for pick in plan.picks {
-                movements.push(movement(
-                    component,
-                    pick.batch_id,
-                    warehouse,
-                    pick.location_id,
-                    -pick.quantity,
-                    MovementType::ProductionConsumption,
-                ));
-            }
+        if left == 0 {
+            continue;
+        }
+        let plan = ledger::plan(tx, component, warehouse, left, today, None).await?;
+        if plan.short > 0 {
+            return Err(Error::conflict(
+                "quantity",
+                format!(
+                    "component item {component}: {needed} needed, {} short in warehouse {warehouse}",
+                    plan.short
+                ),
+            ));
+        }
+        for pick in plan.picks {
+            let key = BalanceKey {
+                item_id: component,
+                warehouse_id: warehouse,
+                location_id: pick.location_id,
+                batch_id: pick.batch_id,
+            };
+            movements.push(posting.movement(
+                key,
+                -pick.quantity,
+                MovementType::ProductionConsumption,
+                None,
+            ));
         }
     }
-    let batch_id = match item.tracking {
-        Tracking::None => None,
-        _ => {
-            let code = c
-                .batch
-                .clone()
-                .filter(|b| !b.trim().is_empty())
-                .unwrap_or_else(|| format!("PO-{id}"));
-            let batch = batches::find_or_create(
-                db,
-                NewBatch {
-                    item_id: item.id,
-                    code,
-                    expiry_date: c.expiry,
-                    production_date: Some(today),
-                    received_at: None,
-                },
-            )
-            .await
-            .map_err(|e| match e {
-                Error::Validation(mut v) => {
-                    for f in &mut v {
-                        f.field = "batch".into();
-                    }
-                    Error::Validation(v)
-                }
-                other => other,
-            })?;
-            Some(batch.id)
-        }
+    Ok(movements)
+}
+
+/// The batch the output goes into (batch-tracked items): the one given, else `PO-<order id>`.
+async fn output_batch(
+    tx: &mut Tx,
+    db: &Db,
+    order: &Row,
+    item: &items::Item,
+    c: &Completion,
+) -> Result<Option<i64>> {
+    if item.tracking == Tracking::None {
+        return Ok(None);
+    }
+    let code = c
+        .batch
+        .clone()
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| format!("PO-{}", order.id));
+    let new = NewBatch {
+        item_id: item.id,
+        code,
+        expiry_date: c.expiry,
+        production_date: Some(now().date()),
+        received_at: None,
     };
-    // The output names the deals it is made for (one movement per deal), as every movement made
-    // for a deal does; what no deal waits for is made to stock.
-    let demands = crate::supply::of_supply(db, Some(id), None).await?;
-    for (deal_id, quantity) in crate::supply::split_by_deal(&demands, c.quantity) {
-        let mut m = movement(
-            item.id,
-            batch_id,
-            order.warehouse_id,
-            c.location_id,
-            quantity,
-            MovementType::ProductionOutput,
-        );
-        m.deal_id = deal_id;
-        movements.push(m);
+    match batches::find_or_create_in(tx, db, new).await {
+        Ok(batch) => Ok(Some(batch.id)),
+        Err(Error::Validation(mut errors)) => {
+            for e in &mut errors {
+                e.field = "batch".into();
+            }
+            Err(Error::Validation(errors))
+        }
+        Err(e) => Err(e),
     }
+}
+
+/// The output, one movement per deal it is made for (what each still waits for, oldest
+/// demand first, as it is allocated) and one for what no deal waits for: every movement made
+/// for a deal names the deal.
+async fn output(
+    tx: &mut Tx,
+    posting: &Posting,
+    order: &Row,
+    c: &Completion,
+    batch_id: Option<i64>,
+) -> Result<Vec<NewMovement>> {
+    let demands = supply::of_supplier(tx, Supplier::ProductionOrder(order.id)).await?;
+    let key = BalanceKey {
+        item_id: order.item_id,
+        warehouse_id: order.warehouse_id,
+        location_id: c.location_id,
+        batch_id,
+    };
+    Ok(supply::split_by_deal(&demands, c.quantity)
+        .into_iter()
+        .map(|(deal_id, quantity)| {
+            posting.movement(key, quantity, MovementType::ProductionOutput, deal_id)
+        })
+        .collect())
+}
+
+/// What was made: `produced` grows (the order is done once it reaches its quantity), guarded
+/// by the quantity read, so two completions of one order never both count.
+async fn record_made(tx: &mut Tx, order: &Row, c: &Completion) -> Result<()> {
     let at = now();
-    let mut guards = vec![Guard::before(
-        "update production_orders set produced = produced + $1,
-                 status = case when produced + $1 >= quantity then 'done' else 'in_progress' end,
+    let changed = on_tx!(tx, tx => {
+        sqlx::query(
+            "update production_orders set produced = produced + $1,
+                 status = case when produced + $1 >= quantity then $6 else $7 end,
                  started_at = coalesce(started_at, $2),
                  finished_at = case when produced + $1 >= quantity then $2 else finished_at end,
                  certificate = coalesce($3, certificate),
                  updated_at = $2
-             where id = $4 and produced = $5 and status in ('planned', 'released', 'in_progress')",
-        vec![
-            Arg::Int(c.quantity),
-            Arg::Time(at),
-            match &c.certificate {
-                Some(t) => Arg::Text(t.trim().to_string()),
-                None => Arg::OptText(None),
-            },
-            Arg::Int(id),
-            Arg::Int(order.produced),
-        ],
-        Error::conflict(
+             where id = $4 and produced = $5 and status in ($8, $9, $7)",
+        )
+        .bind(c.quantity)
+        .bind(at)
+        .bind(c.certificate.as_deref().map(str::trim))
+        .bind(order.id)
+        .bind(order.produced)
+        .bind(Status::Done)
+        .bind(Status::InProgress)
+        .bind(Status::Planned)
+        .bind(Status::Released)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    });
+    if changed != 1 {
+        return Err(Error::conflict(
             "status",
-            format!("production order {id} changed meanwhile: complete it again"),
-        ),
-    )];
-    if let (Some(batch), Some(certificate)) = (batch_id, &c.certificate) {
-        // The output batch carries the certificate too: shipping checks the batch.
-        guards.push(Guard::after(
-            "update batches set certificate = $1 where id = $2",
-            vec![Arg::Text(certificate.trim().to_string()), Arg::Int(batch)],
-            Error::Internal(anyhow::anyhow!("batch {batch} vanished")),
+            format!(
+                "production order {} changed meanwhile: complete it again",
+                order.id
+            ),
         ));
     }
-    let posted = ledger::post_with(db, movements, guards).await?;
-    // Consumed components are recorded on the order.
+    Ok(())
+}
+
+/// Consumed components are recorded on the order.
+async fn record_consumed(tx: &mut Tx, order_id: i64, posted: &[Movement]) -> Result<()> {
     for m in posted
         .iter()
         .filter(|m| m.kind == MovementType::ProductionConsumption)
     {
-        in_tx!(db, tx => {
+        on_tx!(tx, tx => {
             sqlx::query(
                 "update production_components set consumed = consumed + $1
                  where production_order_id = $2 and item_id = $3",
             )
             .bind(-m.quantity)
-            .bind(id)
+            .bind(order_id)
             .bind(m.item_id)
             .execute(&mut *tx)
             .await?;
         });
     }
-    let output = crate::stock::reservations::BalanceKey {
-        item_id: item.id,
-        warehouse_id: order.warehouse_id,
-        location_id: c.location_id,
-        batch_id,
-    };
-    let allocated = crate::supply::allocate_output(db, Some(id), None, output, c.quantity).await?;
-    // A finished order's leftover component reservations go back.
-    crate::fulfilment::reconcile_components(db, id).await?;
-    Ok(Completed {
-        order: get(db, id).await?,
-        movements: posted,
-        allocated,
-    })
-}
-
-/// (component item, needed for `quantity` finished units, warehouse).
-async fn component_needs_for(
-    db: &Db,
-    order_id: i64,
-    quantity: i64,
-) -> Result<Vec<(i64, i64, i64)>> {
-    let r = row(db, order_id).await?;
-    let components = on_read!(db, pool => {
-        sqlx::query_as::<_, (i64, i64)>(
-            "select item_id, quantity_per from production_components where production_order_id = $1
-             order by item_id",
-        )
-        .bind(order_id)
-        .fetch_all(pool)
-        .await?
-    });
-    Ok(components
-        .into_iter()
-        .map(|(item, per)| (item, per.saturating_mul(quantity), r.warehouse_id))
-        .collect())
+    Ok(())
 }

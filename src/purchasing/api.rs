@@ -10,6 +10,7 @@ use crate::api::schemas::routes;
 use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
 use crate::crm::visibility::Viewer;
+use crate::fulfilment::planning;
 use crate::purchasing::{self, Filter, PurchaseOrder, PurchaseReceipt, Received, StatusChange};
 
 const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Rep, Role::Warehouse]);
@@ -41,7 +42,7 @@ async fn get(
     Id(id): Id,
 ) -> ApiResult<Json<PurchaseOrder>> {
     p.check(READERS)?;
-    let mut order = purchasing::get(&s.db, id).await?;
+    let mut order = purchasing::get(&mut s.db.snapshot().await?, id).await?;
     crate::supply::hide_unseen_deals(&s.db, Viewer::scoped(&p), [&mut order.serves]).await?;
     Ok(Json(order))
 }
@@ -58,8 +59,7 @@ async fn set_status(
     JsonBody(body): JsonBody<StatusChange>,
 ) -> ApiResult<Json<PurchaseOrder>> {
     p.check(BUYERS)?;
-    purchasing::set_status(&s.db, id, body).await?;
-    Ok(Json(purchasing::get(&s.db, id).await?))
+    Ok(Json(planning::set_purchase_status(&s.db, id, &body).await?))
 }
 
 /// Receive goods of the order (by line or by scan, partly or fully): posted as a receipt with
@@ -81,8 +81,9 @@ async fn receive(
             line.scan = Some(s.scanning.normalize_for(&caller, raw));
         }
     }
+    let actor = crate::stock::api::actor(&p);
     Ok(Json(
-        purchasing::receive(&s.db, id, body, p.user_id(), p.device_id()).await?,
+        planning::receive_purchase(&s.db, id, body, actor).await?,
     ))
 }
 

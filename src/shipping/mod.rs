@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::db::{Arg, Db, now};
+use crate::db::{Db, Tx, now};
 use crate::error::{Checks, Error, Result};
-use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
+use crate::stock::ledger::{self, Movement, MovementType, NewMovement};
 use crate::stock::operations::Actor;
-use crate::{in_tx, on_read};
+use crate::{in_tx, on_read, on_tx};
 
 /// Goods going into a parcel: scanned (`scan`: a GS1 code with GTIN and batch, or an
 /// EAN/alias with `batch`; `quantity` counts packs, default 1) or given (`item_id`, `batch` or
@@ -574,46 +574,21 @@ async fn parcels_of(db: &Db, shipment_id: i64) -> Result<Vec<Parcel>> {
         .collect())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = ShipmentStatus)]
-pub enum Status {
-    Draft,
-    Packed,
-    Dispatched,
-    InTransit,
-    Delivered,
-    FailedDelivery,
-    Returned,
-}
+crate::text_enum!(
+    /// Where a shipment is: being packed, on its way, and how it ended.
+    #[schema(as = ShipmentStatus)]
+    pub Status {
+        Draft = "draft",
+        Packed = "packed",
+        Dispatched = "dispatched",
+        InTransit = "in_transit",
+        Delivered = "delivered",
+        FailedDelivery = "failed_delivery",
+        Returned = "returned",
+    }
+);
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Draft => "draft",
-            Status::Packed => "packed",
-            Status::Dispatched => "dispatched",
-            Status::InTransit => "in_transit",
-            Status::Delivered => "delivered",
-            Status::FailedDelivery => "failed_delivery",
-            Status::Returned => "returned",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        [
-            Status::Draft,
-            Status::Packed,
-            Status::Dispatched,
-            Status::InTransit,
-            Status::Delivered,
-            Status::FailedDelivery,
-            Status::Returned,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
-
     /// The statuses a shipment may go to from this one (after dispatch, through the API or the
     /// carrier's webhook).
     fn next(self) -> &'static [Status] {
@@ -626,19 +601,15 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ServiceLevel {
-    Express,
-    Economy,
-}
+crate::text_enum!(
+    /// How fast the carrier delivers.
+    pub ServiceLevel { Express = "express", Economy = "economy" }
+);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PaidBy {
-    Sender,
-    Recipient,
-}
+crate::text_enum!(
+    /// Who pays for the shipping.
+    pub PaidBy { Sender = "sender", Recipient = "recipient" }
+);
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct ShipTo {
@@ -701,14 +672,14 @@ pub struct Shipment {
     pub warehouse_id: i64,
     pub status: Status,
     pub carrier: String,
-    pub service_level: String,
+    pub service_level: ServiceLevel,
     pub tracking_number: Option<String>,
     pub ship_to: ShipTo,
     pub cod_amount: Option<i64>,
     pub cod_currency: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub cod_collected_at: Option<OffsetDateTime>,
-    pub paid_by: String,
+    pub paid_by: PaidBy,
     pub parcels: Vec<Parcel>,
     pub events: Vec<Event>,
 }
@@ -718,16 +689,16 @@ struct ShipmentRow {
     id: i64,
     deal_id: i64,
     warehouse_id: i64,
-    status: String,
+    status: Status,
     carrier: String,
-    service_level: String,
+    service_level: ServiceLevel,
     tracking_number: Option<String>,
     ship_to_name: String,
     ship_to_address: String,
     cod_amount: Option<i64>,
     cod_currency: Option<String>,
     cod_collected_at: Option<OffsetDateTime>,
-    paid_by: String,
+    paid_by: PaidBy,
 }
 
 /// The warehouse of a shipment given none: its first parcel's, else the deal's (set when it
@@ -860,12 +831,12 @@ pub async fn create(db: &Db, mut new: NewShipment, user_id: Option<i64>) -> Resu
         .bind(new.warehouse_id)
         .bind(status.as_str())
         .bind(&carrier)
-        .bind(match new.service_level { ServiceLevel::Express => "express", ServiceLevel::Economy => "economy" })
+        .bind(new.service_level)
         .bind(ship_to.name.trim())
         .bind(ship_to.address.trim())
         .bind(new.cod_amount)
         .bind(new.cod_amount.map(|_| currency.clone()))
-        .bind(match new.paid_by { PaidBy::Sender => "sender", PaidBy::Recipient => "recipient" })
+        .bind(new.paid_by)
         .bind(user_id)
         .bind(at)
         .fetch_one(&mut *tx)
@@ -923,7 +894,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Shipment> {
         id: r.id,
         deal_id: r.deal_id,
         warehouse_id: r.warehouse_id,
-        status: Status::parse(&r.status).unwrap_or(Status::Draft),
+        status: r.status,
         carrier: r.carrier,
         service_level: r.service_level,
         tracking_number: r.tracking_number,
@@ -1018,25 +989,28 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
     }
     let tracking = carrier.book(&shipment).await?;
     let at = now();
-    let posted = ledger::post_with(
-        db,
-        movements,
-        vec![
-            Guard::before(
-                "update shipments set status = 'dispatched', tracking_number = $1, updated_at = $2
-                 where id = $3 and status = 'packed'",
-                vec![Arg::Text(tracking), Arg::Time(at), Arg::Int(id)],
-                Error::conflict("status", format!("shipment {id} changed meanwhile")),
-            ),
-            Guard::before(
-                "insert into shipment_events (shipment_id, status, source, note, at)
-                 values ($1, 'dispatched', 'api', null, $2)",
-                vec![Arg::Int(id), Arg::Time(at)],
-                Error::Internal(anyhow::anyhow!("shipment event")),
-            ),
-        ],
-    )
-    .await?;
+    let mut tx = db.begin().await?;
+    let changed = on_tx!(&mut tx, conn => {
+        sqlx::query(
+            "update shipments set status = 'dispatched', tracking_number = $1, updated_at = $2
+             where id = $3 and status = 'packed'",
+        )
+        .bind(&tracking)
+        .bind(at)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    if changed == 0 {
+        return Err(Error::conflict(
+            "status",
+            format!("shipment {id} changed meanwhile"),
+        ));
+    }
+    record_event(&mut tx, id, Status::Dispatched, "api", None, at).await?;
+    let posted = ledger::post_in(&mut tx, movements).await?;
+    tx.commit().await?;
     Ok((get(db, id).await?, posted))
 }
 
@@ -1071,29 +1045,33 @@ async fn certificate_check(db: &Db, item_id: i64, batch_id: Option<i64>) -> Resu
     Ok(())
 }
 
-/// A status change after dispatch, from the API or the carrier. Delivering a cash-on-delivery
-/// shipment records the payment as collected.
-pub async fn set_status(
-    db: &Db,
+/// A status change after dispatch, from the API or the carrier, in the caller's transaction.
+/// Delivering a cash-on-delivery shipment records the payment as collected. Answers the deal
+/// the shipment belongs to: what follows (the deal moving on when all is delivered) is the
+/// caller's.
+pub async fn set_status_in(
+    tx: &mut Tx,
     id: i64,
     to: Status,
     source: &str,
-    note: Option<String>,
-) -> Result<Shipment> {
-    let shipment = get(db, id).await?;
-    if !shipment.status.next().contains(&to) {
+    note: Option<&str>,
+) -> Result<i64> {
+    let (from, deal_id) = on_tx!(&mut *tx, conn => {
+        sqlx::query_as::<_, (Status, i64)>("select status, deal_id from shipments where id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+    })
+    .ok_or_else(|| Error::not_found("shipment", id))?;
+    if !from.next().contains(&to) {
         return Err(Error::conflict(
             "status",
-            format!(
-                "a {} shipment cannot become {}",
-                shipment.status.as_str(),
-                to.as_str()
-            ),
+            format!("a {} shipment cannot become {}", from.as_str(), to.as_str()),
         ));
     }
     let at = now();
-    let changed = in_tx!(db, tx => {
-        let changed = sqlx::query(
+    let changed = on_tx!(&mut *tx, conn => {
+        sqlx::query(
             "update shipments set status = $1, updated_at = $2,
                  cod_collected_at = case when $1 = 'delivered' and cod_amount is not null
                                          then $2 else cod_collected_at end
@@ -1102,21 +1080,10 @@ pub async fn set_status(
         .bind(to.as_str())
         .bind(at)
         .bind(id)
-        .bind(shipment.status.as_str())
-        .execute(&mut *tx)
+        .bind(from.as_str())
+        .execute(&mut *conn)
         .await?
-        .rows_affected();
-        if changed == 1 {
-            sqlx::query("insert into shipment_events (shipment_id, status, source, note, at) values ($1, $2, $3, $4, $5)")
-                .bind(id)
-                .bind(to.as_str())
-                .bind(source)
-                .bind(note.as_deref())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        changed
+        .rows_affected()
     });
     if changed == 0 {
         return Err(Error::conflict(
@@ -1124,11 +1091,33 @@ pub async fn set_status(
             format!("shipment {id} changed meanwhile"),
         ));
     }
-    if to == Status::Delivered {
-        // Everything delivered: the deal moves on to its next stage.
-        crate::fulfilment::advance_when_delivered(db, shipment.deal_id).await?;
-    }
-    get(db, id).await
+    record_event(tx, id, to, source, note, at).await?;
+    Ok(deal_id)
+}
+
+/// Keeps a status change in the shipment's history.
+async fn record_event(
+    tx: &mut Tx,
+    id: i64,
+    status: Status,
+    source: &str,
+    note: Option<&str>,
+    at: time::OffsetDateTime,
+) -> Result<()> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "insert into shipment_events (shipment_id, status, source, note, at)
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(source)
+        .bind(note)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
 }
 
 /// The shipment a carrier's tracking number belongs to.
@@ -1212,15 +1201,17 @@ pub async fn delivery_note_data(db: &Db, id: i64) -> Result<serde_json::Value> {
     }))
 }
 
-/// A failed delivery comes back whole: every parcel's contents back into their batches at
-/// `location_id`, booked as one return of the deal against the shipment.
-pub async fn return_whole(
+/// A failed delivery comes back whole, in the caller's transaction: the shipment becomes
+/// `returned` and every parcel's contents go back into their batches at `location_id`, booked
+/// as one return of the deal against the shipment.
+pub async fn return_whole_in(
+    tx: &mut Tx,
     db: &Db,
     id: i64,
     location_id: Option<i64>,
     note: Option<String>,
     actor: Actor,
-) -> Result<()> {
+) -> Result<i64> {
     let shipment = get(db, id).await?;
     if shipment.status != Status::FailedDelivery {
         return Err(Error::conflict(
@@ -1231,22 +1222,25 @@ pub async fn return_whole(
             ),
         ));
     }
+    // The status changes first: a second return of the same shipment loses the race here.
+    let deal_id = set_status_in(tx, id, Status::Returned, "api", note.as_deref()).await?;
     let lines = shipment
         .parcels
         .iter()
         .flat_map(|p| p.contents.iter())
-        .map(|c| crate::shipping::returns::ReturnLine {
+        .map(|c| returns::ReturnLine {
             item_id: c.item_id,
             batch_id: c.batch_id,
             batch: None,
             quantity: c.quantity,
-            condition: crate::shipping::returns::Condition::Good,
+            condition: returns::Condition::Good,
             reason: Some("failed delivery".into()),
         })
         .collect();
-    crate::shipping::returns::create(
+    returns::create_in(
+        tx,
         db,
-        crate::shipping::returns::NewReturn {
+        returns::NewReturn {
             deal_id: Some(shipment.deal_id),
             shipment_id: Some(id),
             warehouse_id: Some(shipment.warehouse_id),
@@ -1257,7 +1251,7 @@ pub async fn return_whole(
         actor,
     )
     .await?;
-    Ok(())
+    Ok(deal_id)
 }
 
 /// The deal's shipments, oldest first, with parcels and status history.
@@ -1276,15 +1270,15 @@ pub async fn of_deal(db: &Db, deal_id: i64) -> Result<Vec<Shipment>> {
 }
 
 /// Delivered per item for the deal: the contents of its delivered shipments.
-pub async fn delivered_by_item(db: &Db, deal_id: i64) -> Result<Vec<(i64, i64)>> {
-    Ok(on_read!(db, pool => {
+pub async fn delivered_by_item(tx: &mut Tx, deal_id: i64) -> Result<Vec<(i64, i64)>> {
+    Ok(on_tx!(tx, tx => {
         sqlx::query_as::<_, (i64, i64)>(
             "select c.item_id, cast(sum(c.quantity) as bigint) from parcel_contents c
              join parcels p on p.id = c.parcel_id join shipments s on s.id = p.shipment_id
              where s.deal_id = $1 and s.status = 'delivered' group by c.item_id",
         )
         .bind(deal_id)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?
     }))
 }

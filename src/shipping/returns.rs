@@ -11,12 +11,12 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::catalog::warehouses;
-use crate::db::{Arg, Db, Page, Paged, Where, now};
+use crate::db::{Arg, Db, Page, Paged, Tx, Where, now};
 use crate::error::{Checks, Error, Result};
 use crate::stock::batches;
-use crate::stock::ledger::{self, Guard, LedgerFilter, Movement, MovementType, NewMovement};
+use crate::stock::ledger::{self, LedgerFilter, Movement, MovementType, NewMovement};
 use crate::stock::operations::Actor;
-use crate::{bind_args, in_tx, on_read};
+use crate::{bind_args, on_read, on_tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -92,8 +92,8 @@ struct ReturnRow {
 const COLUMNS: &str = "id, deal_id, shipment_id, warehouse_id, location_id, note, created_at";
 
 /// What a deal may still return, per (item, batch key): shipped less returned.
-async fn returnable(db: &Db, deal_id: i64) -> Result<HashMap<(i64, i64), i64>> {
-    let rows = on_read!(db, pool => {
+async fn returnable(tx: &mut Tx, deal_id: i64) -> Result<HashMap<(i64, i64), i64>> {
+    let rows = on_tx!(tx, tx => {
         sqlx::query_as::<_, (i64, i64, i64)>(
             "select item_id, coalesce(batch_id, 0), cast(sum(-quantity) as bigint)
              from stock_movements
@@ -101,7 +101,7 @@ async fn returnable(db: &Db, deal_id: i64) -> Result<HashMap<(i64, i64), i64>> {
              group by item_id, coalesce(batch_id, 0)",
         )
         .bind(deal_id)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?
     });
     Ok(rows.into_iter().map(|(i, b, q)| ((i, b), q)).collect())
@@ -109,6 +109,66 @@ async fn returnable(db: &Db, deal_id: i64) -> Result<HashMap<(i64, i64), i64>> {
 
 /// Books a return and posts its movements, in one transaction.
 pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
+    let mut tx = db.begin().await?;
+    let r = create_in(&mut tx, db, new, actor).await?;
+    tx.commit().await?;
+    Ok(r)
+}
+
+/// [`create`] in the caller's transaction: the deal takes its turn (returns of one deal go one
+/// after another), so what it may still return is read as it stands and nothing comes back
+/// more than it was shipped; the return and its movements are written together.
+pub async fn create_in(tx: &mut Tx, db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
+    check_lines(&new)?;
+    let origin = origin(tx, db, &new).await?;
+    match crate::crm::deals::lock(tx, origin.deal_id, None).await {
+        Ok(_) => {}
+        Err(Error::NotFound { .. }) => {
+            return Err(Error::invalid(
+                "deal_id",
+                format!("no deal with id {}", origin.deal_id),
+            ));
+        }
+        Err(e) => return Err(e),
+    }
+    let mut left = returnable(tx, origin.deal_id).await?;
+    let mut batches_of_lines = Vec::with_capacity(new.lines.len());
+    for (i, line) in new.lines.iter().enumerate() {
+        batches_of_lines.push(returned_batch(tx, i, line, origin.deal_id, &mut left).await?);
+    }
+    let at = now();
+    let id = on_tx!(tx, tx => {
+        sqlx::query_scalar::<_, i64>(
+            "insert into stock_returns (deal_id, shipment_id, warehouse_id, location_id, status,
+                 note, created_by, created_by_device, created_at)
+             values ($1, $2, $3, $4, 'posted', $5, $6, $7, $8) returning id",
+        )
+        .bind(origin.deal_id)
+        .bind(new.shipment_id)
+        .bind(origin.warehouse_id)
+        .bind(origin.location_id)
+        .bind(new.note.as_deref().map(str::trim))
+        .bind(actor.user_id)
+        .bind(actor.device_id)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?
+    });
+    let movements = return_movements(&new, &batches_of_lines, &origin, id, actor);
+    let posted = ledger::post_in(tx, movements).await.map_err(relabel)?;
+    Ok(Return {
+        id,
+        deal_id: origin.deal_id,
+        shipment_id: new.shipment_id,
+        warehouse_id: origin.warehouse_id,
+        location_id: origin.location_id,
+        note: new.note,
+        created_at: at,
+        movements: posted,
+    })
+}
+
+fn check_lines(new: &NewReturn) -> Result<()> {
     let mut checks = Checks::new();
     checks.check(
         !new.lines.is_empty(),
@@ -139,11 +199,22 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
             }
         }
     }
-    checks.finish()?;
-    // Against a shipment, the deal, the warehouse and the location default to the shipment's.
+    checks.finish()
+}
+
+/// Where a return comes from and goes to.
+struct Origin {
+    deal_id: i64,
+    warehouse_id: i64,
+    location_id: i64,
+}
+
+/// The deal, warehouse and location of a return: as given, else (against a shipment) the
+/// shipment's deal and warehouse and the location it left from.
+async fn origin(tx: &mut Tx, db: &Db, new: &NewReturn) -> Result<Origin> {
     let shipped = match new.shipment_id {
         Some(shipment) => {
-            let row = on_read!(db, pool => {
+            let row = on_tx!(tx, tx => {
                 sqlx::query_as::<_, (i64, i64, Option<i64>)>(
                     "select s.deal_id, s.warehouse_id,
                             (select m.location_id from stock_movements m
@@ -152,7 +223,7 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
                      from shipments s where s.id = $1",
                 )
                 .bind(shipment)
-                .fetch_optional(pool)
+                .fetch_optional(&mut *tx)
                 .await?
             })
             .ok_or_else(|| {
@@ -176,122 +247,120 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
             .or(default)
             .ok_or_else(|| Error::invalid(field, "is required (or shipment_id, whose it then is)"))
     };
-    let deal_id = required(new.deal_id, shipped.map(|s| s.0), "deal_id")?;
-    let warehouse_id = required(new.warehouse_id, shipped.map(|s| s.1), "warehouse_id")?;
-    let location_id = required(new.location_id, shipped.and_then(|s| s.2), "location_id")?;
-    if crate::crm::deals::title_of(db, deal_id).await?.is_none() {
-        return Err(Error::invalid(
-            "deal_id",
-            format!("no deal with id {deal_id}"),
-        ));
-    }
-    let location = warehouses::location(db, location_id).await.map_err(|_| {
-        Error::invalid(
-            "location_id",
-            format!("no location with id {}", location_id),
-        )
-    })?;
-    if location.warehouse_id != warehouse_id {
+    let origin = Origin {
+        deal_id: required(new.deal_id, shipped.map(|s| s.0), "deal_id")?,
+        warehouse_id: required(new.warehouse_id, shipped.map(|s| s.1), "warehouse_id")?,
+        location_id: required(new.location_id, shipped.and_then(|s| s.2), "location_id")?,
+    };
+    let location = match warehouses::location(db, origin.location_id).await {
+        Ok(location) => location,
+        Err(Error::NotFound { .. }) => {
+            return Err(Error::invalid(
+                "location_id",
+                format!("no location with id {}", origin.location_id),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    if location.warehouse_id != origin.warehouse_id {
         return Err(Error::invalid(
             "location_id",
             format!(
                 "location {} is not in warehouse {}",
-                location.code, warehouse_id
+                location.code, origin.warehouse_id
             ),
         ));
     }
-    let mut left = returnable(db, deal_id).await?;
-    let mut resolved = Vec::with_capacity(new.lines.len());
-    for (i, line) in new.lines.iter().enumerate() {
-        let field = |name: &str| format!("lines[{i}].{name}");
-        let batch_id = match (line.batch_id, line.batch.as_deref().map(str::trim)) {
-            (Some(id), _) => Some(id),
-            (None, Some(code)) if !code.is_empty() => Some(
-                batches::by_code(db, line.item_id, code)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::invalid(
-                            field("batch"),
-                            format!("item {} has no batch '{code}'", line.item_id),
-                        )
-                    })?
-                    .id,
-            ),
-            _ => {
-                // The deal's only batch of this item, when there is exactly one.
-                let shipped: Vec<i64> = left
-                    .iter()
-                    .filter(|((item, _), q)| *item == line.item_id && **q > 0)
-                    .map(|((_, b), _)| *b)
-                    .collect();
-                match shipped.as_slice() {
-                    [0] => None,
-                    [b] => Some(*b),
-                    [] => None,
-                    _ => {
-                        return Err(Error::invalid(
-                            field("batch"),
-                            format!(
-                                "deal {} received several batches of item {}: name the batch",
-                                deal_id, line.item_id
-                            ),
-                        ));
-                    }
+    Ok(origin)
+}
+
+/// The batch line `i` goes back into (given, or the deal's only batch of the item), checked
+/// against what the deal may still return, which it then uses up.
+async fn returned_batch(
+    tx: &mut Tx,
+    i: usize,
+    line: &ReturnLine,
+    deal_id: i64,
+    left: &mut HashMap<(i64, i64), i64>,
+) -> Result<Option<i64>> {
+    let field = |name: &str| format!("lines[{i}].{name}");
+    let batch_id = match (line.batch_id, line.batch.as_deref().map(str::trim)) {
+        (Some(id), _) => Some(id),
+        (None, Some(code)) if !code.is_empty() => Some(
+            batches::by_code_in(tx, line.item_id, code)
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        field("batch"),
+                        format!("item {} has no batch '{code}'", line.item_id),
+                    )
+                })?
+                .id,
+        ),
+        _ => {
+            // The deal's only batch of this item, when there is exactly one.
+            let shipped: Vec<i64> = left
+                .iter()
+                .filter(|((item, _), q)| *item == line.item_id && **q > 0)
+                .map(|((_, b), _)| *b)
+                .collect();
+            match shipped.as_slice() {
+                [0] | [] => None,
+                [b] => Some(*b),
+                _ => {
+                    return Err(Error::invalid(
+                        field("batch"),
+                        format!(
+                            "deal {deal_id} received several batches of item {}: name the batch",
+                            line.item_id
+                        ),
+                    ));
                 }
             }
-        };
-        let key = (line.item_id, batch_id.unwrap_or(0));
-        let available = left.get(&key).copied().unwrap_or(0);
-        if line.quantity > available {
-            let what = batch_id
-                .map(|b| format!("item {} batch {b}", line.item_id))
-                .unwrap_or_else(|| format!("item {}", line.item_id));
-            return Err(Error::invalid(
-                field("quantity"),
-                format!(
-                    "deal {} can return at most {available} of {what} (shipped less returned)",
-                    deal_id
-                ),
-            ));
         }
-        left.insert(key, available - line.quantity);
-        resolved.push(batch_id);
+    };
+    let key = (line.item_id, batch_id.unwrap_or(0));
+    let available = left.get(&key).copied().unwrap_or(0);
+    if line.quantity > available {
+        let what = batch_id
+            .map(|b| format!("item {} batch {b}", line.item_id))
+            .unwrap_or_else(|| format!("item {}", line.item_id));
+        return Err(Error::invalid(
+            field("quantity"),
+            format!(
+                "deal {deal_id} can return at most {available} of {what} (shipped less returned)"
+            ),
+        ));
     }
-    let at = now();
-    let id = in_tx!(db, tx => {
-        sqlx::query_scalar::<_, i64>(
-            "insert into stock_returns (deal_id, shipment_id, warehouse_id, location_id, status,
-                 note, created_by, created_by_device, created_at)
-             values ($1, $2, $3, $4, 'draft', $5, $6, $7, $8) returning id",
-        )
-        .bind(deal_id)
-        .bind(new.shipment_id)
-        .bind(warehouse_id)
-        .bind(location_id)
-        .bind(new.note.as_deref().map(str::trim))
-        .bind(actor.user_id)
-        .bind(actor.device_id)
-        .bind(at)
-        .fetch_one(&mut *tx)
-        .await?
-    });
+    left.insert(key, available - line.quantity);
+    Ok(batch_id)
+}
+
+/// Each line comes back (`return`), and damaged goods are written off with their reason.
+fn return_movements(
+    new: &NewReturn,
+    batches_of_lines: &[Option<i64>],
+    origin: &Origin,
+    id: i64,
+    actor: Actor,
+) -> Vec<NewMovement> {
     let movement = |line: &ReturnLine, batch_id: Option<i64>, quantity: i64, kind| NewMovement {
         item_id: line.item_id,
         batch_id,
-        warehouse_id,
-        location_id,
+        warehouse_id: origin.warehouse_id,
+        location_id: origin.location_id,
         quantity,
         kind,
         user_id: actor.user_id,
         device_id: actor.device_id,
         document_type: Some("return".into()),
         document_id: Some(id),
-        deal_id: Some(deal_id),
+        deal_id: Some(origin.deal_id),
         note: line.reason.as_deref().map(str::trim).map(str::to_string),
         reservation_id: None,
     };
     let mut movements = Vec::new();
-    for (line, batch_id) in new.lines.iter().zip(&resolved) {
+    for (line, batch_id) in new.lines.iter().zip(batches_of_lines) {
         movements.push(movement(
             line,
             *batch_id,
@@ -307,64 +376,7 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
             ));
         }
     }
-    // In the posting transaction: the deal's row is locked (so returns of one deal queue on
-    // PostgreSQL), the draft becomes the posted return, and after the movements no item or
-    // batch of the deal has more returned than shipped. A failed post leaves a draft that
-    // nothing refers to, which is removed.
-    let posted = ledger::post_with(
-        db,
-        movements,
-        vec![
-            Guard::before(
-                "update deals set id = id where id = $1",
-                vec![Arg::Int(deal_id)],
-                Error::invalid("deal_id", format!("no deal with id {}", deal_id)),
-            ),
-            Guard::before(
-                "update stock_returns set status = 'posted' where id = $1 and status = 'draft'",
-                vec![Arg::Int(id)],
-                Error::conflict("status", format!("return {id} is already posted")),
-            ),
-            Guard::after(
-                "update stock_returns set status = 'posted' where id = $1 and not exists (
-                     select 1 from stock_movements
-                     where deal_id = $2 and movement_type in ('ship', 'return')
-                     group by item_id, coalesce(batch_id, 0)
-                     having sum(quantity) > 0)",
-                vec![Arg::Int(id), Arg::Int(deal_id)],
-                Error::conflict(
-                    "lines",
-                    format!(
-                        "another return of deal {} was booked meanwhile: more would come back than was shipped",
-                        deal_id
-                    ),
-                ),
-            ),
-        ],
-    )
-    .await;
-    let posted = match posted {
-        Ok(p) => p,
-        Err(e) => {
-            in_tx!(db, tx => {
-                sqlx::query("delete from stock_returns where id = $1 and status = 'draft'")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            });
-            return Err(relabel(e));
-        }
-    };
-    Ok(Return {
-        id,
-        deal_id,
-        shipment_id: new.shipment_id,
-        warehouse_id,
-        location_id,
-        note: new.note,
-        created_at: at,
-        movements: posted,
-    })
+    movements
 }
 
 /// Ledger errors name plain fields (`batch_id`); a return's lines are `lines[i]`.

@@ -10,26 +10,17 @@ use crate::db::{Arg, Db, Page, Paged, Tx, Where, now};
 use crate::error::{Checks, Error, Result};
 use crate::{bind_args, in_tx, on_read, on_tx};
 
-/// Whether a batch may be handed out. Only `available` batches are (see `fefo`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BatchStatus {
-    Available,
-    Quarantine,
-    Expired,
-    Recalled,
-}
+crate::text_enum!(
+    /// Whether a batch may be handed out. Only `available` batches are (see `fefo`).
+    pub BatchStatus {
+        Available = "available",
+        Quarantine = "quarantine",
+        Expired = "expired",
+        Recalled = "recalled",
+    }
+);
 
 impl BatchStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BatchStatus::Available => "available",
-            BatchStatus::Quarantine => "quarantine",
-            BatchStatus::Expired => "expired",
-            BatchStatus::Recalled => "recalled",
-        }
-    }
-
     /// The status of a balance's batch as read from a (left-joined) column: unbatched stock is
     /// `available`; text the column's check constraint cannot hold counts as quarantined, so it
     /// is never handed out.
@@ -37,16 +28,6 @@ impl BatchStatus {
         match value {
             None => BatchStatus::Available,
             Some(s) => BatchStatus::parse(s).unwrap_or(BatchStatus::Quarantine),
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "available" => Some(BatchStatus::Available),
-            "quarantine" => Some(BatchStatus::Quarantine),
-            "expired" => Some(BatchStatus::Expired),
-            "recalled" => Some(BatchStatus::Recalled),
-            _ => None,
         }
     }
 }
@@ -76,7 +57,7 @@ pub(crate) struct BatchRow {
     expiry_date: Option<Date>,
     production_date: Option<Date>,
     received_at: OffsetDateTime,
-    status: String,
+    status: BatchStatus,
     certificate: Option<String>,
     created_at: OffsetDateTime,
 }
@@ -90,8 +71,7 @@ impl From<BatchRow> for Batch {
             expiry_date: r.expiry_date,
             production_date: r.production_date,
             received_at: r.received_at,
-            // The column's check constraint admits only the four statuses.
-            status: BatchStatus::parse(&r.status).unwrap_or(BatchStatus::Quarantine),
+            status: r.status,
             certificate: r.certificate,
             created_at: r.created_at,
         }
@@ -231,6 +211,20 @@ fn check_same(existing: Batch, expiry: Option<Date>) -> Result<Batch> {
     }
 }
 
+/// [`by_code`] in the caller's transaction.
+pub async fn by_code_in(tx: &mut Tx, item_id: i64, code: &str) -> Result<Option<Batch>> {
+    let row = on_tx!(tx, tx => {
+        sqlx::query_as::<_, BatchRow>(&format!(
+            "select {COLUMNS} from batches where item_id = $1 and code = $2"
+        ))
+        .bind(item_id)
+        .bind(code)
+        .fetch_optional(&mut *tx)
+        .await?
+    });
+    Ok(row.map(Batch::from))
+}
+
 /// The batch `code` of an item, if it exists.
 pub async fn by_code(db: &Db, item_id: i64, code: &str) -> Result<Option<Batch>> {
     let row = on_read!(db, pool => {
@@ -315,6 +309,24 @@ async fn rows(
         },
     };
     Ok(rows.map(Batch::from))
+}
+
+/// Records a batch's quality certificate in the caller's transaction (the production order
+/// that made it names one; shipping checks the batch).
+pub async fn set_certificate_in(tx: &mut Tx, id: i64, certificate: &str) -> Result<()> {
+    let changed = on_tx!(tx, tx => {
+        sqlx::query("update batches set certificate = $1 where id = $2")
+            .bind(certificate.trim())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+    });
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(Error::not_found("batch", id))
+    }
 }
 
 /// Puts a batch in quarantine, recalls it, marks it expired, or releases it.

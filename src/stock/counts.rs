@@ -22,38 +22,22 @@ use crate::catalog::warehouses;
 use crate::db::{Arg, Db, Page, Paged, Where, now};
 use crate::error::{Checks, Error, Result};
 use crate::stock::batches::{self, NewBatch};
-use crate::stock::ledger::{self, Guard, Movement, MovementType, NewMovement};
+use crate::stock::ledger::{self, Movement, MovementType, NewMovement};
 use crate::stock::operations::Actor;
-use crate::{bind_args, in_tx, on_read};
+use crate::{bind_args, in_tx, on_read, on_tx};
 
 /// The most locations one count may hold.
 pub const MAX_LOCATIONS: usize = 5_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CountStatus {
-    Open,
-    Closed,
-    Cancelled,
-}
-
-impl CountStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CountStatus::Open => "open",
-            CountStatus::Closed => "closed",
-            CountStatus::Cancelled => "cancelled",
-        }
+crate::text_enum!(
+    /// Where a count is: open (locations being counted), closed (variances posted) or
+    /// cancelled (nothing posted).
+    pub CountStatus {
+        Open = "open",
+        Closed = "closed",
+        Cancelled = "cancelled",
     }
-
-    fn parse(s: &str) -> CountStatus {
-        match s {
-            "closed" => CountStatus::Closed,
-            "cancelled" => CountStatus::Cancelled,
-            _ => CountStatus::Open,
-        }
-    }
-}
+);
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewCount {
@@ -136,7 +120,7 @@ pub struct ClosedCount {
 struct CountRow {
     id: i64,
     warehouse_id: i64,
-    status: String,
+    status: CountStatus,
     note: Option<String>,
     version: i64,
     created_by: Option<i64>,
@@ -308,7 +292,7 @@ async fn lines(db: &Db, id: i64) -> Result<Vec<LineRow>> {
 }
 
 fn view(row: CountRow, locations: Vec<CountLocation>, lines: Vec<LineRow>) -> Count {
-    let status = CountStatus::parse(&row.status);
+    let status = row.status;
     Count {
         id: row.id,
         warehouse_id: row.warehouse_id,
@@ -376,7 +360,7 @@ pub async fn list(db: &Db, filter: &CountFilter, page: Page) -> Result<Paged<Cou
         Paged::from_rows(rows, page, |r| r.id).map(|r| CountSummary {
             id: r.id,
             warehouse_id: r.warehouse_id,
-            status: CountStatus::parse(&r.status),
+            status: r.status,
             note: r.note,
             created_at: r.created_at,
             closed_at: r.closed_at,
@@ -384,14 +368,14 @@ pub async fn list(db: &Db, filter: &CountFilter, page: Page) -> Result<Paged<Cou
     )
 }
 
-fn not_open(id: i64, status: &str) -> Error {
+fn not_open(id: i64, status: CountStatus) -> Error {
     Error::conflict("status", format!("count {id} is {status}, not open"))
 }
 
 async fn open_row(db: &Db, id: i64) -> Result<CountRow> {
     let count = row(db, id).await?;
-    if count.status != "open" {
-        return Err(not_open(id, &count.status));
+    if count.status != CountStatus::Open {
+        return Err(not_open(id, count.status));
     }
     Ok(count)
 }
@@ -844,31 +828,37 @@ pub async fn close(db: &Db, id: i64, actor: Actor) -> Result<ClosedCount> {
         })
         .collect();
     let at = now();
-    let guards = vec![
-        Guard::before(
+    let mut tx = db.begin().await?;
+    // The count closes first, at the version its lines were read at: a line recorded meanwhile
+    // (or a second close) finds it changed, and nothing is posted.
+    let closed = on_tx!(&mut tx, conn => {
+        let closed = sqlx::query(
             "update stock_counts set status = 'closed', closed_at = $1, closed_by = $2
              where id = $3 and status = 'open' and version = $4",
-            vec![
-                Arg::Time(at),
-                Arg::OptInt(actor.user_id),
-                Arg::Int(id),
-                Arg::Int(count.version),
-            ],
-            Error::conflict(
-                "status",
-                format!(
-                    "count {id} changed while closing (a line was recorded, or it was closed): \
-                     close it again"
-                ),
+        )
+        .bind(at)
+        .bind(actor.user_id)
+        .bind(id)
+        .bind(count.version)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        sqlx::query("update stock_count_locations set is_open = null where count_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        closed
+    });
+    if closed == 0 {
+        return Err(Error::conflict(
+            "status",
+            format!(
+                "count {id} changed while closing (a line was recorded, or it was closed): \
+                 close it again"
             ),
-        ),
-        Guard::before(
-            "update stock_count_locations set is_open = null where count_id = $1",
-            vec![Arg::Int(id)],
-            Error::Internal(anyhow::anyhow!("count {id} has no locations")),
-        ),
-    ];
-    let posted = ledger::post_with(db, movements, guards)
+        ));
+    }
+    let posted = ledger::post_in(&mut tx, movements)
         .await
         .map_err(|e| match e {
             Error::Conflict {
@@ -883,6 +873,7 @@ pub async fn close(db: &Db, id: i64, actor: Actor) -> Result<ClosedCount> {
             },
             other => other,
         })?;
+    tx.commit().await?;
     let not_counted = locations
         .iter()
         .filter(|l| l.started_at.is_none())
@@ -915,7 +906,7 @@ pub async fn cancel(db: &Db, id: i64) -> Result<Count> {
         changed
     });
     if changed == 0 {
-        return Err(not_open(id, &count.status));
+        return Err(not_open(id, count.status));
     }
     get(db, id).await
 }

@@ -122,6 +122,33 @@ pub fn eligible(c: &Candidate, today: Date, min_remaining_days: Option<i64>) -> 
     }
 }
 
+/// Whether stock of a batch with this status and expiry may be handed out instead of the
+/// planned batch (expiring `planned`): it may be handed out at all (not expired, quarantined or
+/// recalled; at least `min_remaining_days` of shelf life left) and it expires no later than the
+/// planned one, so taking it is as good or better by FEFO. Stock without an expiry date never
+/// replaces dated stock.
+pub fn replaces(
+    status: BatchStatus,
+    expiry: Option<Date>,
+    planned: Option<Date>,
+    today: Date,
+    min_remaining_days: Option<i64>,
+) -> bool {
+    if hold(status, expiry, today).is_some() {
+        return false;
+    }
+    let enough = match (min_remaining_days, remaining_days(expiry, today)) {
+        (Some(min), Some(left)) => left >= min,
+        _ => true,
+    };
+    let no_later = match (expiry, planned) {
+        (Some(e), Some(p)) => e <= p,
+        (None, Some(_)) => false,
+        _ => true,
+    };
+    enough && no_later
+}
+
 /// The hand-out order of two candidates (see the module documentation).
 pub fn order(a: &Candidate, b: &Candidate) -> Ordering {
     // `None` last: compare (is_none, value).
@@ -201,6 +228,44 @@ mod tests {
             available,
             batch_status: BatchStatus::Available,
         }
+    }
+
+    #[test]
+    fn a_batch_replaces_the_planned_one_only_when_as_good_by_fefo() {
+        let planned = Some(date!(2026 - 07 - 20));
+        let ok = BatchStatus::Available;
+        assert!(replaces(
+            ok,
+            Some(date!(2026 - 07 - 10)),
+            planned,
+            TODAY,
+            None
+        ));
+        assert!(replaces(ok, planned, planned, TODAY, None));
+        assert!(!replaces(
+            ok,
+            Some(date!(2026 - 07 - 21)),
+            planned,
+            TODAY,
+            None
+        ));
+        assert!(!replaces(ok, Some(TODAY), planned, TODAY, None), "expired");
+        assert!(!replaces(
+            BatchStatus::Quarantine,
+            Some(date!(2026 - 07 - 10)),
+            planned,
+            TODAY,
+            None
+        ));
+        assert!(
+            !replaces(ok, Some(date!(2026 - 06 - 20)), planned, TODAY, Some(7)),
+            "shelf life"
+        );
+        assert!(
+            !replaces(ok, None, planned, TODAY, None),
+            "undated for dated"
+        );
+        assert!(replaces(ok, None, None, TODAY, None));
     }
 
     #[test]

@@ -384,59 +384,24 @@ fn short_error(m: &NewMovement, i: usize, n: usize, on_hand: i64, reserved: i64)
 
 /// Posts all `movements` in one transaction (a move is two movements: minus at the source, plus
 /// at the destination): each is validated, its balance changes, and its ledger row is written.
-/// Any failure rolls back all of them. The result is in the order given. Taking more than is available (on hand minus reserved)
-/// is a conflict on `quantity` that says how much is available.
+/// Any failure rolls back all of them. The result is in the order given. Taking more than is
+/// available (on hand minus reserved) is a conflict on `quantity` that says how much is
+/// available.
 pub async fn post(db: &Db, movements: Vec<NewMovement>) -> Result<Vec<Movement>> {
-    post_all(
-        db,
-        movements.into_iter().map(|m| (m, None)).collect(),
-        Vec::new(),
-    )
-    .await
+    let mut tx = db.begin().await?;
+    let posted = post_all_in(&mut tx, movements.into_iter().map(|m| (m, None)).collect()).await?;
+    tx.commit().await?;
+    Ok(posted)
 }
 
-/// A statement of the document that posts movements, run in the posting transaction before the
-/// movements (or after them, with `after`): it must change at least one row, or the whole post
-/// is refused with `refusal`. A document changes state and posts its stock together or not at
-/// all (a count closes and posts its variances; a return is booked and restocks), and a second
-/// attempt finds the state changed. An `after` guard checks a rule over what was just posted.
-pub struct Guard {
-    pub sql: String,
-    pub args: Vec<Arg>,
-    pub refusal: Error,
-    pub after: bool,
-}
-
-impl Guard {
-    pub fn before(sql: &str, args: Vec<Arg>, refusal: Error) -> Guard {
-        Guard {
-            sql: sql.into(),
-            args,
-            refusal,
-            after: false,
-        }
+/// [`post`] inside the caller's transaction: the movements commit with the rest of its work (a
+/// count closing, a return booked, a shipment dispatched), or not at all. A document may post
+/// nothing (a count without variances).
+pub async fn post_in(tx: &mut Tx, movements: Vec<NewMovement>) -> Result<Vec<Movement>> {
+    if movements.is_empty() {
+        return Ok(Vec::new());
     }
-
-    pub fn after(sql: &str, args: Vec<Arg>, refusal: Error) -> Guard {
-        Guard {
-            after: true,
-            ..Guard::before(sql, args, refusal)
-        }
-    }
-}
-
-/// [`post`] with document statements in the same transaction (see [`Guard`]).
-pub async fn post_with(
-    db: &Db,
-    movements: Vec<NewMovement>,
-    guards: Vec<Guard>,
-) -> Result<Vec<Movement>> {
-    post_all(
-        db,
-        movements.into_iter().map(|m| (m, None)).collect(),
-        guards,
-    )
-    .await
+    post_all_in(tx, movements.into_iter().map(|m| (m, None)).collect()).await
 }
 
 /// Posts the correction of movement `id`: the same movement with the opposite quantity, linked
@@ -470,47 +435,26 @@ pub async fn reverse(
         note,
         reservation_id: None,
     };
-    let mut posted = post_all(db, vec![(new, Some(id))], Vec::new())
+    let mut tx = db.begin().await?;
+    let mut posted = post_all_in(&mut tx, vec![(new, Some(id))])
         .await
         .map_err(|e| e.on_unique("reversal_of", &format!("movement {id} is already reversed")))?;
+    tx.commit().await?;
     posted
         .pop()
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("reversal posted nothing")))
 }
 
-async fn post_all(
-    db: &Db,
-    movements: Vec<(NewMovement, Option<i64>)>,
-    guards: Vec<Guard>,
-) -> Result<Vec<Movement>> {
-    let mut tx = db.begin().await?;
-    let posted = post_all_in(&mut tx, movements, guards).await?;
-    tx.commit().await?;
-    Ok(posted)
-}
-
-/// [`post`] inside the caller's transaction: the movements commit with the rest of its work.
-pub async fn post_in(tx: &mut Tx, movements: Vec<NewMovement>) -> Result<Vec<Movement>> {
-    post_all_in(
-        tx,
-        movements.into_iter().map(|m| (m, None)).collect(),
-        Vec::new(),
-    )
-    .await
-}
-
+/// Posts each movement in balance-key order (stable, so movements of one balance keep their
+/// order): concurrent posts then lock rows in the same order and cannot deadlock. Answers them
+/// in the order given.
 async fn post_all_in(
     tx: &mut Tx,
     movements: Vec<(NewMovement, Option<i64>)>,
-    guards: Vec<Guard>,
 ) -> Result<Vec<Movement>> {
-    if !movements.is_empty() || guards.is_empty() {
-        check_movements(&movements)?;
-    }
+    check_movements(&movements)?;
     let n = movements.len();
     let at = now();
-    // Balance rows are touched in key order (stable, so movements of one balance keep their
-    // order): concurrent posts then lock rows in the same order and cannot deadlock.
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| {
         let m = &movements[i].0;
@@ -521,162 +465,217 @@ async fn post_all_in(
             m.batch_id.unwrap_or(0),
         )
     });
-    let (after, before): (Vec<Guard>, Vec<Guard>) = guards.into_iter().partition(|g| g.after);
-    let posted = on_tx!(tx, tx => {
-        for guard in before {
-            let changed = bind_args!(sqlx::query(&guard.sql), &guard.args)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if changed == 0 {
-                return Err(guard.refusal);
-            }
+    let mut posted: Vec<Option<Movement>> = vec![None; n];
+    for i in order {
+        let (m, reversal_of) = &movements[i];
+        let refs = refs_of(tx, m).await?;
+        check_refs(m, &refs).map_err(|e| in_movement(e, i, n))?;
+        if m.quantity > 0 {
+            add_on_hand(tx, m, refs.batch_expiry, at).await?;
+        } else if let Some(reservation) = m.reservation_id {
+            take_reserved(tx, m, reservation, at).await?.map_err(|()| {
+                Error::conflict(
+                    "quantity",
+                    format!(
+                        "{}reservation {reservation} does not hold {} of item {} at location {}",
+                        which(i, n),
+                        -m.quantity,
+                        m.item_id,
+                        m.location_id
+                    ),
+                )
+            })?;
+        } else if let Err((on_hand, reserved)) = take_free(tx, m, at).await? {
+            return Err(short_error(m, i, n, on_hand, reserved));
         }
-        let mut posted: Vec<Option<Movement>> = vec![None; n];
-        for &i in &order {
-            let (m, reversal_of) = &movements[i];
-            let refs = sqlx::query_as::<_, Refs>(REFS_SQL)
-                .bind(m.item_id)
-                .bind(m.location_id)
-                .bind(m.batch_id)
-                .bind(m.user_id)
-                .bind(m.device_id)
-                .bind(m.deal_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            check_refs(m, &refs).map_err(|e| in_movement(e, i, n))?;
-            let batch_key = m.batch_id.unwrap_or(0);
-            if m.quantity > 0 {
-                sqlx::query(
-                    "insert into stock_balances
-                         (item_id, warehouse_id, location_id, batch_id, batch_key, on_hand, reserved,
-                          expiry_date, updated_at)
-                     values ($1, $2, $3, $4, $5, $6, 0, $8, $7)
-                     on conflict (item_id, warehouse_id, location_id, batch_key)
-                     do update set on_hand = stock_balances.on_hand + excluded.on_hand,
-                                   updated_at = excluded.updated_at",
-                )
-                .bind(m.item_id)
-                .bind(m.warehouse_id)
-                .bind(m.location_id)
-                .bind(m.batch_id)
-                .bind(batch_key)
-                .bind(m.quantity)
-                .bind(at)
-                .bind(refs.batch_expiry)
-                .execute(&mut *tx)
-                .await?;
-            } else if let Some(reservation) = m.reservation_id {
-                // Reserved stock leaves with its reservation: both shrink together.
-                let held = sqlx::query(
-                    "update reservations set quantity = quantity + $1, updated_at = $2
-                     where id = $3 and quantity + $1 >= 0 and item_id = $4 and warehouse_id = $5
-                       and location_id = $6 and batch_key = $7",
-                )
-                .bind(m.quantity)
-                .bind(at)
-                .bind(reservation)
-                .bind(m.item_id)
-                .bind(m.warehouse_id)
-                .bind(m.location_id)
-                .bind(batch_key)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                let changed = sqlx::query(
-                    "update stock_balances set on_hand = on_hand + $1, reserved = reserved + $1,
-                         updated_at = $2
-                     where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
-                       and reserved + $1 >= 0",
-                )
-                .bind(m.quantity)
-                .bind(at)
-                .bind(m.item_id)
-                .bind(m.warehouse_id)
-                .bind(m.location_id)
-                .bind(batch_key)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if held != 1 || changed != 1 {
-                    return Err(Error::conflict(
-                        "quantity",
-                        format!(
-                            "{}reservation {reservation} does not hold {} of item {} at location {}",
-                            which(i, n),
-                            -m.quantity,
-                            m.item_id,
-                            m.location_id
-                        ),
-                    ));
-                }
-            } else {
-                let changed = sqlx::query(
-                    "update stock_balances set on_hand = on_hand + $1, updated_at = $2
-                     where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
-                       and on_hand + $1 >= reserved",
-                )
-                .bind(m.quantity)
-                .bind(at)
-                .bind(m.item_id)
-                .bind(m.warehouse_id)
-                .bind(m.location_id)
-                .bind(batch_key)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if changed != 1 {
-                    let (on_hand, reserved) = sqlx::query_as::<_, (i64, i64)>(
-                        "select on_hand, reserved from stock_balances
-                         where item_id = $1 and warehouse_id = $2 and location_id = $3 and batch_key = $4",
-                    )
-                    .bind(m.item_id)
-                    .bind(m.warehouse_id)
-                    .bind(m.location_id)
-                    .bind(batch_key)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .unwrap_or((0, 0));
-                    return Err(short_error(m, i, n, on_hand, reserved));
-                }
-            }
-            let row = sqlx::query_as::<_, MovementRow>(&format!(
-                "insert into stock_movements (item_id, batch_id, warehouse_id, location_id, quantity,
-                     movement_type, user_id, device_id, document_type, document_id, deal_id, note,
-                     reversal_of, posted_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                 returning {MOVEMENT_COLUMNS}"
-            ))
+        posted[i] = Some(insert_movement(tx, m, *reversal_of, at).await?);
+    }
+    Ok(posted.into_iter().flatten().collect())
+}
+
+/// What a movement refers to, read in one statement.
+async fn refs_of(tx: &mut Tx, m: &NewMovement) -> Result<Refs> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_as::<_, Refs>(REFS_SQL)
             .bind(m.item_id)
-            .bind(m.batch_id)
-            .bind(m.warehouse_id)
             .bind(m.location_id)
-            .bind(m.quantity)
-            .bind(m.kind.as_str())
+            .bind(m.batch_id)
             .bind(m.user_id)
             .bind(m.device_id)
-            .bind(m.document_type.as_deref().map(str::trim))
-            .bind(m.document_id)
             .bind(m.deal_id)
-            .bind(m.note.as_deref())
-            .bind(*reversal_of)
-            .bind(at)
-            .fetch_one(&mut *tx)
-            .await?;
-            posted[i] = Some(Movement::from(row));
-        }
-        for guard in after {
-            let changed = bind_args!(sqlx::query(&guard.sql), &guard.args)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if changed == 0 {
-                return Err(guard.refusal);
-            }
-        }
-        posted
+            .fetch_one(&mut *conn)
+            .await?
+    }))
+}
+
+/// Goods arrive: the balance grows (created on first arrival).
+async fn add_on_hand(
+    tx: &mut Tx,
+    m: &NewMovement,
+    expiry: Option<time::Date>,
+    at: OffsetDateTime,
+) -> Result<()> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "insert into stock_balances
+                 (item_id, warehouse_id, location_id, batch_id, batch_key, on_hand, reserved,
+                  expiry_date, updated_at)
+             values ($1, $2, $3, $4, $5, $6, 0, $8, $7)
+             on conflict (item_id, warehouse_id, location_id, batch_key)
+             do update set on_hand = stock_balances.on_hand + excluded.on_hand,
+                           updated_at = excluded.updated_at",
+        )
+        .bind(m.item_id)
+        .bind(m.warehouse_id)
+        .bind(m.location_id)
+        .bind(m.batch_id)
+        .bind(m.batch_id.unwrap_or(0))
+        .bind(m.quantity)
+        .bind(at)
+        .bind(expiry)
+        .execute(&mut *conn)
+        .await?;
     });
-    Ok(posted.into_iter().flatten().collect())
+    Ok(())
+}
+
+/// Reserved stock leaves with its reservation: both shrink together, or neither (`Err(())`
+/// when the reservation does not hold that much there).
+async fn take_reserved(
+    tx: &mut Tx,
+    m: &NewMovement,
+    reservation: i64,
+    at: OffsetDateTime,
+) -> Result<std::result::Result<(), ()>> {
+    let batch_key = m.batch_id.unwrap_or(0);
+    let (held, changed) = on_tx!(tx, conn => {
+        let held = sqlx::query(
+            "update reservations set quantity = quantity + $1, updated_at = $2
+             where id = $3 and quantity + $1 >= 0 and item_id = $4 and warehouse_id = $5
+               and location_id = $6 and batch_key = $7",
+        )
+        .bind(m.quantity)
+        .bind(at)
+        .bind(reservation)
+        .bind(m.item_id)
+        .bind(m.warehouse_id)
+        .bind(m.location_id)
+        .bind(batch_key)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        let changed = sqlx::query(
+            "update stock_balances set on_hand = on_hand + $1, reserved = reserved + $1,
+                 updated_at = $2
+             where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
+               and reserved + $1 >= 0",
+        )
+        .bind(m.quantity)
+        .bind(at)
+        .bind(m.item_id)
+        .bind(m.warehouse_id)
+        .bind(m.location_id)
+        .bind(batch_key)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        (held, changed)
+    });
+    Ok(if held == 1 && changed == 1 {
+        Ok(())
+    } else {
+        Err(())
+    })
+}
+
+/// Unreserved stock leaves: the conditional update never lets `on_hand` fall below
+/// `reserved`. When it would, answers the balance as it stands, `Err((on_hand, reserved))`.
+async fn take_free(
+    tx: &mut Tx,
+    m: &NewMovement,
+    at: OffsetDateTime,
+) -> Result<std::result::Result<(), (i64, i64)>> {
+    let batch_key = m.batch_id.unwrap_or(0);
+    Ok(on_tx!(tx, conn => {
+        let changed = sqlx::query(
+            "update stock_balances set on_hand = on_hand + $1, updated_at = $2
+             where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
+               and on_hand + $1 >= reserved",
+        )
+        .bind(m.quantity)
+        .bind(at)
+        .bind(m.item_id)
+        .bind(m.warehouse_id)
+        .bind(m.location_id)
+        .bind(batch_key)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(sqlx::query_as::<_, (i64, i64)>(
+                "select on_hand, reserved from stock_balances
+                 where item_id = $1 and warehouse_id = $2 and location_id = $3 and batch_key = $4",
+            )
+            .bind(m.item_id)
+            .bind(m.warehouse_id)
+            .bind(m.location_id)
+            .bind(batch_key)
+            .fetch_optional(&mut *conn)
+            .await?
+            .unwrap_or((0, 0)))
+        }
+    }))
+}
+
+/// The ledger row of a movement.
+async fn insert_movement(
+    tx: &mut Tx,
+    m: &NewMovement,
+    reversal_of: Option<i64>,
+    at: OffsetDateTime,
+) -> Result<Movement> {
+    let row = on_tx!(tx, conn => {
+        sqlx::query_as::<_, MovementRow>(&format!(
+            "insert into stock_movements (item_id, batch_id, warehouse_id, location_id, quantity,
+                 movement_type, user_id, device_id, document_type, document_id, deal_id, note,
+                 reversal_of, posted_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             returning {MOVEMENT_COLUMNS}"
+        ))
+        .bind(m.item_id)
+        .bind(m.batch_id)
+        .bind(m.warehouse_id)
+        .bind(m.location_id)
+        .bind(m.quantity)
+        .bind(m.kind.as_str())
+        .bind(m.user_id)
+        .bind(m.device_id)
+        .bind(m.document_type.as_deref().map(str::trim))
+        .bind(m.document_id)
+        .bind(m.deal_id)
+        .bind(m.note.as_deref())
+        .bind(reversal_of)
+        .bind(at)
+        .fetch_one(&mut *conn)
+        .await?
+    });
+    Ok(Movement::from(row))
+}
+
+/// What left the shelf for a deal, less what came back, per item: the sum of its `ship` and
+/// `return` movements, as (item, quantity).
+pub async fn shipped_to_deal(tx: &mut Tx, deal_id: i64) -> Result<Vec<(i64, i64)>> {
+    Ok(on_tx!(tx, tx => {
+        sqlx::query_as::<_, (i64, i64)>(
+            "select item_id, cast(-sum(quantity) as bigint) from stock_movements
+             where deal_id = $1 and movement_type in ('ship', 'return') group by item_id",
+        )
+        .bind(deal_id)
+        .fetch_all(&mut *tx)
+        .await?
+    }))
 }
 
 /// One movement by id.
@@ -774,15 +773,16 @@ impl BalanceRow {
     }
 }
 
-/// One balance's `(on_hand, reserved)`; `(0, 0)` when it has never been posted to.
-pub async fn on_hand_and_reserved(
-    db: &Db,
+/// One balance's `(on_hand, reserved)` in the caller's transaction; `(0, 0)` when it has
+/// never been posted to.
+pub async fn on_hand_and_reserved_in(
+    tx: &mut Tx,
     item_id: i64,
     warehouse_id: i64,
     location_id: i64,
     batch_id: Option<i64>,
 ) -> Result<(i64, i64)> {
-    Ok(on_read!(db, pool => {
+    Ok(on_tx!(tx, tx => {
         sqlx::query_as::<_, (i64, i64)>(
             "select on_hand, reserved from stock_balances
              where item_id = $1 and warehouse_id = $2 and location_id = $3 and batch_key = $4",
@@ -791,7 +791,7 @@ pub async fn on_hand_and_reserved(
         .bind(warehouse_id)
         .bind(location_id)
         .bind(batch_id.unwrap_or(0))
-        .fetch_optional(pool)
+        .fetch_optional(&mut *tx)
         .await?
     })
     .unwrap_or((0, 0)))
@@ -966,11 +966,12 @@ pub async fn candidates(db: &Db, item_id: i64, warehouse_id: i64) -> Result<Vec<
     Ok(rows.into_iter().map(Candidate::from).collect())
 }
 
-/// Dry run of FEFO: the ordered picks for `quantity` of an item in a warehouse on `today`.
+/// Dry run of FEFO: the ordered picks for `quantity` of an item in a warehouse on `today`,
+/// read in `tx` (a write transaction about to reserve the plan, or a snapshot).
 /// `min_remaining` is the customer's requirement in days; the stricter of it and the item's
 /// own `min_remaining_shelf_life_days` applies.
 pub async fn plan(
-    db: &Db,
+    tx: &mut Tx,
     item_id: i64,
     warehouse_id: i64,
     quantity: i64,
@@ -987,7 +988,7 @@ pub async fn plan(
     checks.days("min_remaining_days", min_remaining);
     checks.finish()?;
     // The item's own minimum, and whether item and warehouse exist: one round trip.
-    let (items_found, item_min, warehouses_found) = on_read!(db, pool => {
+    let (items_found, item_min, warehouses_found) = on_tx!(tx, tx => {
         sqlx::query_as::<_, (i64, Option<i64>, i64)>(
             "select (select count(*) from items where id = $1),
                     (select min_remaining_shelf_life_days from items where id = $1),
@@ -995,7 +996,7 @@ pub async fn plan(
         )
         .bind(item_id)
         .bind(warehouse_id)
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await?
     });
     let mut checks = Checks::new();
@@ -1029,7 +1030,7 @@ pub async fn plan(
         let mut limit = FIRST_CHUNK;
         loop {
             let chunk =
-                dated_candidates(db, item_id, warehouse_id, from, limit, quantity - covered)
+                dated_candidates(tx, item_id, warehouse_id, from, limit, quantity - covered)
                     .await?;
             covered = covered.saturating_add(chunk.rows.iter().map(|c| c.available).sum::<i64>());
             candidates.extend(chunk.rows);
@@ -1043,7 +1044,7 @@ pub async fn plan(
         }
     }
     if covered < quantity {
-        let rows = on_read!(db, pool => {
+        let rows = on_tx!(tx, tx => {
             sqlx::query_as::<_, CandidateRow>(&format!(
                 "{FEFO_SELECT}
                  where s.item_id = $1 and s.warehouse_id = $2 and s.expiry_date is null
@@ -1051,7 +1052,7 @@ pub async fn plan(
             ))
             .bind(item_id)
             .bind(warehouse_id)
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?
         });
         candidates.extend(rows.into_iter().map(Candidate::from));
@@ -1082,7 +1083,7 @@ struct Chunk {
 /// `from`, in expiry order, read as a stream: it stops after the row that covers `wanted` and
 /// every other row of that expiry date, or after `limit` rows.
 async fn dated_candidates(
-    db: &Db,
+    tx: &mut Tx,
     item_id: i64,
     warehouse_id: i64,
     from: Date,
@@ -1104,13 +1105,13 @@ async fn dated_candidates(
     let mut covered_on: Option<Date> = None;
     let mut read = 0i64;
     let mut complete = false;
-    on_read!(db, pool => {
+    on_tx!(tx, tx => {
         let mut stream = sqlx::query_as::<_, CandidateRow>(&sql)
             .bind(item_id)
             .bind(warehouse_id)
             .bind(from)
             .bind(limit)
-            .fetch(pool);
+            .fetch(&mut *tx);
         while let Some(row) = stream.try_next().await? {
             read += 1;
             if let Some(day) = covered_on

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::catalog::items::{self, Tracking};
 use crate::catalog::warehouses;
-use crate::db::{Db, Page, Paged, Where, now};
+use crate::db::{Db, Page, Paged, Tx, Where, now};
 use crate::error::{Checks, Error, Result};
 use crate::stock::batches::{self, BatchStatus, NewBatch};
 use crate::stock::fefo;
@@ -254,6 +254,21 @@ pub async fn receive(
     user_id: Option<i64>,
     device_id: Option<i64>,
 ) -> Result<Receipt> {
+    let mut tx = db.begin().await?;
+    let receipt = receive_in(&mut tx, db, new, user_id, device_id).await?;
+    tx.commit().await?;
+    Ok(receipt)
+}
+
+/// [`receive`] in the caller's transaction: the receipt, its batches and its movements commit
+/// with the rest of the caller's work (a purchase order's receiving). `db` reads master data.
+pub async fn receive_in(
+    tx: &mut Tx,
+    db: &Db,
+    new: NewReceipt,
+    user_id: Option<i64>,
+    device_id: Option<i64>,
+) -> Result<Receipt> {
     if new.lines.is_empty() {
         return Err(Error::invalid("lines", "at least one line is required"));
     }
@@ -297,8 +312,7 @@ pub async fn receive(
         resolved.push(line);
     }
     // The receipt, its batches and its movements commit together or not at all.
-    let mut tx = db.begin().await?;
-    let row = on_tx!(&mut tx, tx => {
+    let row = on_tx!(tx, tx => {
         sqlx::query_as::<_, ReceiptRow>(&format!(
             "insert into receipts (warehouse_id, location_id, purchase_order_id,
                  production_order_id, deal_id, quarantine, note, user_id, device_id, created_at)
@@ -322,7 +336,7 @@ pub async fn receive(
         let batch_id = match line.batch {
             Some((code, expiry, produced)) => {
                 let batch = batches::find_or_create_in(
-                    &mut tx,
+                    tx,
                     db,
                     NewBatch {
                         item_id: line.item_id,
@@ -335,7 +349,7 @@ pub async fn receive(
                 .await
                 .map_err(|e| relabel(e, i))?;
                 if new.quarantine && batch.status == BatchStatus::Available {
-                    batches::set_status_in(&mut tx, batch.id, BatchStatus::Quarantine).await?;
+                    batches::set_status_in(tx, batch.id, BatchStatus::Quarantine).await?;
                 }
                 Some(batch.id)
             }
@@ -357,8 +371,7 @@ pub async fn receive(
             reservation_id: None,
         });
     }
-    let posted = ledger::post_in(&mut tx, movements).await?;
-    tx.commit().await?;
+    let posted = ledger::post_in(tx, movements).await?;
     Ok(row.with(posted))
 }
 

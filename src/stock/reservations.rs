@@ -1,17 +1,17 @@
 //! Reservations: stock on one balance held for a deal line or for a production order's
-//! component. Every change is one short transaction that changes the reservation row and the
-//! balance's `reserved` together, through conditional updates whose row counts are checked, so
-//! `reserved <= on_hand` (also a check constraint) and "reserved equals the sum of its
-//! reservations" (checked by `ledger::reserved_consistency`) hold whatever runs concurrently.
+//! component. Stock owns them with the balances they hold: every change runs in the caller's
+//! transaction and changes the reservation row and the balance's `reserved` together, through
+//! conditional updates whose row counts are checked, so `reserved <= on_hand` (also a check
+//! constraint) and "reserved equals the sum of its reservations" (checked by
+//! `ledger::reserved_consistency`) hold whatever runs concurrently.
 
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::db::{Arg, Db, now};
+use crate::db::{Db, Tx, now};
 use crate::error::{Error, Result};
-use crate::stock::ledger::Guard;
-use crate::{in_tx, on_read};
+use crate::{on_read, on_tx};
 
 /// Whom stock is held for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,6 +66,18 @@ pub struct Reservation {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+impl Reservation {
+    /// The balance it holds stock of.
+    pub fn key(&self) -> BalanceKey {
+        BalanceKey {
+            item_id: self.item_id,
+            warehouse_id: self.warehouse_id,
+            location_id: self.location_id,
+            batch_id: self.batch_id,
+        }
+    }
+}
+
 const SELECT: &str = "select r.id, r.deal_id, r.deal_line_id, r.production_order_id, r.item_id,
         i.code as item_code, i.name as item_name, r.warehouse_id, r.location_id,
         l.code as location_code, r.batch_id, b.code as batch_code, b.expiry_date, r.quantity,
@@ -87,93 +99,25 @@ const INSERT: &str = "insert into reservations (deal_id, deal_line_id, productio
          created_at, updated_at)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
 
-/// Takes $1 off reservation $3 if it holds that much ($2 time).
+/// Takes $1 off reservation $3 if it holds that much ($2 time); answers its balance's key.
 const RELEASE_ROW: &str = "update reservations set quantity = quantity - $1, updated_at = $2
-     where id = $3 and quantity >= $1";
+     where id = $3 and quantity >= $1
+     returning item_id, warehouse_id, location_id, batch_key";
 
 /// Takes $1 off a balance's `reserved` ($2 time, $3–$6 the key).
 const RELEASE_BALANCE: &str = "update stock_balances set reserved = reserved - $1, updated_at = $2
      where item_id = $3 and warehouse_id = $4 and location_id = $5 and batch_key = $6
        and reserved >= $1";
 
-fn key_args(quantity: i64, at: OffsetDateTime, key: &BalanceKey) -> Vec<Arg> {
-    vec![
-        Arg::Int(quantity),
-        Arg::Time(at),
-        Arg::Int(key.item_id),
-        Arg::Int(key.warehouse_id),
-        Arg::Int(key.location_id),
-        Arg::Int(key.batch_id.unwrap_or(0)),
-    ]
-}
-
-/// [`hold`] as statements run after a ledger posting's movements, in its transaction (picked
-/// goods reserved again where they arrive); `refusal` if the balance cannot hold it.
-pub(crate) fn hold_guards(
-    holder: Holder,
-    key: BalanceKey,
-    quantity: i64,
-    at: OffsetDateTime,
-    refusal: Error,
-) -> Vec<Guard> {
-    let (deal_id, line_id, order_id) = holder.columns();
-    vec![
-        Guard::after(HOLD_BALANCE, key_args(quantity, at, &key), refusal),
-        Guard::after(
-            INSERT,
-            vec![
-                Arg::OptInt(deal_id),
-                Arg::OptInt(line_id),
-                Arg::OptInt(order_id),
-                Arg::Int(key.item_id),
-                Arg::Int(key.warehouse_id),
-                Arg::Int(key.location_id),
-                Arg::OptInt(key.batch_id),
-                Arg::Int(key.batch_id.unwrap_or(0)),
-                Arg::Int(quantity),
-                Arg::OptTime(None),
-                Arg::Time(at),
-            ],
-            Error::Internal(anyhow::anyhow!("reservation insert")),
-        ),
-    ]
-}
-
-/// [`release`] of reservation `id` on balance `key`, as statements run before a ledger
-/// posting's movements, in its transaction; `refusal` if it no longer holds `quantity`.
-pub(crate) fn release_guards(
-    id: i64,
-    key: BalanceKey,
-    quantity: i64,
-    at: OffsetDateTime,
-    refusal: Error,
-) -> Vec<Guard> {
-    vec![
-        Guard::before(
-            RELEASE_ROW,
-            vec![Arg::Int(quantity), Arg::Time(at), Arg::Int(id)],
-            refusal,
-        ),
-        Guard::before(
-            RELEASE_BALANCE,
-            key_args(quantity, at, &key),
-            Error::Internal(anyhow::anyhow!(
-                "reservation {id}: its balance holds less reserved than it does"
-            )),
-        ),
-    ]
-}
-
-/// Holds `quantity` of one balance for `holder`; returns how much it held (0 when the balance
-/// no longer has that much available: the caller plans again). With `demand`, the hold is
-/// output of an order allocated to that demand, recorded in the same transaction.
+/// Holds `quantity` of one balance for `holder` in the caller's transaction; returns how much it
+/// held: all of it, or 0 when the balance no longer has that much available (the caller plans
+/// again).
 pub async fn hold(
-    db: &Db,
+    tx: &mut Tx,
     holder: Holder,
     key: BalanceKey,
     quantity: i64,
     expires_at: Option<OffsetDateTime>,
-    demand: Option<i64>,
 ) -> Result<i64> {
     if quantity <= 0 {
         return Ok(0);
@@ -181,85 +125,69 @@ pub async fn hold(
     let (deal_id, line_id, order_id) = holder.columns();
     let at = now();
     let batch_key = key.batch_id.unwrap_or(0);
-    let held = in_tx!(db, tx => {
+    Ok(on_tx!(tx, tx => {
         let changed = sqlx::query(HOLD_BALANCE)
-        .bind(quantity)
-        .bind(at)
-        .bind(key.item_id)
-        .bind(key.warehouse_id)
-        .bind(key.location_id)
-        .bind(batch_key)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 1 {
-            sqlx::query(INSERT)
-            .bind(deal_id)
-            .bind(line_id)
-            .bind(order_id)
+            .bind(quantity)
+            .bind(at)
             .bind(key.item_id)
             .bind(key.warehouse_id)
             .bind(key.location_id)
-            .bind(key.batch_id)
             .bind(batch_key)
-            .bind(quantity)
-            .bind(expires_at)
-            .bind(at)
             .execute(&mut *tx)
-            .await?;
-            if let Some(demand) = demand {
-                let allocated = sqlx::query(
-                    "update supply_demands set allocated = allocated + $1
-                     where id = $2 and allocated + $1 <= quantity",
-                )
+            .await?
+            .rows_affected();
+        if changed == 1 {
+            sqlx::query(INSERT)
+                .bind(deal_id)
+                .bind(line_id)
+                .bind(order_id)
+                .bind(key.item_id)
+                .bind(key.warehouse_id)
+                .bind(key.location_id)
+                .bind(key.batch_id)
+                .bind(batch_key)
                 .bind(quantity)
-                .bind(demand)
+                .bind(expires_at)
+                .bind(at)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if allocated != 1 {
-                    return Ok(0);
-                }
-            }
+                .await?;
             quantity
         } else {
             0
         }
-    });
-    Ok(held)
+    }))
 }
 
-/// Releases `quantity` of reservation `id` (its balance's `reserved` shrinks with it).
-pub async fn release(db: &Db, id: i64, quantity: i64) -> Result<()> {
+/// Releases `quantity` of reservation `id` in the caller's transaction (its balance's
+/// `reserved` shrinks with it); a conflict on `quantity` when it no longer holds that much.
+pub async fn release(tx: &mut Tx, id: i64, quantity: i64) -> Result<()> {
     if quantity <= 0 {
         return Ok(());
     }
     let at = now();
-    in_tx!(db, tx => {
-        let key = sqlx::query_as::<_, (i64, i64, i64, i64)>(&format!(
-            "{RELEASE_ROW} returning item_id, warehouse_id, location_id, batch_key"
-        ))
-        .bind(quantity)
-        .bind(at)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| {
-            Error::conflict(
-                "quantity",
-                format!("reservation {id} does not hold {quantity} (released meanwhile)"),
-            )
-        })?;
+    on_tx!(tx, tx => {
+        let key = sqlx::query_as::<_, (i64, i64, i64, i64)>(RELEASE_ROW)
+            .bind(quantity)
+            .bind(at)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| {
+                Error::conflict(
+                    "quantity",
+                    format!("reservation {id} does not hold {quantity} (released meanwhile)"),
+                )
+            })?;
         let changed = sqlx::query(RELEASE_BALANCE)
-        .bind(quantity)
-        .bind(at)
-        .bind(key.0)
-        .bind(key.1)
-        .bind(key.2)
-        .bind(key.3)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+            .bind(quantity)
+            .bind(at)
+            .bind(key.0)
+            .bind(key.1)
+            .bind(key.2)
+            .bind(key.3)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if changed != 1 {
             return Err(Error::Internal(anyhow::anyhow!(
                 "reservation {id}: its balance holds less reserved than it does"
@@ -272,7 +200,7 @@ pub async fn release(db: &Db, id: i64, quantity: i64) -> Result<()> {
 /// Live reservations (quantity > 0) of a holder, latest expiry first (the order they are
 /// released in when a line shrinks: the freshest stock goes back first... to others, the
 /// customer keeps the earliest).
-pub async fn held(db: &Db, holder: Holder) -> Result<Vec<Reservation>> {
+pub async fn held(tx: &mut Tx, holder: Holder) -> Result<Vec<Reservation>> {
     let (clause, a, b) = match holder {
         Holder::DealLine { deal_id, line_id } => {
             ("r.deal_id = $1 and r.deal_line_id = $2", deal_id, line_id)
@@ -283,41 +211,60 @@ pub async fn held(db: &Db, holder: Holder) -> Result<Vec<Reservation>> {
             item_id,
         ),
     };
-    Ok(on_read!(db, pool => {
+    Ok(on_tx!(tx, tx => {
         sqlx::query_as::<_, Reservation>(&format!(
             "{SELECT} where {clause} and r.quantity > 0
              order by case when b.expiry_date is null then 1 else 0 end desc, b.expiry_date desc, r.id desc"
         ))
         .bind(a)
         .bind(b)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?
     }))
 }
 
 /// Live reservations of a deal (every line), earliest expiry first.
-pub async fn of_deal(db: &Db, deal_id: i64) -> Result<Vec<Reservation>> {
-    Ok(on_read!(db, pool => {
+pub async fn of_deal(tx: &mut Tx, deal_id: i64) -> Result<Vec<Reservation>> {
+    Ok(on_tx!(tx, tx => {
         sqlx::query_as::<_, Reservation>(&format!(
             "{SELECT} where r.deal_id = $1 and r.quantity > 0
              order by r.deal_line_id, b.expiry_date, r.id"
         ))
         .bind(deal_id)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?
     }))
 }
 
 /// Live reservations of a production order's components.
-pub async fn of_order(db: &Db, order_id: i64) -> Result<Vec<Reservation>> {
-    Ok(on_read!(db, pool => {
+pub async fn of_order(tx: &mut Tx, order_id: i64) -> Result<Vec<Reservation>> {
+    Ok(on_tx!(tx, tx => {
         sqlx::query_as::<_, Reservation>(&format!(
             "{SELECT} where r.production_order_id = $1 and r.quantity > 0
              order by r.item_id, b.expiry_date, r.id"
         ))
         .bind(order_id)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?
+    }))
+}
+
+/// Live reservations of the components of several production orders, by order.
+pub async fn of_orders(tx: &mut Tx, order_ids: &[i64]) -> Result<Vec<Reservation>> {
+    if order_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = crate::db::placeholders(1, order_ids.len());
+    let sql = format!(
+        "{SELECT} where r.production_order_id in ({list}) and r.quantity > 0
+             order by r.production_order_id, r.item_id, b.expiry_date, r.id"
+    );
+    Ok(on_tx!(tx, tx => {
+        let mut q = sqlx::query_as::<_, Reservation>(&sql);
+        for id in order_ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *tx).await?
     }))
 }
 

@@ -1,14 +1,17 @@
-//! Supply demands: what a production order or purchase order line is for (a deal line or a
+//! Supply demands: what a production order or a purchase order line is for (a deal line or a
 //! production order's component), how much, and how much of its output has been allocated.
+//! Supply owns `supply_demands` and nothing else: orders change their own rows (production,
+//! purchasing), and the planning module in fulfilment is the one that knows both kinds of
+//! order. Every change runs in the caller's transaction.
 
 use serde::Serialize;
 use time::Date;
 use utoipa::ToSchema;
 
-use crate::db::{Db, now};
-use crate::error::Result;
-use crate::stock::reservations::{BalanceKey, Holder};
-use crate::{in_tx, on_read};
+use crate::db::{Db, Tx, now};
+use crate::error::{Error, Result};
+use crate::on_tx;
+use crate::stock::reservations::{self, BalanceKey, Holder};
 
 /// Where a demand's goods come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -16,6 +19,43 @@ use crate::{in_tx, on_read};
 pub enum Source {
     Production,
     Purchase,
+}
+
+crate::text_enum!(
+    /// The status of the order behind a demand: a production order's (planned, released,
+    /// in progress, done, cancelled) or a purchase order's (open, ordered, received, cancelled).
+    pub OrderStatus {
+        Planned = "planned",
+        Released = "released",
+        InProgress = "in_progress",
+        Done = "done",
+        Cancelled = "cancelled",
+        Open = "open",
+        Ordered = "ordered",
+        Received = "received",
+    }
+);
+
+impl OrderStatus {
+    /// Still making or buying.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Planned
+                | OrderStatus::Released
+                | OrderStatus::InProgress
+                | OrderStatus::Open
+                | OrderStatus::Ordered
+        )
+    }
+
+    /// Not started: may still be reduced or cancelled without asking anyone.
+    pub fn is_unstarted(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Planned | OrderStatus::Released | OrderStatus::Open
+        )
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -31,7 +71,7 @@ pub struct Demand {
     pub quantity: i64,
     pub allocated: i64,
     /// The order's status.
-    pub status: String,
+    pub status: OrderStatus,
     pub expected_date: Option<Date>,
 }
 
@@ -52,23 +92,15 @@ impl Demand {
 
     /// Still to come: the order is active and has not delivered all of it.
     pub fn pending(&self) -> i64 {
-        if self.is_active() {
+        if self.status.is_active() {
             (self.quantity - self.allocated).max(0)
         } else {
             0
         }
     }
 
-    pub fn is_active(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "planned" | "released" | "in_progress" | "open" | "ordered"
-        )
-    }
-
-    /// Not started: may still be reduced or cancelled without asking anyone.
     pub fn is_unstarted(&self) -> bool {
-        matches!(self.status.as_str(), "planned" | "released" | "open")
+        self.status.is_unstarted()
     }
 
     pub fn holder(&self) -> Option<Holder> {
@@ -87,6 +119,23 @@ impl Demand {
     }
 }
 
+/// What supplies a demand: a production order, or a line of a purchase order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Supplier {
+    ProductionOrder(i64),
+    PurchaseLine(i64),
+}
+
+impl Supplier {
+    /// (production_order_id, purchase_order_line_id) columns.
+    fn columns(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            Supplier::ProductionOrder(id) => (Some(id), None),
+            Supplier::PurchaseLine(id) => (None, Some(id)),
+        }
+    }
+}
+
 const SELECT: &str = "select d.id, d.production_order_id, d.purchase_order_line_id,
         pl.purchase_order_id, d.deal_id, d.deal_line_id, d.for_production_order_id, d.item_id,
         d.quantity, d.allocated,
@@ -98,7 +147,7 @@ const SELECT: &str = "select d.id, d.production_order_id, d.purchase_order_line_
      left join purchase_orders pu on pu.id = pl.purchase_order_id";
 
 /// Every demand of a holder, oldest first.
-pub async fn of_holder(db: &Db, holder: Holder) -> Result<Vec<Demand>> {
+pub async fn of_holder(tx: &mut Tx, holder: Holder) -> Result<Vec<Demand>> {
     let (clause, a, b) = match holder {
         Holder::DealLine { deal_id, line_id } => {
             ("d.deal_id = $1 and d.deal_line_id = $2", deal_id, line_id)
@@ -109,42 +158,200 @@ pub async fn of_holder(db: &Db, holder: Holder) -> Result<Vec<Demand>> {
             item_id,
         ),
     };
-    Ok(on_read!(db, pool => {
+    Ok(on_tx!(tx, tx => {
         sqlx::query_as::<_, Demand>(&format!("{SELECT} where {clause} order by d.id"))
             .bind(a)
             .bind(b)
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?
     }))
 }
 
 /// Every demand of a deal, oldest first.
-pub async fn of_deal(db: &Db, deal_id: i64) -> Result<Vec<Demand>> {
-    Ok(on_read!(db, pool => {
+pub async fn of_deal(tx: &mut Tx, deal_id: i64) -> Result<Vec<Demand>> {
+    Ok(on_tx!(tx, tx => {
         sqlx::query_as::<_, Demand>(&format!("{SELECT} where d.deal_id = $1 order by d.id"))
             .bind(deal_id)
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?
     }))
 }
 
 /// The demands an order's output serves, oldest waiting first.
-pub async fn of_supply(
-    db: &Db,
-    production_order_id: Option<i64>,
-    purchase_order_line_id: Option<i64>,
-) -> Result<Vec<Demand>> {
-    let (clause, id) = match (production_order_id, purchase_order_line_id) {
-        (Some(id), _) => ("d.production_order_id = $1", id),
-        (None, Some(id)) => ("d.purchase_order_line_id = $1", id),
-        (None, None) => return Ok(Vec::new()),
+pub async fn of_supplier(tx: &mut Tx, supplier: Supplier) -> Result<Vec<Demand>> {
+    let (clause, id) = match supplier {
+        Supplier::ProductionOrder(id) => ("d.production_order_id = $1", id),
+        Supplier::PurchaseLine(id) => ("d.purchase_order_line_id = $1", id),
     };
-    Ok(on_read!(db, pool => {
+    Ok(on_tx!(tx, tx => {
         sqlx::query_as::<_, Demand>(&format!("{SELECT} where {clause} order by d.id"))
             .bind(id)
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?
     }))
+}
+
+/// The demands of several production orders, by order, oldest first.
+pub async fn of_production_orders(tx: &mut Tx, order_ids: &[i64]) -> Result<Vec<Demand>> {
+    if order_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = crate::db::placeholders(1, order_ids.len());
+    let sql = format!(
+        "{SELECT} where d.production_order_id in ({list}) order by d.production_order_id, d.id"
+    );
+    Ok(on_tx!(tx, tx => {
+        let mut q = sqlx::query_as::<_, Demand>(&sql);
+        for id in order_ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *tx).await?
+    }))
+}
+
+/// The demands of several purchase order lines, by line, oldest first.
+pub async fn of_purchase_lines(tx: &mut Tx, line_ids: &[i64]) -> Result<Vec<Demand>> {
+    if line_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = crate::db::placeholders(1, line_ids.len());
+    let sql = format!(
+        "{SELECT} where d.purchase_order_line_id in ({list})
+             order by d.purchase_order_line_id, d.id"
+    );
+    Ok(on_tx!(tx, tx => {
+        let mut q = sqlx::query_as::<_, Demand>(&sql);
+        for id in line_ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&mut *tx).await?
+    }))
+}
+
+/// [`of_supplier`] on the read pool, for reads outside a transaction.
+pub async fn of_supplier_read(db: &Db, supplier: Supplier) -> Result<Vec<Demand>> {
+    let mut tx = db.snapshot().await?;
+    of_supplier(&mut tx, supplier).await
+}
+
+/// Records that `supplier` makes or buys `quantity` of `item_id` for `holder`: the holder's
+/// demand on it grows, or a new one starts.
+pub async fn add(
+    tx: &mut Tx,
+    supplier: Supplier,
+    holder: Holder,
+    item_id: i64,
+    quantity: i64,
+) -> Result<()> {
+    let (order, line) = supplier.columns();
+    let (deal_id, deal_line_id, parent) = holder.columns();
+    let at = now();
+    on_tx!(tx, tx => {
+        let grown = sqlx::query(
+            "update supply_demands set quantity = quantity + $1
+             where ((production_order_id = $2) or (purchase_order_line_id = $3)) and item_id = $4
+               and ((deal_id = $5 and deal_line_id = $6) or for_production_order_id = $7)",
+        )
+        .bind(quantity)
+        .bind(order)
+        .bind(line)
+        .bind(item_id)
+        .bind(deal_id)
+        .bind(deal_line_id)
+        .bind(parent)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if grown == 0 {
+            sqlx::query(
+                "insert into supply_demands (production_order_id, purchase_order_line_id, deal_id,
+                     deal_line_id, for_production_order_id, item_id, quantity, allocated, created_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
+            )
+            .bind(order)
+            .bind(line)
+            .bind(deal_id)
+            .bind(deal_line_id)
+            .bind(parent)
+            .bind(item_id)
+            .bind(quantity)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+    });
+    Ok(())
+}
+
+/// Shrinks a demand by `by` of what it still waits for (goods received beyond what was
+/// ordered, for others, must not block it). False when it no longer waits for that much.
+pub async fn shrink(tx: &mut Tx, demand_id: i64, by: i64) -> Result<bool> {
+    if by <= 0 {
+        return Ok(true);
+    }
+    let changed = on_tx!(tx, tx => {
+        sqlx::query(
+            "update supply_demands set quantity = quantity - $1
+             where id = $2 and quantity - allocated >= $1",
+        )
+        .bind(by)
+        .bind(demand_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    });
+    Ok(changed == 1)
+}
+
+/// Reserves an order's output for the demands it serves, oldest waiting first, in the
+/// caller's transaction (with the receipt or completion that brought it in). Returns how much
+/// was reserved; the rest is free stock.
+pub async fn allocate_output(
+    tx: &mut Tx,
+    supplier: Supplier,
+    output: BalanceKey,
+    quantity: i64,
+) -> Result<i64> {
+    let mut left = quantity;
+    for d in of_supplier(tx, supplier).await? {
+        if left <= 0 {
+            break;
+        }
+        let Some(holder) = d.holder() else {
+            continue;
+        };
+        let want = left.min(d.quantity - d.allocated);
+        if want <= 0 {
+            continue;
+        }
+        let held = reservations::hold(tx, holder, output, want, None).await?;
+        if held == 0 {
+            // The output's balance cannot hold it (taken meanwhile): it stays free stock.
+            continue;
+        }
+        let allocated = on_tx!(tx, tx => {
+            sqlx::query(
+                "update supply_demands set allocated = allocated + $1
+                 where id = $2 and allocated + $1 <= quantity",
+            )
+            .bind(held)
+            .bind(d.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        });
+        if allocated != 1 {
+            return Err(Error::conflict(
+                "quantity",
+                format!(
+                    "demand {} changed while its output was allocated: try again",
+                    d.id
+                ),
+            ));
+        }
+        left -= held;
+    }
+    Ok(quantity - left)
 }
 
 /// A deal line (or parent order) this order serves.
@@ -196,7 +403,7 @@ pub async fn hide_unseen_deals<'a>(
 }
 
 /// How `quantity` arriving from an order divides among the deals its demands serve (`demands`
-/// in the order [`of_supply`] reads them, oldest first: the order `allocate_output` reserves
+/// in the order [`of_supplier`] reads them, oldest first: the order `allocate_output` reserves
 /// in), each getting at most what it still waits for; the rest is for no deal. Parts of the same
 /// deal are merged. Used to name the deal on the movement that brings the goods in.
 pub fn split_by_deal(demands: &[Demand], quantity: i64) -> Vec<(Option<i64>, i64)> {
@@ -222,124 +429,6 @@ pub fn split_by_deal(demands: &[Demand], quantity: i64) -> Vec<(Option<i64>, i64
     parts
 }
 
-/// Shrinks a demand that has not started, with its order (a production order, or a purchase
-/// order line) by `by` (what the demand still waits for is not received by definition: goods
-/// received beyond what was ordered, for others, must not block it); an order left with nothing to make or buy is cancelled. Returns how
-/// much it shrank (0 when the order started meanwhile).
-pub async fn shrink(db: &Db, demand: &Demand, by: i64) -> Result<i64> {
-    if by <= 0 {
-        return Ok(0);
-    }
-    let at = now();
-    let shrunk = in_tx!(db, tx => {
-        let changed = sqlx::query(
-            "update supply_demands set quantity = quantity - $1
-             where id = $2 and quantity - allocated >= $1",
-        )
-        .bind(by)
-        .bind(demand.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 0 {
-            return Ok(0);
-        }
-        let order = match (demand.production_order_id, demand.purchase_order_line_id) {
-            (Some(order), _) => sqlx::query(
-                "update production_orders set quantity = quantity - $1,
-                     status = case when quantity - $1 <= produced and produced = 0 then 'cancelled'
-                                   when quantity - $1 <= produced then 'done' else status end,
-                     updated_at = $2
-                 where id = $3 and status in ('planned', 'released') and quantity >= $1",
-            )
-            .bind(by)
-            .bind(at)
-            .bind(order)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-            (None, Some(line)) => sqlx::query(
-                "update purchase_order_lines set quantity = quantity - $1
-                 where id = $2 and quantity >= $1
-                   and exists (select 1 from purchase_orders p
-                               where p.id = purchase_order_lines.purchase_order_id and p.status = 'open')",
-            )
-            .bind(by)
-            .bind(line)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-            (None, None) => 0,
-        };
-        if order == 0 {
-            // The order started meanwhile: roll back, the caller flags it instead.
-            return Ok(0);
-        }
-        by
-    });
-    Ok(shrunk)
-}
-
-/// Flags a started order whose demand shrank: someone decides what happens to its output.
-pub async fn flag(db: &Db, demand: &Demand, note: &str) -> Result<()> {
-    let at = now();
-    in_tx!(db, tx => {
-        match (demand.production_order_id, demand.purchase_order_id) {
-            (Some(id), _) => {
-                sqlx::query(
-                    "update production_orders set needs_decision = true, decision_note = $1,
-                         updated_at = $2 where id = $3",
-                )
-                .bind(note)
-                .bind(at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            (None, Some(id)) => {
-                sqlx::query(
-                    "update purchase_orders set needs_decision = true, decision_note = $1,
-                         updated_at = $2 where id = $3",
-                )
-                .bind(note)
-                .bind(at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            _ => {}
-        }
-    });
-    Ok(())
-}
-
-/// Reserves an order's output for the demands it serves, oldest waiting first. Returns how
-/// much was reserved; the rest is free stock.
-pub async fn allocate_output(
-    db: &Db,
-    production_order_id: Option<i64>,
-    purchase_order_line_id: Option<i64>,
-    output: BalanceKey,
-    quantity: i64,
-) -> Result<i64> {
-    let mut left = quantity;
-    for d in of_supply(db, production_order_id, purchase_order_line_id).await? {
-        if left <= 0 {
-            break;
-        }
-        let Some(holder) = d.holder() else {
-            continue;
-        };
-        let want = left.min(d.quantity - d.allocated);
-        if want <= 0 {
-            continue;
-        }
-        left -=
-            crate::stock::reservations::hold(db, holder, output, want, None, Some(d.id)).await?;
-    }
-    Ok(quantity - left)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,7 +445,7 @@ mod tests {
             item_id: 1,
             quantity,
             allocated,
-            status: "released".into(),
+            status: OrderStatus::Released,
             expected_date: None,
         }
     }

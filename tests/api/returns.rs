@@ -199,7 +199,7 @@ async fn returns_restock_into_the_shipped_batch_or_write_off(app: TestApp) {
     // the shipping work's; here one is inserted directly.)
     let db = app.state.db.clone();
     let sid: i64 = async {
-        Ok::<i64, sqlx::Error>(depot::in_tx!(db, tx => {
+        Ok::<i64, depot::error::Error>(depot::in_tx!(db, tx => {
             sqlx::query_scalar(
                 "insert into shipments (deal_id, warehouse_id, status, carrier, service_level,
                      tracking_number, ship_to_name, ship_to_address, paid_by, created_at, updated_at)

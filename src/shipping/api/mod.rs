@@ -16,6 +16,7 @@ use crate::api::schemas::{Binary, routes};
 use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::error::Error;
+use crate::fulfilment::planning::{self, ShipmentChange};
 use crate::labels::Format;
 use crate::printing::jobs::Submitter;
 use crate::shipping::documents::{self, DispatchRequest, Dispatched, PrintRequest, Printed};
@@ -261,30 +262,29 @@ async fn set_status(
     JsonBody(body): JsonBody<StatusChange>,
 ) -> ApiResult<Json<Shipment>> {
     p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
-    match body.status {
-        // The same as `POST /v1/shipments/{id}/dispatch` with no body: the warehouse's
-        // printers print what they are set up for.
-        Status::Dispatched => {
-            let dispatched = documents::dispatch_and_print(
-                &s.db,
-                &s.printing,
-                id,
-                &DispatchRequest::default(),
-                actor(&p),
-                submitter(&p),
-            )
-            .await?;
-            return Ok(Json(dispatched.shipment));
-        }
-        Status::Returned => {
-            shipping::return_whole(&s.db, id, body.location_id, body.note.clone(), actor(&p))
-                .await?;
-        }
-        _ => {}
+    // `dispatched` is the same as `POST /v1/shipments/{id}/dispatch` with no body: the
+    // warehouse's printers print what they are set up for.
+    if body.status == Status::Dispatched {
+        let dispatched = documents::dispatch_and_print(
+            &s.db,
+            &s.printing,
+            id,
+            &DispatchRequest::default(),
+            actor(&p),
+            submitter(&p),
+        )
+        .await?;
+        return Ok(Json(dispatched.shipment));
     }
-    Ok(Json(
-        shipping::set_status(&s.db, id, body.status, "api", body.note).await?,
-    ))
+    let change = ShipmentChange {
+        to: body.status,
+        source: "api",
+        book_return: true,
+        note: body.note,
+        location_id: body.location_id,
+    };
+    planning::set_shipment_status(&s.db, id, change, actor(&p)).await?;
+    Ok(Json(shipping::get(&s.db, id).await?))
 }
 
 /// The shipment's delivery note (template `delivery-note`, A4), `?format=pdf|png|zpl`.
@@ -327,9 +327,15 @@ async fn webhook(
         return Err(Error::not_found("carrier", carrier).into());
     }
     let id = shipping::by_tracking(&s.db, &carrier, body.tracking_number.trim()).await?;
-    Ok(Json(
-        shipping::set_status(&s.db, id, body.status, "carrier", body.note).await?,
-    ))
+    let change = ShipmentChange {
+        to: body.status,
+        source: "carrier",
+        book_return: false,
+        note: body.note,
+        location_id: None,
+    };
+    planning::set_shipment_status(&s.db, id, change, actor(&p)).await?;
+    Ok(Json(shipping::get(&s.db, id).await?))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -172,7 +172,7 @@ async fn allocate(
     p.check(STOCK_READERS)?;
     let today = crate::db::now().date();
     let plan = ledger::plan(
-        &s.db,
+        &mut s.db.snapshot().await?,
         body.item_id,
         body.warehouse_id,
         body.quantity,
