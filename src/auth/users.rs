@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::auth::{Role, UserPrincipal, password};
 use crate::db::{Db, Page, Paged, now};
 use crate::error::{Checks, Error, Result};
-use crate::{in_tx, on_read};
+use crate::{in_tx, on_read, on_tx};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct User {
@@ -218,10 +218,14 @@ pub async fn update(db: &Db, id: i64, patch: UserPatch) -> Result<User> {
         patch.role.is_some_and(|r| r != Role::Admin) || patch.active == Some(false);
     // Role and active are set from the row itself (coalesce), so the last-admin condition and the
     // generation bump judge the row as it is when the update runs, not as it was read above.
-    let row = in_tx!(db, tx => {
-        if may_remove_admin {
-            sqlx::query(ADMIN_GUARD).execute(&mut *tx).await?;
-        }
+    let mut tx = db.begin().await?;
+    if may_remove_admin {
+        // Every change that may remove an admin takes this turn before its conditional update.
+        // Without it two admins demoting each other at once on PostgreSQL would each still see
+        // the other as an active admin (write skew) and both succeed. SQLite has one writer.
+        crate::db::take_turn(&mut tx, "admin_guard").await?;
+    }
+    let row = on_tx!(&mut tx, tx => {
         sqlx::query_as::<_, UserRow>(&format!(
             "update users set role = coalesce($2, role), full_name = $3, email = $4,
                     manager_id = $5, active = coalesce($6, active),
@@ -248,6 +252,7 @@ pub async fn update(db: &Db, id: i64, patch: UserPatch) -> Result<User> {
         .fetch_optional(&mut *tx)
         .await?
     });
+    tx.commit().await?;
     match row {
         Some(row) => Ok(row.into()),
         // Users are never deleted, so no row means the last-admin condition refused it.
@@ -261,12 +266,6 @@ pub async fn update(db: &Db, id: i64, patch: UserPatch) -> Result<User> {
         )),
     }
 }
-
-/// Taken (as a row lock) by every change that may remove an admin, before its conditional
-/// update. Without it two admins demoting each other at once on PostgreSQL would each still see
-/// the other as an active admin (write skew) and both succeed. SQLite has one writer anyway.
-const ADMIN_GUARD: &str = "insert into settings (key, value) values ('admin_guard', '')
-     on conflict (key) do update set value = excluded.value";
 
 /// Recovery from the command line (`depot admin reset-password`): sets the password,
 /// reactivates the user and, with `make_admin`, makes them an admin. Their older tokens stop

@@ -17,7 +17,7 @@ use sqlx::sqlite::{
 mod filter;
 pub use filter::{Arg, Where};
 mod settings;
-pub use settings::{get_setting, put_setting_once};
+pub use settings::{get_setting, put_setting_once, take_turn};
 mod text_enum;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

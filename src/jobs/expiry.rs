@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::db::{Db, Page, Paged, now};
 use crate::error::Result;
-use crate::{in_tx, on_read};
+use crate::{on_read, on_tx};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ExpiryReport {
@@ -24,9 +24,10 @@ pub async fn run(db: &Db, today: Date, alert_days: i64) -> Result<ExpiryReport> 
     let at = now();
     let horizon =
         crate::days::add(today, alert_days.clamp(0, crate::days::MAX_DAYS)).unwrap_or(today);
-    Ok(in_tx!(db, tx => {
-        // Expired batches that still hold stock get an alert before their status changes.
-        let expired_alerts = sqlx::query(
+    let mut tx = db.begin().await?;
+    // Expired batches that still hold stock get an alert before their status changes.
+    let expired_alerts = on_tx!(&mut tx, tx => {
+        sqlx::query(
             "insert into alerts (kind, batch_id, item_id, message, due_date, created_at)
              select 'expired', b.id, b.item_id,
                     'batch ' || b.code || ' has expired and holds stock: write it off', b.expiry_date, $2
@@ -39,16 +40,11 @@ pub async fn run(db: &Db, today: Date, alert_days: i64) -> Result<ExpiryReport> 
         .bind(at)
         .execute(&mut *tx)
         .await?
-        .rows_affected();
-        let expired = sqlx::query(
-            "update batches set status = 'expired'
-             where status = 'available' and expiry_date is not null and expiry_date <= $1",
-        )
-        .bind(today)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let expiring_alerts = sqlx::query(
+        .rows_affected()
+    });
+    let expired = crate::stock::batches::expire_due(&mut tx, today).await?;
+    let expiring_alerts = on_tx!(&mut tx, tx => {
+        sqlx::query(
             "insert into alerts (kind, batch_id, item_id, message, due_date, created_at)
              select 'expiring', b.id, b.item_id, 'batch ' || b.code || ' expires soon', b.expiry_date, $3
              from batches b
@@ -61,12 +57,13 @@ pub async fn run(db: &Db, today: Date, alert_days: i64) -> Result<ExpiryReport> 
         .bind(at)
         .execute(&mut *tx)
         .await?
-        .rows_affected();
-        ExpiryReport {
-            expired,
-            alerts: expired_alerts + expiring_alerts,
-        }
-    }))
+        .rows_affected()
+    });
+    tx.commit().await?;
+    Ok(ExpiryReport {
+        expired,
+        alerts: expired_alerts + expiring_alerts,
+    })
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]

@@ -4,9 +4,9 @@
 //! instance.
 
 use crate::catalog::gtin;
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::error::{Error, Result};
-use crate::in_tx;
+use crate::on_tx;
 
 /// Checks a configured company prefix: 7 to 10 digits (GS1 allocates 6 to 12; a U.P.C.
 /// prefix is written with its leading zero).
@@ -39,6 +39,15 @@ pub fn compose(extension: u8, prefix: &str, serial: u64) -> std::result::Result<
 
 /// Takes the next SSCC.
 pub async fn next(db: &Db, prefix: Option<&str>, extension: u8) -> Result<String> {
+    let mut tx = db.begin().await?;
+    let sscc = next_in(&mut tx, prefix, extension).await?;
+    tx.commit().await?;
+    Ok(sscc)
+}
+
+/// [`next`] in the caller's transaction: the serial is taken with the parcel that carries it
+/// (concurrent takers of one prefix wait for the counter's row until the transaction ends).
+pub async fn next_in(tx: &mut Tx, prefix: Option<&str>, extension: u8) -> Result<String> {
     let prefix = prefix.ok_or_else(|| {
         Error::conflict(
             "gs1_company_prefix",
@@ -46,7 +55,7 @@ pub async fn next(db: &Db, prefix: Option<&str>, extension: u8) -> Result<String
         )
     })?;
     check_prefix(prefix).map_err(|e| Error::conflict("gs1_company_prefix", e))?;
-    let serial: i64 = in_tx!(db, tx => {
+    let serial: i64 = on_tx!(tx, tx => {
         sqlx::query_scalar(
             "insert into sscc_counters (company_prefix, extension_digit, last_serial)
              values ($1, $2, 1)

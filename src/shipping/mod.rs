@@ -154,47 +154,88 @@ fn mm(cm: f64) -> i64 {
     (cm * 10.0).round() as i64
 }
 
-/// Inserts `contents` ((item, batch, quantity)) into parcel `id` in the transaction `tx` (a
-/// macro: the transaction's type differs per backend); the same item and batch add up.
-macro_rules! insert_contents {
-    ($tx:ident, $id:expr, $deal:expr, $warehouse:expr, $contents:expr) => {
-        // Packers of one deal take turns (a row lock on PostgreSQL, the write lock on SQLite),
-        // so the check after inserting sees every other parcel of the deal.
-        sqlx::query("update deals set updated_at = updated_at where id = $1")
-            .bind($deal)
-            .execute(&mut *$tx)
-            .await?;
-        for (item, batch, quantity) in &$contents {
+/// Puts `contents` ((item, batch, quantity)) into parcel `id` in the caller's transaction; the
+/// same item and batch add up. Packers of one deal take turns (the deal's row), so the check
+/// after inserting sees every other parcel of the deal and no two packers pack the same goods.
+async fn insert_contents(
+    tx: &mut Tx,
+    id: i64,
+    deal_id: i64,
+    warehouse_id: i64,
+    contents: &[(i64, Option<i64>, i64)],
+) -> Result<()> {
+    crate::crm::deals::lock(tx, deal_id, None).await?;
+    for (item, batch, quantity) in contents {
+        on_tx!(&mut *tx, conn => {
             sqlx::query(
                 "insert into parcel_contents (parcel_id, item_id, batch_id, batch_key, quantity)
                  values ($1, $2, $3, $4, $5)
                  on conflict (parcel_id, item_id, batch_key) do update
                  set quantity = parcel_contents.quantity + excluded.quantity",
             )
-            .bind($id)
+            .bind(id)
             .bind(item)
             .bind(batch)
             .bind(batch.unwrap_or(0))
             .bind(quantity)
-            .execute(&mut *$tx)
+            .execute(&mut *conn)
             .await?;
-        }
-        for (i, (item, batch, _)) in $contents.iter().enumerate() {
-            let left: i64 = sqlx::query_scalar(PACKABLE)
-                .bind($deal)
-                .bind($warehouse)
+        });
+    }
+    for (i, (item, batch, _)) in contents.iter().enumerate() {
+        let left: i64 = on_tx!(&mut *tx, conn => {
+            sqlx::query_scalar(PACKABLE)
+                .bind(deal_id)
+                .bind(warehouse_id)
                 .bind(item)
                 .bind(batch.unwrap_or(0))
-                .fetch_one(&mut *$tx)
-                .await?;
-            if left < 0 {
-                return Err(Error::conflict(
-                    format!("contents[{i}].quantity"),
-                    "another parcel of the deal took these goods meanwhile: scan again",
-                ));
-            }
+                .fetch_one(&mut *conn)
+                .await?
+        });
+        if left < 0 {
+            return Err(Error::conflict(
+                format!("contents[{i}].quantity"),
+                "another parcel of the deal took these goods meanwhile: scan again",
+            ));
         }
-    };
+    }
+    Ok(())
+}
+
+/// Puts parcel `id` into shipment `shipment_id` (which must not have left), which becomes
+/// `packed` with its first parcel.
+async fn join_shipment(tx: &mut Tx, id: i64, shipment_id: i64, at: OffsetDateTime) -> Result<()> {
+    let joined = on_tx!(&mut *tx, conn => {
+        sqlx::query(
+            "update parcels set shipment_id = $1 where id = $2
+               and exists (select 1 from shipments where id = $1 and status in ('draft', 'packed'))",
+        )
+        .bind(shipment_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    if joined != 1 {
+        return Err(Error::conflict(
+            "shipment_id",
+            format!("shipment {shipment_id} was dispatched meanwhile"),
+        ));
+    }
+    let packed = on_tx!(&mut *tx, conn => {
+        sqlx::query(
+            "update shipments set status = 'packed', updated_at = $1 where id = $2 and status = 'draft'",
+        )
+        .bind(at)
+        .bind(shipment_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    if packed == 1 {
+        record_event(tx, shipment_id, Status::Packed, "api", None, at).await?;
+    }
+    Ok(())
 }
 
 /// Turns scanned contents into items, batches and base units (packs × units per pack), with
@@ -276,7 +317,7 @@ pub async fn create_parcel(
             let row = shipment_row(db, sid)
                 .await
                 .map_err(|_| Error::invalid("shipment_id", format!("no shipment with id {sid}")))?;
-            if !matches!(row.status.as_str(), "draft" | "packed") {
+            if !matches!(row.status, Status::Draft | Status::Packed) {
                 return Err(Error::conflict(
                     "shipment_id",
                     format!("shipment {sid} is {}: it takes no more parcels", row.status),
@@ -334,14 +375,15 @@ pub async fn create_parcel(
             ));
         }
     }
+    let at = now();
+    let mut tx = db.begin().await?;
     // Without a GS1 Company Prefix the parcel still has its identity (`DPT-PARCEL-<id>`).
     let sscc = match prefix {
-        Some(_) => Some(crate::labels::sscc::next(db, prefix, extension).await?),
+        Some(_) => Some(crate::labels::sscc::next_in(&mut tx, prefix, extension).await?),
         None => None,
     };
-    let at = now();
-    let id = in_tx!(db, tx => {
-        let id: i64 = sqlx::query_scalar(
+    let id = on_tx!(&mut tx, conn => {
+        sqlx::query_scalar::<_, i64>(
             "insert into parcels (deal_id, warehouse_id, parent_id, sscc, package_type, weight_g,
                  length_mm, width_mm, height_mm, created_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
@@ -356,40 +398,14 @@ pub async fn create_parcel(
         .bind(new.dimensions.map(|d| mm(d.width_cm)))
         .bind(new.dimensions.map(|d| mm(d.height_cm)))
         .bind(at)
-        .fetch_one(&mut *tx)
-        .await?;
-        insert_contents!(tx, id, deal_id, warehouse_id, contents);
-        if let Some(sid) = new.shipment_id {
-            let joined = sqlx::query(
-                "update parcels set shipment_id = $1 where id = $2
-                   and exists (select 1 from shipments where id = $1 and status in ('draft', 'packed'))",
-            )
-            .bind(sid)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if joined != 1 {
-                return Err(Error::conflict("shipment_id", format!("shipment {sid} was dispatched meanwhile")));
-            }
-            let packed = sqlx::query(
-                "update shipments set status = 'packed', updated_at = $1 where id = $2 and status = 'draft'",
-            )
-            .bind(at)
-            .bind(sid)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if packed == 1 {
-                sqlx::query("insert into shipment_events (shipment_id, status, source, note, at) values ($1, 'packed', 'api', null, $2)")
-                    .bind(sid)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        id
+        .fetch_one(&mut *conn)
+        .await?
     });
+    insert_contents(&mut tx, id, deal_id, warehouse_id, &contents).await?;
+    if let Some(shipment_id) = new.shipment_id {
+        join_shipment(&mut tx, id, shipment_id, at).await?;
+    }
+    tx.commit().await?;
     parcel(db, id).await
 }
 
@@ -398,7 +414,7 @@ pub async fn add_contents(db: &Db, id: i64, lines: &[ContentLine]) -> Result<Par
     let p = parcel_row(db, id).await?;
     if let Some(sid) = p.shipment_id {
         let status = shipment_row(db, sid).await?.status;
-        if !matches!(status.as_str(), "draft" | "packed") {
+        if !matches!(status, Status::Draft | Status::Packed) {
             return Err(Error::conflict(
                 "status",
                 format!("parcel {id} is in a {status} shipment: it is closed"),
@@ -409,9 +425,9 @@ pub async fn add_contents(db: &Db, id: i64, lines: &[ContentLine]) -> Result<Par
         return Err(Error::invalid("contents", "must not be empty"));
     }
     let contents = checked_contents(db, p.deal_id, p.warehouse_id, lines).await?;
-    in_tx!(db, tx => {
-        insert_contents!(tx, id, p.deal_id, p.warehouse_id, contents);
-    });
+    let mut tx = db.begin().await?;
+    insert_contents(&mut tx, id, p.deal_id, p.warehouse_id, &contents).await?;
+    tx.commit().await?;
     parcel(db, id).await
 }
 

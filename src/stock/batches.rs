@@ -391,3 +391,18 @@ pub async fn update(db: &Db, id: i64, patch: BatchPatch) -> Result<Batch> {
     row.map(Batch::from)
         .ok_or_else(|| Error::not_found("batch", id))
 }
+
+/// Marks batches past their expiry date as `expired`, as of `today` (the expiry day itself counts,
+/// as `fefo::is_expired` says). Answers how many changed.
+pub async fn expire_due(tx: &mut Tx, today: Date) -> Result<u64> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(
+            "update batches set status = 'expired'
+             where status = 'available' and expiry_date is not null and expiry_date <= $1",
+        )
+        .bind(today)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    }))
+}
