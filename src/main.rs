@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(config.log_json);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
-            println!("{}", depot::api::openapi().to_pretty_json()?);
+            println!("{}", depot::app::openapi().to_pretty_json()?);
         }
         Command::Check => {
             let db = depot::db::Db::connect(&config.database_url).await?;

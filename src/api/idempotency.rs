@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::api::auth::authenticate;
 use crate::api::problem::{ApiError, Problem};
-use crate::app::AppState;
+use crate::api::state::AppState;
 use crate::db::{Db, now};
 use crate::error::Result;
 use crate::{in_tx, on_read};

@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::problem::{PROBLEM_JSON, Problem};
 use crate::api::schemas::routes;
-use crate::app::AppState;
+use crate::api::state::AppState;
 
 /// The process-wide Prometheus recorder (metrics macros write to one global recorder).
 pub fn metrics_handle() -> PrometheusHandle {

@@ -53,9 +53,12 @@ pub fn record<S>(
 /// so the document would describe one type with the other's schema. Empty when none collide;
 /// an error names a documented path whose handlers were not routed with [`routes!`] (their
 /// schemas could not be checked).
-pub fn collisions() -> Result<Vec<(String, Vec<serde_json::Value>)>, String> {
+/// `route` builds the routes (`app::openapi`) while the schemas they contribute are watched.
+pub fn collisions(
+    route: impl FnOnce() -> utoipa::openapi::OpenApi,
+) -> Result<Vec<(String, Vec<serde_json::Value>)>, String> {
     CONTRIBUTED.set(Some(Default::default()));
-    let (_, openapi) = super::routes(&crate::config::Config::default());
+    let openapi = route();
     let (paths, contributed) = CONTRIBUTED.take().unwrap_or_default();
     if let Some(path) = openapi.paths.paths.keys().find(|p| !paths.contains(p)) {
         return Err(format!(

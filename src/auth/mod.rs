@@ -1,5 +1,6 @@
 //! Who is calling and what they may do: users with roles, devices with tokens, JWTs, passwords.
 
+pub mod api;
 pub mod devices;
 pub mod password;
 pub mod throttle;

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::routes;
-use crate::app::AppState;
 use crate::auth::{Access, Principal};
 use crate::crm::contacts::{self, Contact, ContactFilter, ContactPatch, NewContact};
 use crate::crm::customers::{

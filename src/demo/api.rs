@@ -4,8 +4,8 @@ use crate::api::schemas::{Binary, routes};
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
 use crate::api::problem::{ApiResult, ErrorResponses};
-use crate::app::AppState;
 use crate::auth::{Access, Principal};
 use crate::labels::{Format, Rendered};
 

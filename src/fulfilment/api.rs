@@ -7,10 +7,10 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
 use crate::api::extract::{Id, JsonBody, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::{Binary, routes};
-use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::crm::visibility::Viewer;
 use crate::error::Error;
@@ -191,7 +191,7 @@ async fn pick_scan(
         (Some(scan), _, _) => {
             let result = s
                 .scanning
-                .scan_field(&s.db, &crate::scanning::api::caller(&p), scan, body.profile)
+                .scan_field(&s.db, &crate::api::callers::caller(&p), scan, body.profile)
                 .await?;
             match result.target(body.batch, "picked")? {
                 crate::scanning::Target::Location(id) => picking::Scanned::Location(id),
@@ -217,7 +217,7 @@ async fn pick_scan(
             return Err(Error::invalid("scan", "is required (or location_id, or item_id)").into());
         }
     };
-    let actor = crate::stock::api::actor(&p);
+    let actor = crate::api::callers::actor(&p);
     Ok(Json(
         picking::scan(&s.db, id, scanned, body.quantity, actor).await?,
     ))
@@ -237,7 +237,7 @@ async fn short_pick(
     JsonBody(body): JsonBody<picking::ShortPick>,
 ) -> ApiResult<Json<picking::ShortPickResult>> {
     p.check(PICKERS)?;
-    let actor = crate::stock::api::actor(&p);
+    let actor = crate::api::callers::actor(&p);
     Ok(Json(picking::short(&s.db, id, body, actor).await?))
 }
 
@@ -258,14 +258,14 @@ async fn deal_documents(
 /// `pick_list`, `delivery_note` and `shipping_labels` (of a shipment), `parcel_label`,
 /// `return_note`. 404 unless the record is the deal's.
 #[utoipa::path(get, path = "/v1/deals/{id}/documents/{name}/{document_id}", tag = "fulfilment",
-    params(("id" = i64, Path), ("name" = String, Path), ("document_id" = i64, Path), crate::labels::api::LabelQuery),
+    params(("id" = i64, Path), ("name" = String, Path), ("document_id" = i64, Path), crate::api::render::LabelQuery),
     responses((status = 200, description = "the document", content((Binary = "application/pdf"), (Binary = "application/x-zpl"), (Binary = "image/png"))),
         ErrorResponses), security(("bearer" = [])))]
 async fn deal_document(
     State(s): State<AppState>,
     p: Principal,
     axum::extract::Path((id, name, document)): axum::extract::Path<(String, String, String)>,
-    Query(q): Query<crate::labels::api::LabelQuery>,
+    Query(q): Query<crate::api::render::LabelQuery>,
 ) -> ApiResult<axum::response::Response> {
     let parse = |field: &'static str, v: &str| {
         v.parse::<i64>()
@@ -315,7 +315,7 @@ async fn deal_document(
 /// The pick list as an A4 document (template `pick-list`, or `?template=`),
 /// `?format=pdf|png|zpl` (default PDF; `png` shows the first page) at `?dpi=` (default 203).
 #[utoipa::path(get, path = "/v1/pick-lists/{id}/document", tag = "fulfilment",
-    params(("id" = i64, Path), crate::labels::api::LabelQuery),
+    params(("id" = i64, Path), crate::api::render::LabelQuery),
     responses((status = 200, description = "the pick list",
         content((Binary = "application/pdf"), (Binary = "image/png"), (Binary = "application/x-zpl"))),
         ErrorResponses),
@@ -324,7 +324,7 @@ async fn pick_list_document(
     State(s): State<AppState>,
     p: Principal,
     Id(id): Id,
-    Query(q): Query<crate::labels::api::LabelQuery>,
+    Query(q): Query<crate::api::render::LabelQuery>,
 ) -> ApiResult<axum::response::Response> {
     p.check(PICKERS)?;
     let data = picking::document_data(&s.db, id).await?;

@@ -9,16 +9,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
 use crate::api::extract::{Id, JsonBody, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::render::LabelQuery;
 use crate::api::schemas::{Binary, routes};
-use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::error::{Checks, Error};
-use crate::labels::Labels;
 use crate::labels::records::{self, EntityKind, EntityRef};
 use crate::labels::template::FieldSpec;
 use crate::labels::{Format, Rendered, pdf, sscc};
@@ -204,32 +204,6 @@ fn prefix(e: Error, i: usize) -> Error {
             Error::Validation(v)
         }
         other => other,
-    }
-}
-
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LabelQuery {
-    /// `zpl`, `pdf` (default) or `png`.
-    pub format: Option<Format>,
-    /// A template other than the default for this kind of record.
-    pub template: Option<String>,
-    /// Default 203.
-    pub dpi: Option<u32>,
-}
-
-impl LabelQuery {
-    /// Renders `data` with the asked template (else `default`), format (else PDF) and
-    /// resolution (else 203 dpi): what every label and document route answers.
-    pub fn render(&self, labels: &Labels, default: &str, data: &Value) -> ApiResult<Response> {
-        Ok(labels
-            .render(
-                self.template.as_deref().unwrap_or(default),
-                self.format.unwrap_or(Format::Pdf),
-                self.dpi.unwrap_or(203),
-                data,
-            )?
-            .into_response())
     }
 }
 

@@ -6,10 +6,10 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::{Binary, routes};
-use crate::app::AppState;
 use crate::auth::{Access, Principal};
 use crate::error::Error;
 use crate::printing::jobs::{self, JobFilter, NewPrintJob, PrintJob, Submitter};

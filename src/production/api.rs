@@ -7,10 +7,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::routes;
-use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
 use crate::crm::visibility::Viewer;
 use crate::fulfilment::planning;
@@ -101,7 +101,7 @@ async fn complete(
     JsonBody(body): JsonBody<Completion>,
 ) -> ApiResult<Json<Completed>> {
     p.check(FLOOR)?;
-    let actor = crate::stock::api::actor(&p);
+    let actor = crate::api::callers::actor(&p);
     Ok(Json(
         planning::complete_production(&s.db, id, &body, actor).await?,
     ))

@@ -4,10 +4,10 @@ use axum::Json;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::routes;
-use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
 use crate::crm::visibility::Viewer;
 use crate::fulfilment::planning;
@@ -75,13 +75,13 @@ async fn receive(
 ) -> ApiResult<Json<Received>> {
     p.check(RECEIVERS)?;
     let mut body = body;
-    let caller = crate::scanning::api::caller(&p);
+    let caller = crate::api::callers::caller(&p);
     for line in &mut body.lines {
         if let Some(raw) = &line.scan {
             line.scan = Some(s.scanning.normalize_for(&caller, raw));
         }
     }
-    let actor = crate::stock::api::actor(&p);
+    let actor = crate::api::callers::actor(&p);
     Ok(Json(
         planning::receive_purchase(&s.db, id, body, actor).await?,
     ))

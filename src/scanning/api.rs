@@ -6,16 +6,17 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
+use crate::api::callers::caller;
 use crate::api::extract::{JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiError, ApiResult, ErrorResponses, Problem};
 use crate::api::schemas::{Binary, routes};
-use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::barcode::decode::DecodeError;
 use crate::scanning::images::{self, DecodeResult};
 use crate::scanning::log::{self, ScanEntry, ScanFilter};
 use crate::scanning::profiles::Profile;
-use crate::scanning::{Caller, ScanRequest, ScanResult};
+use crate::scanning::{ScanRequest, ScanResult};
 
 /// Every user and scanner devices.
 const SCANNERS: Access = Access {
@@ -25,20 +26,6 @@ const SCANNERS: Access = Access {
 
 /// Supervisors reading the scan log.
 const SUPERVISORS: Access = Access::users(&[Role::Admin, Role::Head, Role::Warehouse]);
-
-pub fn caller(principal: &Principal) -> Caller {
-    match principal {
-        Principal::User(u) => Caller {
-            user_id: Some(u.id),
-            ..Caller::default()
-        },
-        Principal::Device(d) => Caller {
-            device_id: Some(d.id),
-            device_profile: Some(d.profile.clone()),
-            ..Caller::default()
-        },
-    }
-}
 
 /// Resolve one scan: what the barcode says (GS1 elements, GTIN, batch, expiry...) and what it
 /// refers to in Depot. Data that claims to be GS1 and breaks its rules is refused with 422,

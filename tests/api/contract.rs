@@ -1,6 +1,6 @@
 //! Every response the HTTP suite receives through `TestApp::send_with` (and the documents the
 //! download helpers fetch, through [`check_bytes`]) is checked against the published OpenAPI
-//! document (`depot::api::openapi()`, what `/openapi.json` serves), so every test is also a
+//! document (`depot::app::openapi()`, what `/openapi.json` serves), so every test is also a
 //! contract test:
 //!
 //! - The operation is found by matching the request path against the path templates
@@ -34,7 +34,7 @@ struct Contract {
 }
 
 static CONTRACT: LazyLock<Contract> = LazyLock::new(|| {
-    let doc = serde_json::to_value(depot::api::openapi()).expect("the OpenAPI document");
+    let doc = serde_json::to_value(depot::app::openapi()).expect("the OpenAPI document");
     let paths = doc["paths"]
         .as_object()
         .expect("paths")

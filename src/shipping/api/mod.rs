@@ -10,32 +10,23 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
+use crate::api::callers::{actor, submitter};
 use crate::api::extract::{Id, JsonBody, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::{Binary, routes};
-use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::error::Error;
 use crate::fulfilment::planning::{self, ShipmentChange};
 use crate::labels::Format;
-use crate::printing::jobs::Submitter;
 use crate::shipping::documents::{self, DispatchRequest, Dispatched, PrintRequest, Printed};
 use crate::shipping::{self, NewParcel, NewShipment, Parcel, Shipment, Status};
-use crate::stock::api::actor;
 
 const PACKERS: Access = Access::WAREHOUSE_FLOOR;
 const READERS: Access = Access {
     roles: &[Role::Admin, Role::Head, Role::Rep, Role::Warehouse],
     devices: &[DeviceKind::Scanner],
 };
-
-fn submitter(p: &Principal) -> Submitter {
-    Submitter {
-        user_id: p.user_id(),
-        device_id: p.device_id(),
-        may_send_raw: false,
-    }
-}
 
 /// Pack a parcel for a deal: picked goods (reserved for the deal) go in; it gets a fresh SSCC.
 /// `parent_id` puts it on a pallet (itself a parcel).
@@ -50,7 +41,7 @@ async fn create_parcel(
     shipping::resolve_scans(
         &s.scanning,
         &s.db,
-        &crate::scanning::api::caller(&p),
+        &crate::api::callers::caller(&p),
         &mut body.contents,
     )
     .await?;
@@ -86,7 +77,7 @@ async fn add_contents(
     shipping::resolve_scans(
         &s.scanning,
         &s.db,
-        &crate::scanning::api::caller(&p),
+        &crate::api::callers::caller(&p),
         &mut body.contents,
     )
     .await?;
@@ -107,7 +98,7 @@ async fn get_parcel(
     Ok(Json(shipping::parcel(&s.db, id).await?))
 }
 
-pub use crate::labels::api::LabelQuery;
+pub use crate::api::render::LabelQuery;
 
 /// The parcel's GS1 logistic label (ship-from, ship-to, content, SSCC as GS1-128 at the
 /// bottom), from the parcel, its shipment and the deal.

@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::render::LabelQuery;
 use crate::api::schemas::{Binary, routes};
-use crate::app::AppState;
 use crate::auth::{Access, Principal, Role};
-use crate::labels::api::LabelQuery;
 use crate::shipping::returns::{self, NewReturn, Return, ReturnFilter};
 
 const RECEIVERS: Access = Access::WAREHOUSE_FLOOR;
@@ -28,7 +28,7 @@ async fn create(
     JsonBody(body): JsonBody<NewReturn>,
 ) -> ApiResult<(StatusCode, Json<Return>)> {
     p.check(RECEIVERS)?;
-    let actor = crate::stock::api::actor(&p);
+    let actor = crate::api::callers::actor(&p);
     Ok((
         StatusCode::CREATED,
         Json(returns::create(&s.db, body, actor).await?),

@@ -8,13 +8,13 @@ use time::Date;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
+use crate::api::callers::actor;
 use crate::api::extract::{Id, IdPair, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::routes;
-use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::scanning::Target;
-use crate::stock::api::actor;
 use crate::stock::counts::{
     self, BatchRef, ClosedCount, Count, CountFilter, CountScan, CountSummary, Entry, NewCount,
     Scanned, Tally,
@@ -104,7 +104,7 @@ async fn scan(
         .scanning
         .scan_field(
             &s.db,
-            &crate::scanning::api::caller(&p),
+            &crate::api::callers::caller(&p),
             body.scan,
             body.profile,
         )

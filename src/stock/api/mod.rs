@@ -7,16 +7,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
+use crate::api::callers::actor;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::routes;
-use crate::app::AppState;
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::jobs::expiry::{self, Alert, AlertFilter};
 use crate::stock::Plan;
 use crate::stock::batches::{self, Batch, BatchFilter};
 use crate::stock::ledger::{self, Balance, BalanceFilter, LedgerFilter, Mismatch, Movement};
-use crate::stock::operations::{self, Actor, AdjustmentRequest, MoveRequest, WriteOffRequest};
+use crate::stock::operations::{self, AdjustmentRequest, MoveRequest, WriteOffRequest};
 use crate::stock::receipts::{self, NewReceipt, Receipt, ReceiptFilter};
 
 mod counts;
@@ -40,7 +41,7 @@ async fn receive(
 ) -> ApiResult<(StatusCode, Json<Receipt>)> {
     p.check(WAREHOUSE)?;
     let mut body = body;
-    let caller = crate::scanning::api::caller(&p);
+    let caller = crate::api::callers::caller(&p);
     for line in &mut body.lines {
         if let Some(raw) = &line.scan {
             line.scan = Some(s.scanning.normalize_for(&caller, raw));
@@ -207,12 +208,6 @@ async fn consistency(State(s): State<AppState>, p: Principal) -> ApiResult<Json<
 }
 
 /// Who acts for a request: the user, the device, or both.
-pub(crate) fn actor(p: &Principal) -> Actor {
-    Actor {
-        user_id: p.user_id(),
-        device_id: p.device_id(),
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Posted {

@@ -1,10 +1,14 @@
-//! Application state, start-up (connect, migrate, secrets, bootstrap admin) and serving.
+//! Application state, start-up (connect, migrate, secrets, bootstrap admin), the router and
+//! serving.
+
+mod router;
+
+pub use router::{build_router, openapi, routes};
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
 use crate::auth::tokens::{JwtKeys, generate_secret};
@@ -12,20 +16,7 @@ use crate::auth::users;
 use crate::config::Config;
 use crate::db::{Db, get_setting, put_setting_once};
 
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub jwt: Arc<JwtKeys>,
-    pub config: Arc<Config>,
-    pub metrics: PrometheusHandle,
-    pub scanning: crate::scanning::Scanning,
-    pub decoder: crate::barcode::decode::Decoder,
-    pub printing: crate::printing::Printing,
-    pub labels: crate::labels::Labels,
-    /// This process's name in job leases, random per start (`jobs::new_instance_id`).
-    pub instance_id: Arc<str>,
-    pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
-}
+pub use crate::api::AppState;
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
 
@@ -101,7 +92,7 @@ impl AppState {
     }
 
     pub fn router(&self) -> Router {
-        crate::api::build_router(self.clone())
+        build_router(self.clone())
     }
 }
 

@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::AppState;
 use crate::api::extract::{Id, JsonBody, ListParams, Listing, Paging, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::routes;
-use crate::app::AppState;
 use crate::auth::devices::{self, Device, NewDevice, RegisteredDevice};
 use crate::auth::users::{self, NewUser, User, UserFilter, UserPatch};
 use crate::auth::{Access, DeviceKind, Principal};
