@@ -10,6 +10,8 @@ pub mod returns;
 
 pub use documents::{label_data, labels};
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -552,28 +554,38 @@ fn to_parcel(r: ParcelRow, contents: Vec<ParcelContent>) -> Parcel {
 }
 
 /// A shipment's parcels with their contents, in id order: two queries however many parcels.
-async fn parcels_of(db: &Db, shipment_id: i64) -> Result<Vec<Parcel>> {
+/// The parcels of the given shipments (with their contents), by shipment: two queries.
+async fn parcels_of(db: &Db, shipment_ids: &[i64]) -> Result<HashMap<i64, Vec<Parcel>>> {
+    let mut out: HashMap<i64, Vec<Parcel>> = HashMap::new();
+    if shipment_ids.is_empty() {
+        return Ok(out);
+    }
+    let list = crate::db::placeholders(1, shipment_ids.len());
     let rows = on_read!(db, pool => {
-        sqlx::query_as::<_, ParcelRow>(
+        let sql = format!(
             "select id, deal_id, warehouse_id, shipment_id, parent_id, sscc, package_type, weight_g,
-                    length_mm, width_mm, height_mm from parcels where shipment_id = $1 order by id",
-        )
-        .bind(shipment_id)
-        .fetch_all(pool)
-        .await?
+                    length_mm, width_mm, height_mm from parcels where shipment_id in ({list})
+             order by id"
+        );
+        let mut q = sqlx::query_as::<_, ParcelRow>(&sql);
+        for id in shipment_ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await?
     });
     let contents = on_read!(db, pool => {
-        sqlx::query_as::<_, (i64, i64, Option<i64>, i64)>(
+        let sql = format!(
             "select c.parcel_id, c.item_id, c.batch_id, c.quantity
              from parcel_contents c join parcels p on p.id = c.parcel_id
-             where p.shipment_id = $1 order by c.parcel_id, c.id",
-        )
-        .bind(shipment_id)
-        .fetch_all(pool)
-        .await?
+             where p.shipment_id in ({list}) order by c.parcel_id, c.id"
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64, Option<i64>, i64)>(&sql);
+        for id in shipment_ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await?
     });
-    let mut by_parcel: std::collections::HashMap<i64, Vec<ParcelContent>> =
-        std::collections::HashMap::new();
+    let mut by_parcel: HashMap<i64, Vec<ParcelContent>> = HashMap::new();
     for (parcel_id, item_id, batch_id, quantity) in contents {
         by_parcel.entry(parcel_id).or_default().push(ParcelContent {
             item_id,
@@ -581,13 +593,15 @@ async fn parcels_of(db: &Db, shipment_id: i64) -> Result<Vec<Parcel>> {
             quantity,
         });
     }
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let contents = by_parcel.remove(&r.id).unwrap_or_default();
-            to_parcel(r, contents)
-        })
-        .collect())
+    for r in rows {
+        let contents = by_parcel.remove(&r.id).unwrap_or_default();
+        if let Some(shipment_id) = r.shipment_id {
+            out.entry(shipment_id)
+                .or_default()
+                .push(to_parcel(r, contents));
+        }
+    }
+    Ok(out)
 }
 
 crate::text_enum!(
@@ -881,13 +895,15 @@ pub async fn create(db: &Db, mut new: NewShipment, user_id: Option<i64>) -> Resu
     get(db, id).await
 }
 
+const SHIPMENT_COLUMNS: &str = "id, deal_id, warehouse_id, status, carrier, service_level,
+    tracking_number, ship_to_name, ship_to_address, cod_amount, cod_currency, cod_collected_at,
+    paid_by";
+
 async fn shipment_row(db: &Db, id: i64) -> Result<ShipmentRow> {
     on_read!(db, pool => {
-        sqlx::query_as::<_, ShipmentRow>(
-            "select id, deal_id, warehouse_id, status, carrier, service_level, tracking_number,
-                    ship_to_name, ship_to_address, cod_amount, cod_currency, cod_collected_at, paid_by
-             from shipments where id = $1",
-        )
+        sqlx::query_as::<_, ShipmentRow>(&format!(
+            "select {SHIPMENT_COLUMNS} from shipments where id = $1"
+        ))
         .bind(id)
         .fetch_optional(pool)
         .await?
@@ -896,35 +912,63 @@ async fn shipment_row(db: &Db, id: i64) -> Result<ShipmentRow> {
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Shipment> {
-    let r = shipment_row(db, id).await?;
-    let parcels = parcels_of(db, id).await?;
-    let events = on_read!(db, pool => {
-        sqlx::query_as::<_, Event>(
-            "select status, source, note, at from shipment_events where shipment_id = $1 order by id",
-        )
-        .bind(id)
-        .fetch_all(pool)
+    let row = shipment_row(db, id).await?;
+    complete(db, vec![row])
         .await?
-    });
-    Ok(Shipment {
-        id: r.id,
-        deal_id: r.deal_id,
-        warehouse_id: r.warehouse_id,
-        status: r.status,
-        carrier: r.carrier,
-        service_level: r.service_level,
-        tracking_number: r.tracking_number,
-        ship_to: ShipTo {
-            name: r.ship_to_name,
-            address: r.ship_to_address,
-        },
-        cod_amount: r.cod_amount,
-        cod_currency: r.cod_currency,
-        cod_collected_at: r.cod_collected_at,
-        paid_by: r.paid_by,
-        parcels,
-        events,
-    })
+        .pop()
+        .ok_or_else(|| Error::not_found("shipment", id))
+}
+
+/// Shipments with their parcels and status history, in the order of `rows`: three queries
+/// whatever their number.
+async fn complete(db: &Db, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut parcels = parcels_of(db, &ids).await?;
+    let mut events: HashMap<i64, Vec<Event>> = HashMap::new();
+    if !ids.is_empty() {
+        let list = crate::db::placeholders(1, ids.len());
+        let found = on_read!(db, pool => {
+            let sql = format!(
+                "select shipment_id, status, source, note, at from shipment_events
+                 where shipment_id in ({list}) order by id"
+            );
+            let mut q = sqlx::query_as::<_, (i64, String, String, Option<String>, OffsetDateTime)>(&sql);
+            for id in &ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(pool).await?
+        });
+        for (shipment_id, status, source, note, at) in found {
+            events.entry(shipment_id).or_default().push(Event {
+                status,
+                source,
+                note,
+                at,
+            });
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| Shipment {
+            parcels: parcels.remove(&r.id).unwrap_or_default(),
+            events: events.remove(&r.id).unwrap_or_default(),
+            id: r.id,
+            deal_id: r.deal_id,
+            warehouse_id: r.warehouse_id,
+            status: r.status,
+            carrier: r.carrier,
+            service_level: r.service_level,
+            tracking_number: r.tracking_number,
+            ship_to: ShipTo {
+                name: r.ship_to_name,
+                address: r.ship_to_address,
+            },
+            cod_amount: r.cod_amount,
+            cod_currency: r.cod_currency,
+            cod_collected_at: r.cod_collected_at,
+            paid_by: r.paid_by,
+        })
+        .collect())
 }
 
 /// Dispatches a packed shipment: the carrier issues the tracking number; every parcel's
@@ -1272,17 +1316,15 @@ pub async fn return_whole_in(
 
 /// The deal's shipments, oldest first, with parcels and status history.
 pub async fn of_deal(db: &Db, deal_id: i64) -> Result<Vec<Shipment>> {
-    let ids = on_read!(db, pool => {
-        sqlx::query_scalar::<_, i64>("select id from shipments where deal_id = $1 order by id")
-            .bind(deal_id)
-            .fetch_all(pool)
-            .await?
+    let rows = on_read!(db, pool => {
+        sqlx::query_as::<_, ShipmentRow>(&format!(
+            "select {SHIPMENT_COLUMNS} from shipments where deal_id = $1 order by id"
+        ))
+        .bind(deal_id)
+        .fetch_all(pool)
+        .await?
     });
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(get(db, id).await?);
-    }
-    Ok(out)
+    complete(db, rows).await
 }
 
 /// Delivered per item for the deal: the contents of its delivered shipments.
