@@ -6,6 +6,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ops;
 pub mod problem;
+pub mod reference;
 pub mod schemas;
 mod users;
 
@@ -13,10 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -27,6 +28,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
 
+pub use reference::TAGS;
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -36,26 +39,7 @@ use crate::app::AppState;
             Authorization: Bearer <token>. Every mutation accepts an Idempotency-Key header. \
             Lists take limit and cursor and return {items, next_cursor}."
     ),
-    modifiers(&BearerAuth),
-    tags(
-        (name = "auth", description = "Log in, refresh, who am I"),
-        (name = "users", description = "People and roles (admin)"),
-        (name = "devices", description = "Scanners and printers (admin)"),
-        (name = "catalog", description = "Items, GTINs, suppliers"),
-        (name = "warehouses", description = "Warehouses and their locations (bins)"),
-        (name = "crm", description = "Customers, contacts, leads, deals"),
-        (name = "scanning", description = "Resolve scans and photos of barcodes; the scan log"),
-        (name = "stock", description = "Receipts, balances, the ledger, batches, FEFO plans"),
-        (name = "counts", description = "Cycle counts: count locations by scan, post the variances"),
-        (name = "returns", description = "Goods coming back from a deal: restocked or written off"),
-        (name = "fulfilment", description = "Reserve deals, their fulfilment, item availability"),
-        (name = "production", description = "Production orders: components, completion, output to waiting deals"),
-        (name = "purchasing", description = "Purchase orders: one open order per supplier, receiving"),
-        (name = "shipping", description = "Parcels with SSCCs, shipments, dispatch, tracking"),
-        (name = "labels", description = "Label templates rendered to ZPL, PDF and PNG; SSCCs"),
-        (name = "printing", description = "Print jobs: labels queued for printers, sent with retries"),
-        (name = "ops", description = "Health, readiness, metrics")
-    )
+    modifiers(&BearerAuth)
 )]
 struct ApiDoc;
 
@@ -78,8 +62,19 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every API route, with its OpenAPI description collected from the handlers.
+/// Every API route, with its OpenAPI description collected from the handlers and finished by
+/// [`reference::finish`] (domain tags, whole-sentence summaries, recorded examples).
 pub fn routes(config: &crate::config::Config) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut openapi) = described_routes(config);
+    reference::finish(&mut openapi);
+    (router, openapi)
+}
+
+/// The routes and their document as the handlers describe them, before
+/// [`reference::finish`].
+fn described_routes(
+    config: &crate::config::Config,
+) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::router())
         .merge(auth::router())
@@ -105,21 +100,27 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 #[derive(Clone)]
 struct DocsPages {
-    json: Arc<serde_json::Value>,
+    /// Serialised from the document itself (not through `serde_json::Value`, whose maps are
+    /// sorted), so paths and fields keep their order.
+    json: Arc<String>,
     html: Arc<String>,
 }
 
 pub fn build_router(state: AppState) -> Router {
     let (api, openapi) = routes(&state.config);
-    let json = serde_json::to_value(&openapi).unwrap_or_default();
     let pages = DocsPages {
-        html: Arc::new(docs::render_html(&json)),
-        json: Arc::new(json),
+        html: Arc::new(docs::render_html(&openapi)),
+        json: Arc::new(openapi.to_json().unwrap_or_default()),
     };
     let docs_routes = Router::new()
         .route(
             "/openapi.json",
-            get(|State(p): State<DocsPages>| async move { Json((*p.json).clone()) }),
+            get(|State(p): State<DocsPages>| async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    (*p.json).clone(),
+                )
+            }),
         )
         .route(
             "/docs",
