@@ -9,8 +9,8 @@
 //!   body that can be shown (ZPL over PDF), then fewest empty lists in the response, then the
 //!   most values set in the request, then the shortest, then the text), so that recording twice
 //!   gives the same file, whatever order the tests ran in.
-//! - Long lists are cut to two entries; tokens are replaced by stand-ins and passwords by
-//!   `correct horse battery staple`; time stamps within two days of the recording are moved to
+//! - Long lists are cut to two entries; tokens are replaced by stand-ins, passwords by
+//!   `correct horse battery staple` and the test's local addresses by a documentation address; time stamps within two days of the recording are moved to
 //!   the same distance from 2026-03-02T09:30:00Z; binary bodies (PDF, PNG) are noted by media
 //!   type only and text (ZPL, metrics) is cut to its first lines.
 //! - Operations that no test of this run reached keep the example the file had, and examples of
@@ -35,6 +35,8 @@ const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/examples.json")
 const PASSWORD: &str = "correct horse battery staple";
 const USER_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwiZ2VuIjoxLCJleHAiOjE3NzI0NDM5MDB9.c2lnbmF0dXJlLW5vdC1hLXJlYWwtdG9rZW4";
 const DEVICE_TOKEN: &str = "dpt_3xAmPl3dEv1c3T0k3nN0tR3aL0000000000000000";
+/// What stands for a local address of the test (a documentation address, the raw print port).
+const PRINTER_ADDRESS: &str = "192.0.2.10:9100";
 /// Where the recording's "now" lands in the examples.
 const EPOCH: &str = "2026-03-02T09:30:00Z";
 /// Entries kept of a longer list.
@@ -179,6 +181,12 @@ fn tidy_text(s: String, now: OffsetDateTime) -> String {
     }
     if s.starts_with("eyJ") && s.matches('.').count() == 2 {
         return USER_TOKEN.into();
+    }
+    // The test's own listeners (a fake printer) answer on a random local port.
+    if let Some(port) = s.strip_prefix("127.0.0.1:")
+        && port.parse::<u16>().is_ok()
+    {
+        return PRINTER_ADDRESS.into();
     }
     if let Ok(t) = OffsetDateTime::parse(&s, &Rfc3339) {
         let offset = t - now;
@@ -380,7 +388,8 @@ fn examples_are_tidied() {
     let tidied = tidy(
         json!({"password": "admin-password-1", "token": "dpt_abcdef", "items": [1, 2, 3],
                "access_token": "eyJa.eyJb.sig", "created_at": created, "expires_at": expires,
-               "expiry": "2027-01-31", "due": "2031-05-01T00:00:00Z"}),
+               "expiry": "2027-01-31", "due": "2031-05-01T00:00:00Z",
+               "address": "127.0.0.1:40211"}),
         now,
     );
     assert_eq!(
@@ -388,6 +397,6 @@ fn examples_are_tidied() {
         json!({"password": PASSWORD, "token": DEVICE_TOKEN, "items": [1, 2],
                "access_token": USER_TOKEN, "created_at": EPOCH,
                "expires_at": "2026-03-02T09:45:00Z", "expiry": "2027-01-31",
-               "due": "2031-05-01T00:00:00Z"})
+               "due": "2031-05-01T00:00:00Z", "address": PRINTER_ADDRESS})
     );
 }
