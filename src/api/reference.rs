@@ -163,7 +163,7 @@ pub fn finish(openapi: &mut OpenApi) {
 }
 
 /// The domain of an operation whose handler gives `tag`, at `path`.
-pub fn domain(tag: &str, path: &str) -> Option<&'static str> {
+fn domain(tag: &str, path: &str) -> Option<&'static str> {
     DOMAINS
         .iter()
         .find(|(t, prefix, _)| *t == tag && path.starts_with(prefix))
@@ -201,7 +201,7 @@ fn whole_sentence_summary(operation: &mut Operation) {
 }
 
 /// A paragraph's first sentence (its lines joined, ending in a full stop) and the rest of it.
-pub fn split_summary(paragraph: &str) -> (String, String) {
+fn split_summary(paragraph: &str) -> (String, String) {
     let lines: Vec<&str> = paragraph.lines().map(str::trim).collect();
     // Prose runs until a list, a table or a code block starts.
     let prose_lines = lines
@@ -329,7 +329,7 @@ fn add_example(template: &str, operation: &mut Operation, example: &Example) {
 }
 
 /// What stands in for a binary body (a PDF, a PNG) in the document.
-pub fn binary_placeholder(media: &str) -> String {
+fn binary_placeholder(media: &str) -> String {
     format!("(binary {media})")
 }
 
