@@ -9,6 +9,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ops;
 pub mod problem;
+pub mod reference;
 pub mod render;
 pub mod schemas;
 mod state;
@@ -17,6 +18,8 @@ pub use state::AppState;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+pub use reference::TAGS;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,26 +30,7 @@ use utoipa::{Modify, OpenApi};
             Authorization: Bearer <token>. Every mutation accepts an Idempotency-Key header. \
             Lists take limit and cursor and return {items, next_cursor}."
     ),
-    modifiers(&BearerAuth),
-    tags(
-        (name = "auth", description = "Log in, refresh, who am I"),
-        (name = "users", description = "People and roles (admin)"),
-        (name = "devices", description = "Scanners and printers (admin)"),
-        (name = "catalog", description = "Items, GTINs, suppliers"),
-        (name = "warehouses", description = "Warehouses and their locations (bins)"),
-        (name = "crm", description = "Customers, contacts, leads, deals"),
-        (name = "scanning", description = "Resolve scans and photos of barcodes; the scan log"),
-        (name = "stock", description = "Receipts, balances, the ledger, batches, FEFO plans"),
-        (name = "counts", description = "Cycle counts: count locations by scan, post the variances"),
-        (name = "returns", description = "Goods coming back from a deal: restocked or written off"),
-        (name = "fulfilment", description = "Reserve deals, their fulfilment, item availability"),
-        (name = "production", description = "Production orders: components, completion, output to waiting deals"),
-        (name = "purchasing", description = "Purchase orders: one open order per supplier, receiving"),
-        (name = "shipping", description = "Parcels with SSCCs, shipments, dispatch, tracking"),
-        (name = "labels", description = "Label templates rendered to ZPL, PDF and PNG; SSCCs"),
-        (name = "printing", description = "Print jobs: labels queued for printers, sent with retries"),
-        (name = "ops", description = "Health, readiness, metrics")
-    )
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
 

@@ -3,6 +3,8 @@
 
 mod router;
 
+#[cfg(test)]
+pub(crate) use router::described_routes;
 pub use router::{build_router, openapi, routes};
 
 use std::sync::Arc;

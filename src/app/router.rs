@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -18,8 +18,19 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::{self, AppState};
 
-/// Every API route, with its OpenAPI description collected from the handlers.
+/// Every API route, with its OpenAPI description collected from the handlers and finished by
+/// [`api::reference::finish`] (domain tags, whole-sentence summaries, recorded examples).
 pub fn routes(config: &crate::config::Config) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut openapi) = described_routes(config);
+    api::reference::finish(&mut openapi);
+    (router, openapi)
+}
+
+/// The routes and their document as the handlers describe them, before
+/// [`api::reference::finish`].
+pub(crate) fn described_routes(
+    config: &crate::config::Config,
+) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(api::ApiDoc::openapi())
         .merge(api::ops::router())
         .merge(crate::auth::api::router())
@@ -44,21 +55,27 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 #[derive(Clone)]
 struct DocsPages {
-    json: Arc<serde_json::Value>,
+    /// Serialised from the document itself (not through `serde_json::Value`, whose maps are
+    /// sorted), so paths and fields keep their order.
+    json: Arc<String>,
     html: Arc<String>,
 }
 
 pub fn build_router(state: AppState) -> Router {
     let (api, openapi) = routes(&state.config);
-    let json = serde_json::to_value(&openapi).unwrap_or_default();
     let pages = DocsPages {
-        html: Arc::new(api::docs::render_html(&json)),
-        json: Arc::new(json),
+        html: Arc::new(api::docs::render_html(&openapi)),
+        json: Arc::new(openapi.to_json().unwrap_or_default()),
     };
     let docs_routes = Router::new()
         .route(
             "/openapi.json",
-            get(|State(p): State<DocsPages>| async move { Json((*p.json).clone()) }),
+            get(|State(p): State<DocsPages>| async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    (*p.json).clone(),
+                )
+            }),
         )
         .route(
             "/docs",

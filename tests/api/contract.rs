@@ -170,6 +170,24 @@ impl Contract {
     }
 }
 
+/// The path template and the operation a request reaches, if it reaches one.
+pub fn operation(method: &str, path_and_query: &str) -> Option<(String, Value)> {
+    let path = path_and_query.split(['?', '#']).next().unwrap_or_default();
+    let (template, item) = CONTRACT.operation_path(path)?;
+    let operation = item.get(method.to_ascii_lowercase())?;
+    Some((template.to_string(), operation.clone()))
+}
+
+/// What does not match between a value (an example in the document) and a schema of the
+/// document, with every object closed as for responses: one line per error.
+pub fn value_errors(schema: &Value, value: &Value) -> Vec<String> {
+    CONTRACT
+        .validator(schema)
+        .iter_errors(value)
+        .map(|e| format!("at '{}': {}", e.instance_path(), snippet(&e.to_string())))
+        .collect()
+}
+
 fn is_json(media_type: &str) -> bool {
     media_type == "application/json" || media_type.ends_with("+json")
 }

@@ -233,6 +233,12 @@ async fn contacts_keep_one_primary(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ids(&list), vec![id(&first), id(&second)]);
 
+    let (status, read) = app
+        .get(&format!("/v1/contacts/{}", id(&second)), &rep1)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read, promoted);
+
     // Contacts follow their customer's visibility.
     let (status, problem) = app
         .get(&format!("/v1/contacts/{}", id(&first)), &rep2)

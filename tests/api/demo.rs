@@ -138,16 +138,9 @@ fn codes_on(page: &GrayImage) -> Vec<String> {
 
 async fn the_barcode_sheet_scans_to_what_the_demo_knows(app: TestApp) {
     depot::demo::load(&app.state.db).await.unwrap();
-    let response = app
-        .client
-        .get(app.url("/v1/barcode-sheet"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "application/pdf");
-    let pdf = response.bytes().await.unwrap();
+    let (status, content_type, pdf) = app.download("/v1/barcode-sheet", &app.admin_token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type.as_deref(), Some("application/pdf"));
     let mut codes = Vec::new();
     for png in pdf_pages(&pdf) {
         codes.extend(codes_on(&image::load_from_memory(&png).unwrap().to_luma8()));

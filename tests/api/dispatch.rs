@@ -259,7 +259,7 @@ async fn download(app: &TestApp, path: &str) -> (StatusCode, String, Vec<u8>) {
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
     let bytes = response.bytes().await.unwrap().to_vec();
-    crate::contract::check_bytes("GET", path, status.as_u16(), Some(&content_type), &bytes);
+    app.check_bytes("GET", path, None, status, Some(&content_type), &bytes);
     (status, content_type, bytes)
 }
 
@@ -508,6 +508,22 @@ async fn dispatch_prints_every_label_and_the_delivery_note(app: TestApp) {
     assert_eq!(zpl.matches("^XA").count(), 3);
     // 4 x 6 in at 300 dpi.
     assert!(zpl.contains("^PW1200"), "{zpl}");
+    // The delivery note the dispatch links to, and one parcel's own label.
+    let note = dispatched["documents"]["delivery_note"].as_str().unwrap();
+    let (status, content_type, note) = download(&app, note).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/pdf");
+    assert!(note.starts_with(b"%PDF"));
+    let (_, shipment) = app
+        .get(&format!("/v1/shipments/{sid}"), &app.admin_token)
+        .await;
+    let parcel = &shipment["parcels"][0];
+    let path = format!("/v1/parcels/{}/label?format=zpl", parcel["id"]);
+    let (status, content_type, label) = download(&app, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/x-zpl");
+    let label = zebrash_labels(&String::from_utf8(label).unwrap());
+    assert_eq!(ssccs_in(&label), [parcel["sscc"].as_str().unwrap()]);
 
     // Reprint the labels, twice each, from a scanner at the packing bench.
     let scanner = device(&app, "scanner", "honeywell", None).await;

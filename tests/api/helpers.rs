@@ -128,8 +128,8 @@ impl TestApp {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(&b);
+        if let Some(b) = &body {
+            req = req.json(b);
         }
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -150,12 +150,63 @@ impl TestApp {
             content_type.as_deref(),
             &text,
         );
+        // The reference's examples are recorded on SQLite (one run is enough).
+        if self.state.config.database_url.starts_with("sqlite") {
+            crate::examples::record(
+                &method_name,
+                path,
+                body.as_ref(),
+                status.as_u16(),
+                content_type.as_deref(),
+                &text,
+            );
+        }
         let value = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         (status, value)
+    }
+
+    /// For a response read as bytes (a document, a label): checks it against the document
+    /// ([`crate::contract::check_bytes`]) and offers it as an example.
+    pub fn check_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        request: Option<&Value>,
+        status: StatusCode,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) {
+        let status = status.as_u16();
+        crate::contract::check_bytes(method, path, status, content_type, body);
+        if self.state.config.database_url.starts_with("sqlite") {
+            let text = String::from_utf8_lossy(body);
+            crate::examples::record(method, path, request, status, content_type, &text);
+        }
+    }
+
+    /// GETs a document (a PDF, a label): its status, media type and bytes, checked against the
+    /// document and offered as an example like every [`TestApp::send_with`].
+    pub async fn download(&self, path: &str, token: &str) -> (StatusCode, Option<String>, Vec<u8>) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response.bytes().await.unwrap().to_vec();
+        self.check_bytes("GET", path, None, status, content_type.as_deref(), &bytes);
+        (status, content_type, bytes)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {

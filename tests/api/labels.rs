@@ -166,11 +166,12 @@ async fn render(
     format: &str,
     data: Value,
 ) -> (StatusCode, String, Vec<u8>) {
+    let request = json!({"template": template, "format": format, "dpi": 300, "data": data});
     let response = app
         .client
         .post(app.url("/v1/labels/render"))
         .bearer_auth(&app.admin_token)
-        .json(&json!({"template": template, "format": format, "dpi": 300, "data": data}))
+        .json(&request)
         .send()
         .await
         .unwrap();
@@ -182,7 +183,14 @@ async fn render(
         .unwrap_or_default();
     let bytes = response.bytes().await.unwrap().to_vec();
     let path = "/v1/labels/render";
-    crate::contract::check_bytes("POST", path, status.as_u16(), Some(&content_type), &bytes);
+    app.check_bytes(
+        "POST",
+        path,
+        Some(&request),
+        status,
+        Some(&content_type),
+        &bytes,
+    );
     (status, content_type, bytes)
 }
 

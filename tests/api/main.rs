@@ -1,6 +1,7 @@
 //! The HTTP suite: every test runs against SQLite and PostgreSQL through a real socket.
 
 mod contract;
+mod examples;
 mod helpers;
 #[path = "../common/scratch_db.rs"]
 mod scratch_db;

@@ -12,9 +12,9 @@ async fn health_readiness_and_metrics_answer(app: TestApp) {
     let (status, body) = app.send(Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let _ = app.get("/v1/items", &app.admin_token).await;
-    let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let text = resp.text().await.unwrap();
+    let (status, text) = app.send(Method::GET, "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().unwrap();
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(text.contains("route=\"/v1/items\""), "{text}");
 }
@@ -67,10 +67,77 @@ async fn openapi_documents_every_route_and_docs_page_is_self_contained(app: Test
     assert_eq!(resp.status(), StatusCode::OK);
     let html = resp.text().await.unwrap();
     assert!(html.contains("/v1/items"));
-    assert!(
-        !html.contains("http://") || !html.contains("<script src=\"http"),
-        "docs must not load remote assets"
-    );
+}
+
+/// `/docs` works offline: nothing on the page comes from elsewhere, and it shows every operation
+/// of `/openapi.json` in its domain's section, in the order of the flow, with its examples.
+async fn the_docs_page_is_self_contained_and_shows_every_example(app: TestApp) {
+    let (_, spec) = app.send(Method::GET, "/openapi.json", None, None).await;
+    let resp = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    let own = [app.base.as_str(), "http://localhost", "http://127.0.0.1"];
+    for attribute in ["src=", "href=", "url(", "@import"] {
+        for (at, _) in html.match_indices(attribute) {
+            let value = html[at + attribute.len()..].trim_start_matches(['"', '\'', ' ']);
+            let remote = ["http://", "https://", "//"]
+                .iter()
+                .any(|p| value.starts_with(p))
+                && !own.iter().any(|o| value.starts_with(o));
+            assert!(
+                !remote,
+                "/docs loads or links {}",
+                &value[..value.len().min(80)]
+            );
+        }
+    }
+    for tag in ["<script", "<link", "<iframe", "<img", "<object"] {
+        assert!(!html.contains(tag), "/docs has {tag}");
+    }
+
+    let mut last = 0;
+    for tag in spec["tags"].as_array().unwrap() {
+        let section = format!("id=\"tag-{}\"", tag["name"].as_str().unwrap());
+        let at = html
+            .find(&section)
+            .unwrap_or_else(|| panic!("no section {section}"));
+        assert!(at > last, "{section} is out of the document's order");
+        last = at;
+    }
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let anchor: String = path
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            let id = format!("id=\"op-{method}{anchor}\"");
+            let start = html.find(&id).unwrap_or_else(|| panic!("/docs lacks {id}"));
+            let end = html[start..].find("</section>").unwrap() + start;
+            let section = &html[start..end];
+            let tag = format!("id=\"tag-{}\"", op["tags"][0].as_str().unwrap());
+            let tag_at = html.find(&tag).unwrap();
+            assert!(tag_at < start, "{method} {path} is not in {tag}");
+            assert!(
+                section.contains("Example response"),
+                "/docs shows no example response for {method} {path}"
+            );
+            if op["requestBody"]["content"]["application/json"].is_object() {
+                assert!(
+                    section.contains("Example request"),
+                    "/docs shows no example request for {method} {path}"
+                );
+            }
+            // Markdown is rendered: no backticks outside the examples.
+            let prose: String = section
+                .split("<pre>")
+                .map(|part| part.split_once("</pre>").map_or(part, |(_, after)| after))
+                .collect();
+            assert!(
+                !prose.contains('`'),
+                "{method} {path} shows a backtick: {prose:.300}"
+            );
+        }
+    }
 }
 
 async fn errors_are_problem_json_everywhere(app: TestApp) {
@@ -302,6 +369,7 @@ crate::on_both!(
     demo_data_loads_once,
     health_readiness_and_metrics_answer,
     openapi_documents_every_route_and_docs_page_is_self_contained,
+    the_docs_page_is_self_contained_and_shows_every_example,
     errors_are_problem_json_everywhere,
     responses_carry_a_request_id,
     a_retried_post_with_the_same_key_applies_once,

@@ -331,16 +331,12 @@ async fn a_job_is_printed_exactly_once(app: TestApp) {
         .await;
     assert_eq!(queued["items"].as_array().unwrap().len(), 0, "{queued}");
 
-    let doc = app
-        .client
-        .get(app.url(&format!("/v1/print-jobs/{id}/document")))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(doc.status(), StatusCode::OK);
-    assert_eq!(doc.headers()["content-type"], "application/x-zpl");
-    assert_eq!(doc.text().await.unwrap(), zpl);
+    let (status, content_type, doc) = app
+        .download(&format!("/v1/print-jobs/{id}/document"), &app.admin_token)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type.as_deref(), Some("application/x-zpl"));
+    assert_eq!(String::from_utf8(doc).unwrap(), zpl);
 }
 
 async fn copies_arrive_as_often_as_asked(app: TestApp) {

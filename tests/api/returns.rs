@@ -225,15 +225,11 @@ async fn returns_restock_into_the_shipped_batch_or_write_off(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     let second = second["id"].as_i64().unwrap();
-    let response = app
-        .client
-        .get(app.url(&format!("/v1/returns/{second}/document")))
-        .bearer_auth(&keeper)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let (text, code) = pdf_text_and_code(&response.bytes().await.unwrap());
+    let (status, _, pdf) = app
+        .download(&format!("/v1/returns/{second}/document"), &keeper)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (text, code) = pdf_text_and_code(&pdf);
     for want in [
         format!("RN-{second}"),
         format!("Shipment DPT-SHIP-{sid}"),

@@ -545,8 +545,7 @@ async fn download(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_string());
     let bytes = response.bytes().await.unwrap().to_vec();
-    let (code, media) = (status.as_u16(), content_type.as_deref());
-    crate::contract::check_bytes("GET", path, code, media, &bytes);
+    app.check_bytes("GET", path, None, status, content_type.as_deref(), &bytes);
     assert_eq!(
         status,
         StatusCode::OK,

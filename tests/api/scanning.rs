@@ -366,8 +366,19 @@ async fn photos_are_decoded_and_each_code_resolved(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let body: Value = resp.json().await.unwrap();
+    let status = resp.status();
+    let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+    let bytes = resp.bytes().await.unwrap();
+    app.check_bytes(
+        "POST",
+        "/v1/scans/decode",
+        None,
+        status,
+        Some(&content_type),
+        &bytes,
+    );
+    assert_eq!(status, StatusCode::OK);
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
     let code = &body["codes"][0];
     assert_eq!(code["format"], "data_matrix", "{body}");
     assert_eq!(code["symbology"], "]d2");
