@@ -69,6 +69,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     } else {
         bytes
     };
+    // Every body is an object: serde would otherwise fill a struct from an array, by position
+    // (`[]` as "every field at its default"), and a body sent in the wrong shape would look
+    // like success.
+    if let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace())
+        && *first != b'{'
+    {
+        return Err(ApiError::unprocessable(
+            "body",
+            "must be a JSON object (`{…}`)".to_string(),
+        ));
+    }
     if may_hold_controls(bytes)
         && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
     {
@@ -433,6 +444,15 @@ mod tests {
         assert_eq!(err.0.field.as_deref(), Some("title"));
         let err = parse_json::<Body>(br#"{"title":"t","lines":[{"item_id":1}]}"#).unwrap_err();
         assert_eq!(err.0.field.as_deref(), Some("lines[0].quantity"));
+    }
+
+    #[test]
+    fn a_body_is_an_object() {
+        for body in [&b"[]"[..], b" [\"x\", []]", b"1", b"\"x\"", b"null"] {
+            let err = parse_json::<Body>(body).unwrap_err();
+            assert_eq!(err.0.status, 422, "{:?}", String::from_utf8_lossy(body));
+            assert_eq!(err.0.field.as_deref(), Some("body"));
+        }
     }
 
     #[test]

@@ -321,6 +321,13 @@ async fn unknown_fields_are_refused_by_name(app: TestApp) {
         )
         .await;
     assert_problem(status, &problem, 422, Some("certificate_number"));
+    // A body in the wrong shape is not "every field at its default" either.
+    for body in [json!([]), json!(["C-1"]), json!(1)] {
+        let (status, problem) = app
+            .patch(&format!("/v1/batches/{batch}"), &admin, body)
+            .await;
+        assert_problem(status, &problem, 422, Some("body"));
+    }
     let (_, read) = app.get(&format!("/v1/batches/{batch}"), &admin).await;
     assert!(read["certificate"].is_null(), "{read}");
     let (status, problem) = app
