@@ -1,6 +1,7 @@
 //! The fonts labels are drawn with: DejaVu Sans (Latin, Greek, Cyrillic, Arabic, Hebrew...),
 //! embedded in the binary (the `dejavu` crate), so every PDF and PNG prints the same glyphs on
-//! any machine. ZPL uses the printer's scalable font 0 with UTF-8 (`^CI28`).
+//! any machine. ZPL uses the printer's scalable font 0 with UTF-8 (`^CI28`), except for lines
+//! that [`needs_shaping`] finds (drawn with these fonts into a graphic, see `zpl`).
 
 use std::sync::OnceLock;
 
