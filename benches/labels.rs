@@ -3,7 +3,12 @@
 //! 1. per built-in template, with its example data: `lay_out` alone, then ZPL at 203 dpi, PDF,
 //!    PNG at 203 dpi (20 warm-up, 200 timed each), median and p95 against the targets
 //!    (ZPL < 100 µs, PDF < 10 ms, PNG < 20 ms);
-//! 2. the print queue: Depot in-process, N jobs submitted over HTTP from 16 concurrent tasks to
+//! 2. right-to-left text in ZPL (issue 21): every built-in template with its free-text fields
+//!    (`overflow = "cut"`) set to an Arabic name, a Hebrew name and a mixed Arabic/Latin/number
+//!    line: ZPL at 203 dpi with those lines as `^GFA` graphics (what every printer gets unless
+//!    its profile says it shapes), median/p95 and bytes against the targets (< 1 ms, < 20 KB),
+//!    and the bytes the same label takes as printer-shaped text (`^PA`), for comparison;
+//! 3. the print queue: Depot in-process, N jobs submitted over HTTP from 16 concurrent tasks to
 //!    1 and to 4 loopback fake Zebra printers (healthy `~HS`), raw ZPL (~1 KB) and the `item`
 //!    template; submission rate (202s/s) and end-to-end jobs/s until every label arrived, each
 //!    exactly once (a unique `JOB-nnnnnn` marker per job).
@@ -12,6 +17,7 @@
 //! cargo bench --bench labels                    # SQLite (temporary file)
 //! DEPOT_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench labels
 //! DEPOT_BENCH_JOBS=2000 cargo bench --bench labels
+//! cargo bench --bench labels -- rtl             # only 2
 //! ```
 //!
 //! Does nothing unless argv contains `--bench`. Only talks to loopback. Load generator, server,
@@ -37,7 +43,12 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    if std::env::args().any(|a| a == "rtl") {
+        right_to_left();
+        return;
+    }
     rendering();
+    right_to_left();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -148,7 +159,89 @@ fn rendering() {
     }
 }
 
-// ---- 2. print queue ----
+// ---- 2. right-to-left text in ZPL ----
+
+const RTL_TEXTS: [(&str, &str); 3] = [
+    ("arabic", "زيت زيتون بكر ممتاز"),
+    ("hebrew", "שמן זית כתית מעולה"),
+    ("mixed", "شركة النور ABC-12 رقم 4711"),
+];
+
+/// The template's example with every free-text field (table cells included) set to `text`.
+fn with_free_text(t: &labels::template::Template, text: &str) -> Value {
+    use labels::template::Overflow;
+    let mut data = t.example();
+    for (path, spec) in &t.fields {
+        let mut node = &mut data;
+        for key in path.split('.') {
+            node = &mut node[key];
+        }
+        if spec.row.is_empty() {
+            if spec.overflow == Overflow::Cut && !node.is_null() {
+                *node = json!(text);
+            }
+        } else if let Value::Array(rows) = node {
+            for row in rows {
+                for (key, limit) in &spec.row {
+                    if limit.overflow == Overflow::Cut && !row[key.as_str()].is_null() {
+                        row[key.as_str()] = json!(text);
+                    }
+                }
+            }
+        }
+    }
+    data
+}
+
+fn right_to_left() {
+    use labels::zpl::ComplexText;
+    let labels = Labels::load(None).expect("built-in templates");
+    let (time_target, size_target) = (Duration::from_millis(1), 20 * 1024);
+    let printer = ComplexText::Printer {
+        font: "E:TT0003M_.TTF".into(),
+    };
+    println!(
+        "ZPL {DPI} dpi with right-to-left lines as ^GFA graphics, {RUNS} runs after {WARMUP} warm-up \
+         (median / p95; targets < {} and < {size_target} bytes; ^PA: bytes when the printer shapes)",
+        fmt(time_target)
+    );
+    println!(
+        "{:<15} {:<7} {:>6} {:>11} {:>11} {:>8} {:>8}  met",
+        "template", "text", "lines", "median", "p95", "bytes", "^PA"
+    );
+    let mut misses = Vec::new();
+    for t in labels.all() {
+        for (variant, text) in RTL_TEXTS {
+            let data = with_free_text(&t, text);
+            let render = |complex: &ComplexText| {
+                labels::render_for(&t, Format::Zpl, DPI, &data, complex).expect("render")
+            };
+            let zpl = render(&ComplexText::Graphic).bytes;
+            let graphics = String::from_utf8_lossy(&zpl).matches("^GFA").count();
+            let shaped = render(&printer).bytes.len();
+            let (m, p) = time(|| render(&ComplexText::Graphic));
+            let met = m < time_target && zpl.len() < size_target;
+            if !met {
+                misses.push(format!("{} {variant}", t.name));
+            }
+            println!(
+                "{:<15} {variant:<7} {graphics:>6} {:>11} {:>11} {:>8} {shaped:>8}  {}",
+                t.name,
+                fmt(m),
+                fmt(p),
+                zpl.len(),
+                if met { "yes" } else { "NO" }
+            );
+        }
+    }
+    if misses.is_empty() {
+        println!("every template meets both targets (median)\n");
+    } else {
+        println!("targets missed (median): {}\n", misses.join(", "));
+    }
+}
+
+// ---- 3. print queue ----
 
 const HEALTHY: &[u8] = b"\x02030,0,0,1245,000,0,0,0,000,0,0,0\x03\r\n\x02001,0,0,0,1,2,6,0,00000000,1,000\x03\r\n\x021234,0\x03\r\n";
 

@@ -1108,3 +1108,270 @@ fn pdf_text_raw(pdf: &[u8], name: &str) -> String {
     );
     String::from_utf8(out.stdout).expect("UTF-8 text")
 }
+
+// ---------------------------------------------------------------------------------------------
+// Right-to-left text on ZPL (issue 21): drawn by the independent renderer (zebrash), compared
+// with the PNG renderer's drawing of the same layout
+
+/// The three right-to-left lines every built-in template prints: an Arabic name, a Hebrew name
+/// and a mixed Arabic/Latin/number line.
+const RTL_TEXTS: [(&str, &str); 3] = [
+    ("arabic", "زيت زيتون بكر ممتاز"),
+    ("hebrew", "שמן זית כתית מעולה"),
+    ("mixed", "شركة النور ABC-12 رقم 4711"),
+];
+
+/// The template's own example with every free-text field (`overflow = "cut"`, table cells
+/// included) set to `text`.
+fn with_free_text(t: &depot::labels::template::Template, text: &str) -> Value {
+    use depot::labels::template::Overflow;
+    let mut data = t.example();
+    for (path, spec) in &t.fields {
+        let mut node = &mut data;
+        for key in path.split('.') {
+            node = &mut node[key];
+        }
+        if spec.row.is_empty() {
+            if spec.overflow == Overflow::Cut && !node.is_null() {
+                *node = json!(text);
+            }
+            continue;
+        }
+        if let Value::Array(rows) = node {
+            for row in rows {
+                for (key, limit) in &spec.row {
+                    if limit.overflow == Overflow::Cut && !row[key.as_str()].is_null() {
+                        row[key.as_str()] = json!(text);
+                    }
+                }
+            }
+        }
+    }
+    data
+}
+
+/// Draws one ZPL label with zebrash (tests/zpl/render.cjs) at 8 dots/mm.
+fn zebrash(zpl: &str, width_mm: f64, height_mm: f64, name: &str) -> GrayImage {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zpl");
+    assert!(
+        root.join("node_modules/zpl-renderer-js").exists(),
+        "the independent ZPL renderer is missing: run tests/run (it installs it) or \
+         `npm ci --prefix tests/zpl`"
+    );
+    let dir = temp_dir(name);
+    let (zpl_path, png_path) = (dir.join("label.zpl"), dir.join("label.png"));
+    std::fs::write(&zpl_path, zpl).unwrap();
+    let out = Command::new("node")
+        .arg(root.join("render.cjs"))
+        .arg(&zpl_path)
+        .arg(&png_path)
+        .arg(width_mm.to_string())
+        .arg(height_mm.to_string())
+        .arg("8")
+        .current_dir(&root)
+        .output()
+        .expect("node is required for the independent ZPL renderer");
+    assert!(
+        out.status.success(),
+        "zebrash: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&png_path)
+        .expect("zebrash wrote a PNG")
+        .to_luma8();
+    let _ = std::fs::remove_dir_all(&dir);
+    img
+}
+
+/// The line boxes (pixels at `dpi`: x, y, width, height) of the text lines that need shaping.
+fn shaped_line_boxes(page: &Page, dpi: f64) -> Vec<(String, [u32; 4])> {
+    let px = |mm: f64| (mm * dpi / 25.4).round().max(0.0) as u32;
+    let mut boxes = Vec::new();
+    for item in &page.items {
+        if let Item::Text {
+            x_mm,
+            y_mm,
+            width_mm,
+            size_mm,
+            line_height_mm,
+            lines,
+            ..
+        } = item
+        {
+            for (i, line) in lines.iter().enumerate() {
+                if depot::labels::fonts::needs_shaping(&line.text) {
+                    let top = y_mm + i as f64 * line_height_mm;
+                    let (x0, y0) = (px(*x_mm), px(top));
+                    let (x1, y1) = (px(x_mm + width_mm), px(top + size_mm.max(*line_height_mm)));
+                    boxes.push((line.text.clone(), [x0, y0, x1 - x0, y1 - y0]));
+                }
+            }
+        }
+    }
+    boxes
+}
+
+/// Pixels in `area` dark (< 128) in one picture and not the other, and dark in either.
+fn dark_difference(a: &GrayImage, b: &GrayImage, [x, y, w, h]: [u32; 4]) -> (usize, usize) {
+    let (mut differ, mut ink) = (0, 0);
+    for py in y..(y + h).min(a.height()).min(b.height()) {
+        for px in x..(x + w).min(a.width()).min(b.width()) {
+            let (da, db) = (
+                a.get_pixel(px, py).0[0] < 128,
+                b.get_pixel(px, py).0[0] < 128,
+            );
+            differ += usize::from(da != db);
+            ink += usize::from(da || db);
+        }
+    }
+    (differ, ink)
+}
+
+/// What a scanner reads from `symbol`, as `Symbol::data` holds it.
+fn barcode_format(symbology: Symbology) -> (BarcodeFormat, bool) {
+    match symbology {
+        Symbology::Code128 => (BarcodeFormat::CODE_128, false),
+        Symbology::Gs1_128 => (BarcodeFormat::CODE_128, true),
+        Symbology::Ean13 => (BarcodeFormat::EAN_13, false),
+        Symbology::UpcA => (BarcodeFormat::UPC_A, false),
+        Symbology::Qr => (BarcodeFormat::QR_CODE, false),
+        Symbology::Datamatrix => (BarcodeFormat::DATA_MATRIX, false),
+        Symbology::Gs1Datamatrix => (BarcodeFormat::DATA_MATRIX, true),
+    }
+}
+
+/// Every built-in template with an Arabic name, a Hebrew name and a mixed line: its ZPL (the
+/// right-to-left lines as `^GFA` graphics), drawn by zebrash, matches the PNG renderer's
+/// drawing of the same layout in every shaped line's box (black/white after thresholding at
+/// mid-grey, within 3 % of the box's ink pixels), while the ZPL holds none of the shaped text
+/// as printer text; and every barcode zebrash draws still decodes to its data exactly.
+/// `DEPOT_LABEL_PREVIEW=<dir>` keeps both pictures of each.
+#[test]
+fn zpl_right_to_left_text_matches_the_png_and_barcodes_decode() {
+    let mut failures = Vec::new();
+    let mut worst = 0.0f64;
+    let (mut lines_compared, mut decoded) = (0, 0);
+    for t in templates() {
+        for (variant, text) in RTL_TEXTS {
+            let name = format!("{}-{variant}", t.name);
+            let mut data = with_free_text(&t, text);
+            // The card's example fills both of its exclusive codes: print the GS1 one.
+            if let Some(card) = data.as_object_mut().filter(|d| d.contains_key("gs1")) {
+                card.remove("code");
+            }
+            // ZPL's layout (2D symbols native) and the PNG's (2D symbols as modules) place
+            // every text alike.
+            let pages = t.lay_out_for(&data, true).expect("lays out");
+            let page = &pages[0];
+            let png_page = &t.lay_out_for(&data, false).expect("lays out")[0];
+            let texts = |p: &Page| -> Vec<Item> {
+                p.items
+                    .iter()
+                    .filter(|i| matches!(i, Item::Text { .. }))
+                    .cloned()
+                    .collect()
+            };
+            assert_eq!(texts(page), texts(png_page), "{name}");
+            let zpl = depot::labels::zpl::render(std::slice::from_ref(page), 203);
+            if zpl.contains(text) {
+                failures.push(format!("{name}: the shaped text is sent as printer text"));
+            }
+            let boxes = shaped_line_boxes(page, 203.0);
+            if boxes.is_empty() {
+                failures.push(format!("{name}: no right-to-left line on the label"));
+            }
+            // zebrash centres the ^PW width in its picture: asked for exactly ^PW dots at
+            // 8 dots/mm, it draws every dot where the PNG has its pixel.
+            let dots = |mm: f64| (mm * 203.0 / 25.4).round() / 8.0;
+            let drawn = zebrash(&zpl, dots(page.width_mm), dots(page.height_mm), &name);
+            let png_img = decode_png(&png::render(png_page, 203).expect("renders"));
+            if let Some(dir) = std::env::var_os("DEPOT_LABEL_PREVIEW") {
+                drawn
+                    .save(Path::new(&dir).join(format!("{name}-zpl.png")))
+                    .unwrap();
+                png_img
+                    .save(Path::new(&dir).join(format!("{name}-png.png")))
+                    .unwrap();
+            }
+            for (line, area) in &boxes {
+                let (differ, ink) = dark_difference(&drawn, &png_img, *area);
+                let share = differ as f64 / ink.max(1) as f64;
+                lines_compared += 1;
+                worst = worst.max(share);
+                if ink < 50 || share > 0.03 {
+                    failures.push(format!(
+                        "{name}: {line:?} in {area:?}: {differ} of {ink} ink pixels differ"
+                    ));
+                }
+            }
+            for item in &page.items {
+                let Item::Barcode {
+                    x_mm,
+                    y_mm,
+                    height_mm,
+                    module_mm,
+                    symbol,
+                    ..
+                } = item
+                else {
+                    continue;
+                };
+                let (format, gs1) = barcode_format(symbol.symbology);
+                // Where the printer draws it: ZPL's modules are whole dots, and its Code 128
+                // may take more symbols than rxing's encoding.
+                let dot = 25.4 / 203.0;
+                let module = (module_mm / dot).round().max(1.0) * dot;
+                let columns = match symbol.symbology {
+                    Symbology::Code128 | Symbology::Gs1_128 => symbol
+                        .columns
+                        .max(depot::labels::zpl::code128_modules(&symbol.data, gs1)),
+                    _ => symbol.columns,
+                };
+                let q = symbol.quiet_modules as f64 * module;
+                let h = if symbol.is_linear() {
+                    *height_mm
+                } else {
+                    symbol.rows as f64 * module
+                };
+                let e = Expect {
+                    format,
+                    gs1,
+                    text: "",
+                    crop: [
+                        x_mm - q,
+                        y_mm - q.min(2.0),
+                        columns as f64 * module + 2.0 * q,
+                        h + 2.0 * q.min(2.0),
+                    ],
+                };
+                let read = std::panic::catch_unwind(|| decode(&drawn, 203.0, (0.0, 0.0), &e));
+                match read {
+                    Ok(read) => {
+                        let read = ["]d2", "]Q3", "]e0"]
+                            .iter()
+                            .fold(read.as_str(), |r, p| r.strip_prefix(p).unwrap_or(r))
+                            .to_string();
+                        decoded += 1;
+                        if read != symbol.data {
+                            failures.push(format!(
+                                "{name}: {:?} reads {read:?}, not {:?}",
+                                symbol.symbology, symbol.data
+                            ));
+                        }
+                    }
+                    Err(_) => failures.push(format!("{name}: {:?} not found", symbol.symbology)),
+                }
+            }
+        }
+    }
+    println!(
+        "{lines_compared} right-to-left lines: at most {:.2} % of ink pixels differ; \
+         {decoded} barcodes read",
+        worst * 100.0
+    );
+    assert!(
+        lines_compared >= 33 && decoded >= 30,
+        "{lines_compared} lines, {decoded} codes"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,6 +1,7 @@
 //! The fonts labels are drawn with: DejaVu Sans (Latin, Greek, Cyrillic, Arabic, Hebrew...),
 //! embedded in the binary (the `dejavu` crate), so every PDF and PNG prints the same glyphs on
-//! any machine. ZPL uses the printer's scalable font 0 with UTF-8 (`^CI28`).
+//! any machine. ZPL uses the printer's scalable font 0 with UTF-8 (`^CI28`), except for lines
+//! that [`needs_shaping`] finds (drawn with these fonts into a graphic, see `zpl`).
 
 use std::sync::OnceLock;
 
@@ -60,6 +61,18 @@ pub fn is_rtl(text: &str) -> bool {
     false
 }
 
+/// Whether `text` needs shaping that a printer's plain text font does not do: any character of
+/// a right-to-left script (Hebrew U+0590–U+05FF, Arabic U+0600–U+06FF, Syriac, Arabic
+/// Supplement, Thaana, N'Ko, Samaritan, Mandaic and Arabic Extended up to U+08FF; the Hebrew and
+/// Arabic presentation forms U+FB1D–U+FDFF and U+FE70–U+FEFF). Such text joins (Arabic) and is
+/// laid out in bidi runs, so ZPL prints it as a graphic (or the printer's advanced text layout).
+/// Latin, Greek and Cyrillic are left to the printer's font. (Indic and other complex scripts
+/// are not covered: the embedded DejaVu Sans has no glyphs for them either.)
+pub fn needs_shaping(text: &str) -> bool {
+    text.chars()
+        .any(|c| matches!(c as u32, 0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +87,11 @@ mod tests {
         assert!(is_rtl("123 שלום"));
         assert!(!is_rtl("ООО Ромашка"));
         assert!(!is_rtl("Müller GmbH"));
+        // A mixed line needs shaping wherever its right-to-left part is.
+        assert!(needs_shaping("Order 42: שלום"));
+        assert!(needs_shaping("ABC-7 شركة النور 12"));
+        assert!(needs_shaping("\u{FEFB}"));
+        assert!(!needs_shaping("ООО Ромашка, ул. Ленина"));
+        assert!(!needs_shaping("Straße 5 — Müller"));
     }
 }

@@ -114,6 +114,22 @@ impl Labels {
         })?;
         render(&t, format, dpi, data)
     }
+
+    /// [`Labels::render`] for a known printer: ZPL sends right-to-left text as `complex` says
+    /// (the printer profile's `shapes_complex_text`).
+    pub fn render_for(
+        &self,
+        template: &str,
+        format: Format,
+        dpi: u32,
+        data: &serde_json::Value,
+        complex: &zpl::ComplexText,
+    ) -> Result<Rendered> {
+        let t = self.get(template).ok_or_else(|| {
+            Error::invalid("template", format!("no label template named '{template}'"))
+        })?;
+        render_for(&t, format, dpi, data, complex)
+    }
 }
 
 /// Renders one template with `data` to `format`.
@@ -123,12 +139,23 @@ pub fn render(
     dpi: u32,
     data: &serde_json::Value,
 ) -> Result<Rendered> {
+    render_for(t, format, dpi, data, &zpl::ComplexText::Graphic)
+}
+
+/// [`render`], with ZPL's right-to-left text sent as `complex` says.
+pub fn render_for(
+    t: &Template,
+    format: Format,
+    dpi: u32,
+    data: &serde_json::Value,
+    complex: &zpl::ComplexText,
+) -> Result<Rendered> {
     if !matches!(dpi, 72..=1200) {
         return Err(Error::invalid("dpi", "must be between 72 and 1200"));
     }
     let pages = t.lay_out_for(data, format == Format::Zpl)?;
     let bytes = match format {
-        Format::Zpl => zpl::render(&pages, dpi).into_bytes(),
+        Format::Zpl => zpl::render_with(&pages, dpi, complex).into_bytes(),
         Format::Pdf => pdf::render(&pages)?,
         Format::Png => {
             let page = pages

@@ -25,6 +25,9 @@ struct Canvas {
     /// Pixels per millimetre.
     scale: f64,
     luma: Vec<u8>,
+    /// Page pixel of this canvas's top-left corner: `(0, 0)` for a whole page, the box's corner
+    /// for one line of text drawn alone ([`text_line_bitmap`]).
+    origin: (i64, i64),
 }
 
 impl Canvas {
@@ -64,6 +67,7 @@ impl Canvas {
 
     /// Darkens pixel `(x, y)` by `coverage` (0..=1).
     fn darken(&mut self, x: i64, y: i64, coverage: f32) {
+        let (x, y) = (x - self.origin.0, y - self.origin.1);
         if x < 0 || y < 0 || x as usize >= self.width || y as usize >= self.height {
             return;
         }
@@ -216,6 +220,91 @@ impl Canvas {
     }
 }
 
+/// One line of text drawn alone, pixel for pixel as [`render`] draws it on the page, cropped to
+/// its ink (the pixels darker than mid-grey): what a ZPL graphic field prints for text the
+/// printer cannot shape.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TextBitmap {
+    /// Page pixel of the top-left corner.
+    pub x: i64,
+    pub y: i64,
+    pub width: usize,
+    pub height: usize,
+    /// Row-major luma, 0 = black.
+    pub luma: Vec<u8>,
+}
+
+impl TextBitmap {
+    /// Whether pixel `(x, y)` prints on a 1-bit printer.
+    pub fn dark(&self, x: usize, y: usize) -> bool {
+        self.luma[y * self.width + x] < 128
+    }
+}
+
+/// Draws `line` of a text item (`top_mm`: the line's top, as in [`Item::Text`]) at `dpi` alone
+/// and crops it to its ink; `None` when nothing would print.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn text_line_bitmap(
+    x_mm: f64,
+    top_mm: f64,
+    width_mm: f64,
+    size_mm: f64,
+    bold: bool,
+    align: Align,
+    line: &TextLine,
+    dpi: u32,
+) -> Option<TextBitmap> {
+    if size_mm <= 0.0 || line.text.trim().is_empty() {
+        return None;
+    }
+    let scale = f64::from(dpi) / 25.4;
+    // The line box with a margin of half an em for marks, overhangs and descenders.
+    let margin = size_mm / 2.0;
+    let x0 = ((x_mm - margin) * scale).floor().max(0.0) as i64;
+    let y0 = ((top_mm - margin) * scale).floor().max(0.0) as i64;
+    let x1 = ((x_mm + width_mm + margin) * scale).ceil() as i64;
+    let y1 = ((top_mm + size_mm * 1.5 + margin) * scale).ceil() as i64;
+    let (width, height) = ((x1 - x0).max(1) as usize, (y1 - y0).max(1) as usize);
+    let mut canvas = Canvas {
+        width,
+        height,
+        scale,
+        luma: vec![255; width * height],
+        origin: (x0, y0),
+    };
+    canvas.text(
+        x_mm,
+        top_mm,
+        width_mm,
+        size_mm,
+        size_mm,
+        bold,
+        align,
+        std::slice::from_ref(line),
+    );
+    let dark = |x: usize, y: usize| canvas.luma[y * width + x] < 128;
+    let rows: Vec<usize> = (0..height)
+        .filter(|&y| (0..width).any(|x| dark(x, y)))
+        .collect();
+    let (&top, &bottom) = (rows.first()?, rows.last()?);
+    let left = (0..width).find(|&x| (top..=bottom).any(|y| dark(x, y)))?;
+    let right = (0..width)
+        .rev()
+        .find(|&x| (top..=bottom).any(|y| dark(x, y)))?;
+    let (w, h) = (right - left + 1, bottom - top + 1);
+    let mut luma = Vec::with_capacity(w * h);
+    for y in top..=bottom {
+        luma.extend_from_slice(&canvas.luma[y * width + left..=y * width + right]);
+    }
+    Some(TextBitmap {
+        x: x0 + left as i64,
+        y: y0 + top as i64,
+        width: w,
+        height: h,
+        luma,
+    })
+}
+
 /// Pixel size of a page at `dpi`.
 pub fn pixel_size(page: &Page, dpi: u32) -> (u64, u64) {
     let px = |mm: f64| (mm / 25.4 * f64::from(dpi)).round().max(0.0) as u64;
@@ -248,6 +337,7 @@ pub fn render(page: &Page, dpi: u32) -> Result<Vec<u8>> {
         height: height as usize,
         scale: f64::from(dpi) / 25.4,
         luma: vec![255; (width * height) as usize],
+        origin: (0, 0),
     };
     for item in &page.items {
         match item {

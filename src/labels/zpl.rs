@@ -2,18 +2,56 @@
 //! `^BX` with FNC1 for GS1 DataMatrix), `^CI28` UTF-8 text in the scalable font 0, `^PW`/`^LL`
 //! from the label size at the printer's resolution, and every value escaped through `^FH` so
 //! that no data can inject a command.
+//!
+//! Right-to-left text (a line with any character [`fonts::needs_shaping`] finds) is not sent
+//! as text: font 0 neither joins Arabic nor reorders bidi runs. By default such a line is drawn
+//! here, with the PNG renderer's shaping and rasteriser ([`png::text_line_bitmap`]), and sent
+//! as a 1-bit `^GFA` graphic of just its ink, placed with `^FO` where the text would be: it
+//! prints the same on every printer. A printer whose profile says it shapes by itself
+//! ([`ComplexText::Printer`]) gets the text with Link-OS advanced text layout (`^PA`) in its
+//! own Unicode font. Latin, Greek and Cyrillic lines always stay printer text, and barcode
+//! data is never shaped.
 
 use std::fmt::Write as _;
 
+use crate::labels::fonts;
 use crate::labels::layout::{Align, Item, Page, Symbol, Symbology};
+use crate::labels::png;
 
-/// Renders pages as one ZPL stream (one `^XA … ^XZ` format per page) for a printer of `dpi`.
+/// How a ZPL printer gets text that needs shaping ([`fonts::needs_shaping`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ComplexText {
+    /// Shaped and rasterised here into a `^GFA` graphic field: works on every printer. The
+    /// choice whenever no printer is known.
+    #[default]
+    Graphic,
+    /// Sent as UTF-8 text for the printer to shape (Zebra Link-OS advanced text layout:
+    /// `^PA0,1,1,1`, bidirectional layout, character shaping and OpenType on) in the Unicode
+    /// font `font` stored on the printer (a `^A@` font path such as `E:TT0003M_.TTF`).
+    Printer { font: String },
+}
+
+/// Renders pages as one ZPL stream (one `^XA … ^XZ` format per page) for a printer of `dpi`,
+/// right-to-left text as graphics ([`ComplexText::Graphic`]).
 pub fn render(pages: &[Page], dpi: u32) -> String {
+    render_with(pages, dpi, &ComplexText::Graphic)
+}
+
+/// [`render`], with right-to-left text sent as `complex` says.
+pub fn render_with(pages: &[Page], dpi: u32, complex: &ComplexText) -> String {
     let dots_per_mm = f64::from(dpi) / 25.4;
     let d = |mm: f64| (mm * dots_per_mm).round().max(0.0) as i64;
     let mut out = String::with_capacity(2048);
     for page in pages {
         out.push_str("^XA\n^CI28\n");
+        let printer_font = match complex {
+            ComplexText::Printer { font } if has_complex_text(page) => {
+                // Default glyph off, bidirectional layout, shaping and OpenType on.
+                out.push_str("^PA0,1,1,1\n");
+                Some(font.as_str())
+            }
+            _ => None,
+        };
         let _ = writeln!(
             out,
             "^PW{}\n^LL{}\n^LH0,0",
@@ -43,6 +81,23 @@ pub fn render(pages: &[Page], dpi: u32) -> String {
                     };
                     for (i, line) in lines.iter().enumerate() {
                         let y = y_mm + line_height_mm * i as f64;
+                        if fonts::needs_shaping(&line.text) {
+                            if let Some(font) = printer_font {
+                                let _ = writeln!(
+                                    out,
+                                    "^FO{},{}^A@N,{h},{w},{font}^FB{},1,0,{justify}^FH\\^FD{}^FS",
+                                    d(*x_mm),
+                                    d(y),
+                                    d(*width_mm).max(1),
+                                    escape(&line.text)
+                                );
+                            } else if let Some(bitmap) = png::text_line_bitmap(
+                                *x_mm, y, *width_mm, *size_mm, *bold, *align, line, dpi,
+                            ) {
+                                graphic(&mut out, &bitmap);
+                            }
+                            continue;
+                        }
                         let _ = writeln!(
                             out,
                             "^FO{},{}^A0N,{h},{w}^FB{},1,0,{justify}^FH\\^FD{}^FS",
@@ -180,6 +235,43 @@ pub fn render(pages: &[Page], dpi: u32) -> String {
         out.push_str("^XZ\n");
     }
     out
+}
+
+/// Whether any text line on the page needs shaping.
+fn has_complex_text(page: &Page) -> bool {
+    page.items.iter().any(|item| match item {
+        Item::Text { lines, .. } => lines.iter().any(|l| fonts::needs_shaping(&l.text)),
+        _ => false,
+    })
+}
+
+/// A text line's picture as a `^GFA` field at its page position: 1 bit per dot, rows padded
+/// to whole bytes, as uncompressed hex.
+fn graphic(out: &mut String, bitmap: &png::TextBitmap) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes_per_row = bitmap.width.div_ceil(8);
+    let total = bytes_per_row * bitmap.height;
+    let _ = write!(
+        out,
+        "^FO{},{}^GFA,{total},{total},{bytes_per_row},",
+        bitmap.x.max(0),
+        bitmap.y.max(0)
+    );
+    out.reserve(total * 2 + 5);
+    for y in 0..bitmap.height {
+        for byte in 0..bytes_per_row {
+            let mut bits = 0u8;
+            for bit in 0..8 {
+                let x = byte * 8 + bit;
+                if x < bitmap.width && bitmap.dark(x, y) {
+                    bits |= 0x80 >> bit;
+                }
+            }
+            out.push(HEX[usize::from(bits >> 4)] as char);
+            out.push(HEX[usize::from(bits & 15)] as char);
+        }
+    }
+    out.push_str("^FS\n");
 }
 
 /// Field data for `^FH\`: `^`, `~` and `\` and control characters become `\XX` hex, so a value
@@ -384,6 +476,93 @@ mod tests {
         );
         assert_eq!(z.matches("^XZ").count(), 1);
         assert_eq!(z.matches("^XA").count(), 1);
+    }
+
+    fn arabic_page() -> Page {
+        let qr = barcode::encode(Symbology::Qr, "https://example.com/شركة").unwrap();
+        page(vec![
+            Item::Text {
+                x_mm: 5.0,
+                y_mm: 5.0,
+                width_mm: 80.0,
+                size_mm: 5.0,
+                line_height_mm: 6.0,
+                bold: false,
+                align: Align::Right,
+                lines: vec![
+                    TextLine {
+                        text: "Müller GmbH".into(),
+                        rtl: false,
+                    },
+                    TextLine {
+                        text: "شركة النور 12 ABC".into(),
+                        rtl: true,
+                    },
+                ],
+                fit: Default::default(),
+            },
+            Item::Barcode {
+                x_mm: 5.0,
+                y_mm: 40.0,
+                height_mm: 20.0,
+                module_mm: 0.5,
+                symbol: qr,
+                hri: None,
+                hri_size_mm: 2.5,
+            },
+        ])
+    }
+
+    #[test]
+    fn right_to_left_lines_become_graphics_and_latin_stays_text() {
+        let z = render(&[arabic_page()], 203);
+        assert!(
+            z.contains("^A0N,40,40^FB639,1,0,R^FH\\^FDMüller GmbH^FS"),
+            "{z}"
+        );
+        let field = z.lines().find(|l| l.contains("^GFA")).expect("a graphic");
+        // Only the ink of the second line (top at 11 mm = 88 dots), inside the text box.
+        let (x, y) = field[3..field.find("^GFA").unwrap()]
+            .split_once(',')
+            .unwrap();
+        let (x, y): (i64, i64) = (x.parse().unwrap(), y.parse().unwrap());
+        assert!(
+            (40..=680).contains(&x) && (80..=100).contains(&y),
+            "{field:.40}"
+        );
+        // ^GFA,total bytes,total bytes,bytes per row,hex
+        let parts: Vec<&str> = field[field.find("^GFA").unwrap()..].split(',').collect();
+        let (total, per_row): (usize, usize) =
+            (parts[1].parse().unwrap(), parts[3].parse().unwrap());
+        assert!(
+            per_row < 80 && total / per_row < 60,
+            "{per_row} × {}",
+            total / per_row
+        );
+        assert_eq!(parts[4].trim_end_matches("^FS").len(), total * 2);
+        // The text itself is not sent; the QR code's data is, exactly as given.
+        assert!(!z.contains("النور"));
+        assert!(z.contains("^FDMA,https://example.com/شركة^FS"), "{z}");
+        assert!(!z.contains("^PA"));
+    }
+
+    #[test]
+    fn a_printer_that_shapes_gets_the_text_with_advanced_layout() {
+        let complex = ComplexText::Printer {
+            font: "E:TT0003M_.TTF".into(),
+        };
+        let z = render_with(&[arabic_page()], 203, &complex);
+        assert!(z.starts_with("^XA\n^CI28\n^PA0,1,1,1\n"), "{z}");
+        assert!(
+            z.contains("^A@N,40,40,E:TT0003M_.TTF^FB639,1,0,R^FH\\^FDشركة النور 12 ABC^FS"),
+            "{z}"
+        );
+        assert!(z.contains("^A0N,40,40^FB639,1,0,R^FH\\^FDMüller GmbH^FS"));
+        assert!(!z.contains("^GFA"));
+        assert!(z.contains("^FDMA,https://example.com/شركة^FS"));
+        // Nothing to shape: no ^PA.
+        let latin = render_with(&[page(vec![])], 203, &complex);
+        assert!(!latin.contains("^PA"));
     }
 
     #[test]

@@ -213,10 +213,13 @@ pub async fn submit(
         }
         (Some(template), None) => {
             let data = new.data.clone().unwrap_or_else(|| serde_json::json!({}));
-            let rendered =
-                printing
-                    .labels()?
-                    .render(template.trim(), format, profile.printer.dpi, &data)?;
+            let rendered = printing.labels()?.render_for(
+                template.trim(),
+                format,
+                profile.printer.dpi,
+                &data,
+                &profile.printer.complex_text(),
+            )?;
             if rendered.bytes.is_empty() {
                 return Err(Error::invalid(
                     "template",

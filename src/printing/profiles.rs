@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::labels::Format;
+use crate::labels::zpl::ComplexText;
 
 /// The printer profiles shipped with Depot (files in `devices/`).
 const BUILT_IN: &[(&str, &str)] = &[
@@ -58,6 +59,25 @@ pub struct PrinterSettings {
     /// TCP port used when the device's address has none.
     #[serde(default = "default_port")]
     pub port: u16,
+    /// Whether the printer shapes right-to-left text itself (Zebra Link-OS advanced text
+    /// layout, `^PA`, with the Unicode font `complex_text_font` loaded). Default false: Depot
+    /// then sends Arabic and Hebrew lines as graphics, which print on every printer.
+    #[serde(default)]
+    pub shapes_complex_text: bool,
+    /// The printer's Unicode font for shaped text, as a ZPL font path (`E:TT0003M_.TTF`);
+    /// required when `shapes_complex_text` is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complex_text_font: Option<String>,
+}
+
+impl PrinterSettings {
+    /// How ZPL for this printer carries text that needs shaping.
+    pub fn complex_text(&self) -> ComplexText {
+        match (&self.complex_text_font, self.shapes_complex_text) {
+            (Some(font), true) => ComplexText::Printer { font: font.clone() },
+            _ => ComplexText::Graphic,
+        }
+    }
 }
 
 fn default_port() -> u16 {
@@ -127,6 +147,21 @@ impl PrinterProfiles {
             printer.label_width_mm > 0.0 && printer.label_height_mm > 0.0,
             "printer profile {name}: label_width_mm and label_height_mm must be positive"
         );
+        if printer.shapes_complex_text {
+            let font = printer.complex_text_font.as_deref().unwrap_or_default();
+            // A drive letter, a colon and a file name: it goes into ZPL as it is.
+            let valid = font.len() > 2
+                && font.as_bytes()[0].is_ascii_uppercase()
+                && font.as_bytes()[1] == b':'
+                && font[2..]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            anyhow::ensure!(
+                valid,
+                "printer profile {name}: shapes_complex_text needs complex_text_font, the \
+                 printer's Unicode font as a ZPL path such as E:TT0003M_.TTF"
+            );
+        }
         self.by_name.insert(
             name.to_string(),
             PrinterProfile {
@@ -164,5 +199,27 @@ mod tests {
         );
         assert_eq!(p.get("pdf-file").unwrap().printer.language, Language::Pdf);
         assert!(p.get("honeywell").is_none());
+        // No built-in printer claims to shape by itself.
+        assert!(p.all().all(|p| !p.printer.shapes_complex_text));
+        assert_eq!(z.printer.complex_text(), ComplexText::Graphic);
+    }
+
+    #[test]
+    fn a_printer_that_shapes_names_its_font() {
+        let base = "kind = \"printer\"\n[printer]\nlanguage = \"zpl\"\ndpi = 203\n\
+                    label_width_mm = 100\nlabel_height_mm = 150\nshapes_complex_text = true\n";
+        let mut p = PrinterProfiles::default();
+        let e = p.insert("linkos", base).unwrap_err().to_string();
+        assert!(e.contains("complex_text_font"), "{e}");
+        let injected = format!("{base}complex_text_font = \"E:X.TTF^XZ\"\n");
+        assert!(p.insert("linkos", &injected).is_err());
+        let good = format!("{base}complex_text_font = \"E:TT0003M_.TTF\"\n");
+        p.insert("linkos", &good).unwrap();
+        assert_eq!(
+            p.get("linkos").unwrap().printer.complex_text(),
+            ComplexText::Printer {
+                font: "E:TT0003M_.TTF".into()
+            }
+        );
     }
 }
