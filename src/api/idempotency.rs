@@ -35,7 +35,7 @@ enum Claim {
     Replay {
         status: u16,
         content_type: Option<String>,
-        body: String,
+        body: Vec<u8>,
     },
     InProgress,
     Mismatch,
@@ -187,8 +187,8 @@ async fn claim(db: &Db, scope: &str, key: &str, fingerprint: &str) -> Result<Cla
         return Ok(Claim::Owned);
     }
     let row = on_read!(db, pool => {
-        sqlx::query_as::<_, (String, Option<i64>, Option<String>, Option<String>, OffsetDateTime)>(
-            "select request_hash, status, content_type, response_body, created_at
+        sqlx::query_as::<_, (String, Option<i64>, Option<String>, Option<String>, Option<Vec<u8>>, OffsetDateTime)>(
+            "select request_hash, status, content_type, response_body, response_bytes, created_at
              from idempotency_keys where principal = $1 and idem_key = $2",
         )
         .bind(scope)
@@ -197,11 +197,12 @@ async fn claim(db: &Db, scope: &str, key: &str, fingerprint: &str) -> Result<Cla
         .await?
     });
     Ok(match row {
-        Some((hash, _, _, _, _)) if hash != fingerprint => Claim::Mismatch,
-        Some((_, Some(status), content_type, body, _)) => Claim::Replay {
+        Some((hash, ..)) if hash != fingerprint => Claim::Mismatch,
+        Some((_, Some(status), content_type, text, bytes, _)) => Claim::Replay {
             status: status as u16,
             content_type,
-            body: body.unwrap_or_default(),
+            // Rows stored before responses were kept as bytes have only the text.
+            body: bytes.unwrap_or_else(|| text.unwrap_or_default().into_bytes()),
         },
         _ => Claim::InProgress,
     })
@@ -246,17 +247,16 @@ async fn store(
     content_type: Option<String>,
     body: &Bytes,
 ) -> Result<()> {
-    let body = String::from_utf8_lossy(body).into_owned();
     in_tx!(db, tx => {
         sqlx::query(
-            "update idempotency_keys set status = $3, content_type = $4, response_body = $5
+            "update idempotency_keys set status = $3, content_type = $4, response_bytes = $5
              where principal = $1 and idem_key = $2",
         )
         .bind(scope)
         .bind(key)
         .bind(status as i64)
         .bind(content_type)
-        .bind(body)
+        .bind(body.as_ref())
         .execute(&mut *tx)
         .await?;
     });

@@ -231,6 +231,48 @@ async fn responses_carry_a_request_id(app: TestApp) {
     assert_eq!(resp.headers()["x-request-id"], "abc-123");
 }
 
+/// A replayed binary answer (a rendered label) is byte for byte the first one, PDF and PNG: the
+/// stored response is bytes, not text.
+async fn a_replayed_label_render_returns_the_same_bytes(app: TestApp) {
+    for format in ["pdf", "png"] {
+        let request = json!({"template": "location", "format": format,
+            "data": {"location": {"code": "A-01-03", "barcode": "W1-A-01-03"}}});
+        let mut answers = Vec::new();
+        for _ in 0..2 {
+            let response = app
+                .client
+                .post(app.url("/v1/labels/render"))
+                .bearer_auth(&app.admin_token)
+                .header("Idempotency-Key", format!("render-{format}"))
+                .json(&request)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let replayed = response.headers().get("idempotent-replayed").is_some();
+            let content_type = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            answers.push((
+                replayed,
+                content_type,
+                response.bytes().await.unwrap().to_vec(),
+            ));
+        }
+        assert!(
+            !answers[0].0 && answers[1].0,
+            "the second answer is the replay"
+        );
+        assert_eq!(answers[0].1, answers[1].1);
+        assert!(answers[0].2.len() > 100 && answers[0].2.contains(&0) || format == "pdf");
+        assert!(
+            answers[0].2 == answers[1].2,
+            "{format}: the replay has other bytes"
+        );
+    }
+}
+
 async fn a_retried_post_with_the_same_key_applies_once(app: TestApp) {
     let token = app.admin_token.clone();
     let body = json!({"code": "IDEM-1", "name": "Idempotent widget"});
@@ -373,4 +415,5 @@ crate::on_both!(
     errors_are_problem_json_everywhere,
     responses_carry_a_request_id,
     a_retried_post_with_the_same_key_applies_once,
+    a_replayed_label_render_returns_the_same_bytes,
 );
