@@ -67,7 +67,7 @@ async fn get(
     Id(id): Id,
 ) -> ApiResult<Json<ProductionOrder>> {
     p.check(READERS)?;
-    let mut order = production::get(&mut s.db.snapshot().await?, id).await?;
+    let mut order = production::read(&s.db, id).await?;
     crate::supply::hide_unseen_deals(&s.db, Viewer::scoped(&p), [&mut order.serves]).await?;
     Ok(Json(order))
 }

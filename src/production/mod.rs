@@ -100,6 +100,11 @@ async fn row(tx: &mut Tx, id: i64) -> Result<Row> {
     .ok_or_else(|| Error::not_found("production order", id))
 }
 
+/// One order, read on its own ([`get`]).
+pub async fn read(db: &Db, id: i64) -> Result<ProductionOrder> {
+    get(&mut db.snapshot().await?, id).await
+}
+
 /// One order with its components (required, consumed, reserved) and what it serves.
 pub async fn get(tx: &mut Tx, id: i64) -> Result<ProductionOrder> {
     let row = row(tx, id).await?;

@@ -42,7 +42,7 @@ async fn get(
     Id(id): Id,
 ) -> ApiResult<Json<PurchaseOrder>> {
     p.check(READERS)?;
-    let mut order = purchasing::get(&mut s.db.snapshot().await?, id).await?;
+    let mut order = purchasing::read(&s.db, id).await?;
     crate::supply::hide_unseen_deals(&s.db, Viewer::scoped(&p), [&mut order.serves]).await?;
     Ok(Json(order))
 }

@@ -81,6 +81,11 @@ async fn row(tx: &mut Tx, id: i64) -> Result<Row> {
     .ok_or_else(|| Error::not_found("purchase order", id))
 }
 
+/// One order, read on its own ([`get`]).
+pub async fn read(db: &Db, id: i64) -> Result<PurchaseOrder> {
+    get(&mut db.snapshot().await?, id).await
+}
+
 /// One purchase order with its lines and what they serve.
 pub async fn get(tx: &mut Tx, id: i64) -> Result<PurchaseOrder> {
     let row = row(tx, id).await?;

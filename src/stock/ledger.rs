@@ -473,8 +473,8 @@ async fn post_all_in(
         if m.quantity > 0 {
             add_on_hand(tx, m, refs.batch_expiry, at).await?;
         } else if let Some(reservation) = m.reservation_id {
-            take_reserved(tx, m, reservation, at).await?.map_err(|()| {
-                Error::conflict(
+            if !take_reserved(tx, m, reservation, at).await? {
+                return Err(Error::conflict(
                     "quantity",
                     format!(
                         "{}reservation {reservation} does not hold {} of item {} at location {}",
@@ -483,8 +483,8 @@ async fn post_all_in(
                         m.item_id,
                         m.location_id
                     ),
-                )
-            })?;
+                ));
+            }
         } else if let Err((on_hand, reserved)) = take_free(tx, m, at).await? {
             return Err(short_error(m, i, n, on_hand, reserved));
         }
@@ -539,14 +539,14 @@ async fn add_on_hand(
     Ok(())
 }
 
-/// Reserved stock leaves with its reservation: both shrink together, or neither (`Err(())`
-/// when the reservation does not hold that much there).
+/// Reserved stock leaves with its reservation: both shrink together, or neither (false when
+/// the reservation does not hold that much there).
 async fn take_reserved(
     tx: &mut Tx,
     m: &NewMovement,
     reservation: i64,
     at: OffsetDateTime,
-) -> Result<std::result::Result<(), ()>> {
+) -> Result<bool> {
     let batch_key = m.batch_id.unwrap_or(0);
     let (held, changed) = on_tx!(tx, conn => {
         let held = sqlx::query(
@@ -581,11 +581,7 @@ async fn take_reserved(
         .rows_affected();
         (held, changed)
     });
-    Ok(if held == 1 && changed == 1 {
-        Ok(())
-    } else {
-        Err(())
-    })
+    Ok(held == 1 && changed == 1)
 }
 
 /// Unreserved stock leaves: the conditional update never lets `on_hand` fall below

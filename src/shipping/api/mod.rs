@@ -14,6 +14,7 @@ use crate::api::AppState;
 use crate::api::callers::{actor, submitter};
 use crate::api::extract::{Id, JsonBody, Query};
 use crate::api::problem::{ApiResult, ErrorResponses};
+use crate::api::render::LabelQuery;
 use crate::api::schemas::{Binary, routes};
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::error::Error;
@@ -97,8 +98,6 @@ async fn get_parcel(
     p.check(READERS)?;
     Ok(Json(shipping::parcel(&s.db, id).await?))
 }
-
-pub use crate::api::render::LabelQuery;
 
 /// The parcel's GS1 logistic label (ship-from, ship-to, content, SSCC as GS1-128 at the
 /// bottom), from the parcel, its shipment and the deal.
