@@ -107,7 +107,8 @@ async fn parcels_survive_the_nullable_sscc_migration(scratch: scratch_db::Scratc
     let db = Db::connect(&scratch.url).await.unwrap();
     db.migrate().await.unwrap();
     depot::demo::load(&db).await.unwrap();
-    let (deal, warehouse) = depot::on_read!(&db, pool => {
+    let mut view = db.snapshot().await.unwrap();
+    let (deal, warehouse) = depot::on_tx!(&mut view, pool => {
         sqlx::query_as::<_, (i64, i64)>("select d.id, w.id from deals d, warehouses w order by d.id, w.id limit 1")
             .fetch_one(pool)
             .await
@@ -145,7 +146,8 @@ async fn parcels_survive_the_nullable_sscc_migration(scratch: scratch_db::Scratc
                 .await
                 .unwrap();
         }
-        let problems = depot::on_read!(&db, pool => {
+        let mut view = db.snapshot().await.unwrap();
+        let problems = depot::on_tx!(&mut view, pool => {
             sqlx::query("pragma foreign_key_check").fetch_all(pool).await.unwrap().len()
         });
         assert_eq!(problems, 0, "foreign keys broken by the rebuild");

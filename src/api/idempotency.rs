@@ -1,129 +1,306 @@
-//! `Idempotency-Key` on mutations: a retried request returns the first response and changes
-//! nothing; the same key with a different request is refused (422); a retry that arrives while
-//! the first is still running gets 409. Keys are scoped to the caller.
+//! Every mutation runs in one database transaction ([`crate::db::request`]), and, when it
+//! carries an `Idempotency-Key`, its idempotency record (caller, key, request fingerprint,
+//! status, the headers that matter, body bytes) is written last in that same transaction. A
+//! retry after a crash therefore finds either the committed answer, replayed byte for byte with
+//! `Idempotent-Replayed: true`, or nothing, because nothing committed, and runs at once.
+//!
+//! The same key with a different request is refused (422). A duplicate arriving while the first
+//! is running in this process gets 409 at once; one that runs on another instance meanwhile
+//! does its work, finds the first's record when it writes its own, rolls everything back and
+//! answers the first's replay. A server error (5xx) rolls the request back and records nothing.
+//!
+//! Operations a device sent offline (`POST /v1/sync/ops`) come through here as requests of
+//! their own carrying an [`OfflineOp`]: their record is a `sync_ops` row, kept beyond the
+//! 24 hours of keys, and a failed operation becomes an exception for a supervisor.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 
 use crate::api::auth::authenticate;
 use crate::api::problem::{ApiError, Problem};
 use crate::api::state::AppState;
-use crate::db::{Db, now};
-use crate::error::Result;
-use crate::{in_tx, on_read};
+use crate::auth::Principal;
+use crate::db::request::Scope;
+use crate::db::{Db, Tx, now};
+use crate::error::{Error, Result};
+use crate::sync::ops::{self as offline, Answer, OfflineOp, Sender};
+use crate::{in_tx, on_read, on_tx};
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 255;
-/// A first attempt that has not finished after this long is presumed dead and may be retried.
-const ABANDONED_AFTER: time::Duration = time::Duration::minutes(2);
 /// Largest response kept for replay.
-const MAX_STORED_RESPONSE: usize = 4 * 1024 * 1024;
+const MAX_STORED_RESPONSE: usize = 16 * 1024 * 1024;
+/// Headers a replay repeats besides the content type.
+const KEPT_HEADERS: [header::HeaderName; 2] = [header::LOCATION, header::CONTENT_DISPOSITION];
 
 /// 1-255 visible ASCII characters (no spaces, tabs or other controls).
 fn is_valid_key(key: &str) -> bool {
     (1..=MAX_KEY_LEN).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
-enum Claim {
-    /// This request runs; its response will be stored.
-    Owned,
-    Replay {
-        status: u16,
-        content_type: Option<String>,
-        body: Vec<u8>,
-    },
-    InProgress,
-    Mismatch,
+/// The keys (caller, key) of keyed requests running in this process.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<Mutex<HashSet<(String, String)>>>);
+
+/// Removes its key from [`InFlight`] when the request ends, however it ends.
+struct Running(InFlight, (String, String));
+
+impl InFlight {
+    fn enter(&self, scope: &str, key: &str) -> Option<Running> {
+        let id = (scope.to_string(), key.to_string());
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        set.insert(id.clone()).then(|| Running(self.clone(), id))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut set = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
+        set.remove(&self.1);
+    }
+}
+
+/// What a keyed request is remembered by.
+enum Record {
+    Key { principal: Principal, key: String },
+    Op { principal: Principal, op: OfflineOp },
+}
+
+impl Record {
+    fn principal(&self) -> &Principal {
+        match self {
+            Record::Key { principal, .. } | Record::Op { principal, .. } => principal,
+        }
+    }
+
+    fn scope(&self) -> String {
+        self.principal().label()
+    }
+
+    fn key(&self) -> String {
+        match self {
+            Record::Key { key, .. } => key.clone(),
+            Record::Op { op, .. } => format!("op:{}", op.op_id),
+        }
+    }
+}
+
+/// A response as it was first answered.
+struct Stored {
+    fingerprint: String,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+fn is_mutation(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
 }
 
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !matches!(
-        *request.method(),
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    ) {
+    if !is_mutation(request.method()) {
         return next.run(request).await;
     }
-    let Some(key) = request.headers().get(HEADER) else {
-        return next.run(request).await;
+    let op = request.extensions().get::<OfflineOp>().cloned();
+    let record = match record_of(&state, request.headers(), op).await {
+        Ok(record) => record,
+        Err(refusal) => return refusal,
     };
-    let key = match key.to_str() {
-        Ok(k) if is_valid_key(k) => k.to_string(),
-        _ => {
-            return ApiError::bad_request(
-                Some("Idempotency-Key"),
-                format!("Idempotency-Key must be 1-{MAX_KEY_LEN} visible ASCII characters"),
-            )
-            .into_response();
-        }
+    let Some(record) = record else {
+        // Without a key the request still runs in one transaction.
+        return run_in_transaction(&state.db, request, next).await;
     };
-    // Unauthenticated requests are refused by the handler; there is nothing to remember.
-    let Ok(principal) = authenticate(&state, request.headers()).await else {
-        return next.run(request).await;
-    };
-    let scope = principal.label();
     let (mut parts, body) = request.into_parts();
+    // The handler need not authenticate the caller again.
+    parts.extensions.insert(record.principal().clone());
     // Photo uploads are the largest bodies a mutation may carry.
     let limit = state
         .config
         .body_limit_bytes
         .max(state.config.image_limit_bytes);
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return ApiError::from(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "the request body is larger than the server accepts",
-            ))
-            .into_response();
-        }
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return ApiError::from(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "the request body is larger than the server accepts",
+        ))
+        .into_response();
     };
     let fingerprint = fingerprint(&parts.method, parts.uri.path(), parts.uri.query(), &bytes);
-    let claim = match claim(&state.db, &scope, &key, &fingerprint).await {
-        Ok(c) => c,
+    match lookup(&state.db, &record).await {
+        Ok(Some(stored)) => return replay(stored, &fingerprint),
+        Ok(None) => {}
         Err(e) => return ApiError::from(e).into_response(),
+    }
+    let Some(_running) = state.in_flight.enter(&record.scope(), &record.key()) else {
+        return in_progress();
     };
-    match claim {
-        Claim::Replay {
-            status,
-            content_type,
-            body,
-        } => {
-            let mut response = Response::new(Body::from(body));
-            *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
-                response.headers_mut().insert(header::CONTENT_TYPE, ct);
-            }
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            response
+    let scope = Scope::new(&state.db);
+    let response = scope
+        .run(next.run(Request::from_parts(parts, Body::from(bytes))))
+        .await;
+    let (parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_STORED_RESPONSE).await else {
+        scope.rollback().await;
+        return too_large_to_keep();
+    };
+    if parts.status.is_server_error() {
+        scope.rollback().await;
+        return Response::from_parts(parts, Body::from(body));
+    }
+    let stored = Stored {
+        fingerprint: fingerprint.clone(),
+        status: parts.status.as_u16(),
+        headers: kept_headers(&parts.headers),
+        body: body.to_vec(),
+    };
+    let written = scope
+        .commit(true, async |tx| write(tx, &record, &stored).await)
+        .await;
+    match written {
+        Ok(true) => {
+            drill_pause().await;
+            Response::from_parts(parts, Body::from(body))
         }
-        Claim::InProgress => ApiError::from(Problem::new(
-            StatusCode::CONFLICT,
-            "idempotency-in-progress",
-            "a request with this Idempotency-Key is still being processed; retry shortly",
-        ))
-        .with_field_named("Idempotency-Key")
-        .into_response(),
-        Claim::Mismatch => ApiError::unprocessable(
+        // Another instance answered this key while this request ran: its answer stands, and
+        // everything this request did was rolled back.
+        Ok(false) => match lookup(&state.db, &record).await {
+            Ok(Some(stored)) => replay(stored, &fingerprint),
+            Ok(None) => in_progress(),
+            Err(e) => ApiError::from(e).into_response(),
+        },
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The record a keyed request (or an offline operation) is kept by; `None` without a key.
+/// An invalid key is refused here.
+async fn record_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    op: Option<OfflineOp>,
+) -> std::result::Result<Option<Record>, Response> {
+    let key = match (headers.get(HEADER), &op) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => None,
+        (Some(key), _) => match key.to_str() {
+            Ok(k) if is_valid_key(k) => Some(k.to_string()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    Some("Idempotency-Key"),
+                    format!("Idempotency-Key must be 1-{MAX_KEY_LEN} visible ASCII characters"),
+                )
+                .into_response());
+            }
+        },
+    };
+    // Unauthenticated requests are refused by the handler; there is nothing to remember.
+    let Ok(principal) = authenticate(state, headers).await else {
+        return Ok(None);
+    };
+    Ok(Some(match (op, key) {
+        (Some(op), _) => Record::Op { principal, op },
+        (None, Some(key)) => Record::Key { principal, key },
+        (None, None) => return Ok(None),
+    }))
+}
+
+async fn run_in_transaction(db: &Db, request: Request, next: Next) -> Response {
+    let scope = Scope::new(db);
+    let response = scope.run(next.run(request)).await;
+    if response.status().is_server_error() {
+        scope.rollback().await;
+        return response;
+    }
+    // The answer must not leave before the work it reports has committed.
+    let (parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_STORED_RESPONSE).await else {
+        scope.rollback().await;
+        return too_large_to_keep();
+    };
+    match scope.commit(false, async |_| Ok(true)).await {
+        Ok(_) => Response::from_parts(parts, Body::from(body)),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Crash drills only: `DEPOT_DRILL_PAUSE_AFTER_COMMIT_MS` holds each keyed answer back this
+/// long after its transaction committed, so that a drill killing the server catches requests
+/// whose work committed but whose answer never left (tests/crash.rs). Unset in production.
+async fn drill_pause() {
+    static PAUSE: std::sync::LazyLock<Option<std::time::Duration>> =
+        std::sync::LazyLock::new(|| {
+            std::env::var("DEPOT_DRILL_PAUSE_AFTER_COMMIT_MS")
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map(std::time::Duration::from_millis)
+        });
+    if let Some(pause) = *PAUSE {
+        tokio::time::sleep(pause).await;
+    }
+}
+
+fn too_large_to_keep() -> Response {
+    tracing::error!("a response too large to buffer; the request was rolled back");
+    ApiError::from(Error::Internal(anyhow::anyhow!("response too large"))).into_response()
+}
+
+fn in_progress() -> Response {
+    let mut response = ApiError::from(Problem::new(
+        StatusCode::CONFLICT,
+        "idempotency-in-progress",
+        "a request with this Idempotency-Key is still being processed; retry shortly",
+    ))
+    .with_field_named("Idempotency-Key")
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+fn replay(stored: Stored, fingerprint: &str) -> Response {
+    if stored.fingerprint != fingerprint {
+        return ApiError::unprocessable(
             "Idempotency-Key",
             "this key was already used with a different request",
         )
-        .into_response(),
-        Claim::Owned => {
-            parts.extensions.insert(principal);
-            let response = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
-            finish(&state.db, &scope, &key, response).await
+        .into_response();
+    }
+    let mut response = Response::new(Body::from(stored.body));
+    *response.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    for (name, value) in stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::try_from(name),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
         }
     }
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    std::iter::once(header::CONTENT_TYPE)
+        .chain(KEPT_HEADERS)
+        .filter_map(|name| {
+            let value = headers.get(&name)?.to_str().ok()?;
+            Some((name.as_str().to_string(), value.to_string()))
+        })
+        .collect()
 }
 
 impl ApiError {
@@ -149,129 +326,120 @@ fn fingerprint(method: &Method, path: &str, query: Option<&str>, body: &Bytes) -
         .collect()
 }
 
-async fn claim(db: &Db, scope: &str, key: &str, fingerprint: &str) -> Result<Claim> {
-    let at = now();
-    let claimed = in_tx!(db, tx => {
-        let inserted = sqlx::query(
-            "insert into idempotency_keys (principal, idem_key, request_hash, created_at)
-             values ($1, $2, $3, $4) on conflict (principal, idem_key) do nothing",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(fingerprint)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            None
-        } else {
-            // Take over an attempt that never finished (its process died).
-            let taken = sqlx::query(
-                "update idempotency_keys set created_at = $4
-                 where principal = $1 and idem_key = $2 and request_hash = $3
-                   and status is null and created_at < $5",
+/// The committed answer to a record, if there is one.
+async fn lookup(db: &Db, record: &Record) -> Result<Option<Stored>> {
+    type Row = (
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<Vec<u8>>,
+        Option<String>,
+    );
+    let row: Option<Row> = match record {
+        Record::Key { principal, key } => on_read!(db, pool => {
+            sqlx::query_as(
+                // Rows of requests still running under the design before migration 0018 have no
+                // status: they are not answers.
+                "select request_hash, status, content_type, response_headers, response_bytes,
+                        response_body
+                 from idempotency_keys
+                 where principal = $1 and idem_key = $2 and status is not null",
             )
-            .bind(scope)
+            .bind(principal.label())
             .bind(key)
-            .bind(fingerprint)
-            .bind(at)
-            .bind(at - ABANDONED_AFTER)
-            .execute(&mut *tx)
+            .fetch_optional(pool)
             .await?
-            .rows_affected();
-            if taken == 1 { None } else { Some(()) }
+        }),
+        Record::Op { principal, op } => {
+            return Ok(offline::answer(db, &principal.label(), &op.op_id)
+                .await?
+                .map(|answer| Stored {
+                    fingerprint: answer.fingerprint,
+                    status: answer.status,
+                    headers: answer
+                        .content_type
+                        .map(|ct| vec![(header::CONTENT_TYPE.as_str().to_string(), ct)])
+                        .unwrap_or_default(),
+                    body: answer.body,
+                }));
         }
-    });
-    if claimed.is_none() {
-        return Ok(Claim::Owned);
-    }
-    let row = on_read!(db, pool => {
-        sqlx::query_as::<_, (String, Option<i64>, Option<String>, Option<String>, Option<Vec<u8>>, OffsetDateTime)>(
-            "select request_hash, status, content_type, response_body, response_bytes, created_at
-             from idempotency_keys where principal = $1 and idem_key = $2",
-        )
-        .bind(scope)
-        .bind(key)
-        .fetch_optional(pool)
-        .await?
-    });
-    Ok(match row {
-        Some((hash, ..)) if hash != fingerprint => Claim::Mismatch,
-        Some((_, Some(status), content_type, text, bytes, _)) => Claim::Replay {
-            status: status as u16,
-            content_type,
-            // Rows stored before responses were kept as bytes have only the text.
-            body: bytes.unwrap_or_else(|| text.unwrap_or_default().into_bytes()),
+    };
+    Ok(row.map(
+        |(fingerprint, status, content_type, headers, bytes, text)| {
+            let headers = headers
+                .and_then(|h| serde_json::from_str::<Vec<(String, String)>>(&h).ok())
+                .unwrap_or_else(|| {
+                    content_type
+                        .map(|ct| vec![(header::CONTENT_TYPE.as_str().to_string(), ct)])
+                        .unwrap_or_default()
+                });
+            Stored {
+                fingerprint,
+                status: status as u16,
+                headers,
+                // Rows stored before responses were kept as bytes have only the text.
+                body: bytes.unwrap_or_else(|| text.unwrap_or_default().into_bytes()),
+            }
         },
-        _ => Claim::InProgress,
-    })
+    ))
 }
 
-/// Stores a final response for replay; a server error releases the key so a retry can run.
-async fn finish(db: &Db, scope: &str, key: &str, response: Response) -> Response {
-    let status = response.status();
-    let (parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_STORED_RESPONSE).await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot buffer response for idempotent replay");
-            let _ = release(db, scope, key).await;
-            return ApiError::from(crate::error::Error::Internal(anyhow::anyhow!(
-                "response too large"
-            )))
-            .into_response();
+/// Writes the record in the request's transaction; false when a record is already there
+/// (another instance answered the same key meanwhile), which rolls the request back.
+async fn write(tx: &mut Tx, record: &Record, stored: &Stored) -> Result<bool> {
+    let content_type = stored
+        .headers
+        .iter()
+        .find(|(name, _)| name == header::CONTENT_TYPE.as_str())
+        .map(|(_, value)| value.clone());
+    let written = match record {
+        Record::Key { principal, key } => {
+            let headers = serde_json::to_string(&stored.headers).unwrap_or_default();
+            on_tx!(tx, conn => {
+                sqlx::query(
+                    // A row without a status was left by a request of the design before 0018
+                    // that never finished: it is no answer, and is taken over.
+                    "insert into idempotency_keys (principal, idem_key, request_hash, status,
+                         content_type, response_headers, response_bytes, created_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8)
+                     on conflict (principal, idem_key) do update set
+                         request_hash = excluded.request_hash, status = excluded.status,
+                         content_type = excluded.content_type,
+                         response_headers = excluded.response_headers,
+                         response_bytes = excluded.response_bytes,
+                         created_at = excluded.created_at
+                     where idempotency_keys.status is null",
+                )
+                .bind(principal.label())
+                .bind(key)
+                .bind(&stored.fingerprint)
+                .bind(stored.status as i64)
+                .bind(content_type)
+                .bind(headers)
+                .bind(&stored.body)
+                .bind(now())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+            })
+        }
+        Record::Op { principal, op } => {
+            let from = Sender {
+                label: principal.label(),
+                user_id: principal.user_id(),
+                device_id: principal.device_id(),
+            };
+            let answer = Answer {
+                fingerprint: stored.fingerprint.clone(),
+                status: stored.status,
+                content_type,
+                body: stored.body.clone(),
+            };
+            return offline::record(tx, &from, op, &answer).await;
         }
     };
-    let stored = if status.is_server_error() {
-        release(db, scope, key).await
-    } else {
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        store(db, scope, key, status.as_u16(), content_type, &bytes).await
-    };
-    if let Err(e) = stored {
-        tracing::error!(error = %e, "cannot record idempotent response");
-    }
-    Response::from_parts(parts, Body::from(bytes))
-}
-
-async fn store(
-    db: &Db,
-    scope: &str,
-    key: &str,
-    status: u16,
-    content_type: Option<String>,
-    body: &Bytes,
-) -> Result<()> {
-    in_tx!(db, tx => {
-        sqlx::query(
-            "update idempotency_keys set status = $3, content_type = $4, response_bytes = $5
-             where principal = $1 and idem_key = $2",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(status as i64)
-        .bind(content_type)
-        .bind(body.as_ref())
-        .execute(&mut *tx)
-        .await?;
-    });
-    Ok(())
-}
-
-async fn release(db: &Db, scope: &str, key: &str) -> Result<()> {
-    in_tx!(db, tx => {
-        sqlx::query("delete from idempotency_keys where principal = $1 and idem_key = $2")
-            .bind(scope)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-    });
-    Ok(())
+    Ok(written == 1)
 }
 
 /// Forgets keys older than `age`; replays are promised for 24 hours.

@@ -65,6 +65,7 @@ pub const TAGS: &[Tag] = &[
 /// of [`TAGS`] itself (`stock` is both).
 const DOMAINS: &[(&str, &str, &str)] = &[
     ("scanning", "", "scan"),
+    ("sync", "", "scan"),
     ("purchasing", "", "receive"),
     ("production", "", "receive"),
     ("stock", "/v1/receipts", "receive"),

@@ -22,4 +22,35 @@ pub struct AppState {
     /// This process's name in job leases, random per start (`jobs::new_instance_id`).
     pub instance_id: Arc<str>,
     pub login_throttle: Arc<crate::auth::throttle::LoginThrottle>,
+    /// Keyed requests running in this process (`api::idempotency`).
+    pub in_flight: crate::api::idempotency::InFlight,
+    /// The API's own routes, for requests Depot sends itself.
+    pub dispatch: Dispatch,
+}
+
+/// The API's routes with their plumbing, for requests Depot sends to itself (the operations
+/// `/v1/sync/ops` replays, each as the request its online route takes). Filled once by
+/// `app::build_router` with a router whose state has an empty `Dispatch`, so nothing refers to
+/// itself.
+#[derive(Clone, Default)]
+pub struct Dispatch(Arc<std::sync::OnceLock<axum::Router>>);
+
+impl Dispatch {
+    pub fn set(&self, router: axum::Router) {
+        let _ = self.0.set(router);
+    }
+
+    pub async fn send(
+        &self,
+        request: axum::extract::Request,
+    ) -> crate::error::Result<axum::response::Response> {
+        use tower::ServiceExt;
+        let router = self.0.get().cloned().ok_or_else(|| {
+            crate::error::Error::Internal(anyhow::anyhow!("the API router is not built"))
+        })?;
+        Ok(router
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|never| match never {}))
+    }
 }

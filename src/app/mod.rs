@@ -90,6 +90,8 @@ impl AppState {
             metrics: crate::api::ops::metrics_handle(),
             instance_id: crate::jobs::new_instance_id().into(),
             login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::new(Default::default())),
+            in_flight: Default::default(),
+            dispatch: Default::default(),
         })
     }
 

@@ -45,6 +45,7 @@ pub(crate) fn described_routes(
         .merge(crate::labels::api::router())
         .merge(crate::shipping::api::router())
         .merge(crate::demo::api::router())
+        .merge(crate::sync::api::router())
         .split_for_parts()
 }
 
@@ -59,6 +60,17 @@ struct DocsPages {
     /// sorted), so paths and fields keep their order.
     json: Arc<String>,
     html: Arc<String>,
+}
+
+/// The API routes with what every API request passes through: metrics, and one transaction
+/// per mutation with its idempotency record.
+fn with_plumbing(api: Router<AppState>, state: AppState) -> Router {
+    api.route_layer(middleware::from_fn(api::ops::track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            api::idempotency::middleware,
+        ))
+        .with_state(state)
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -88,9 +100,12 @@ pub fn build_router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     let body_limit = state.config.body_limit_bytes;
-    api.route_layer(middleware::from_fn(api::ops::track))
-        .layer(middleware::from_fn_with_state(state.clone(), api::idempotency::middleware))
-        .with_state(state)
+    let own_requests = AppState {
+        dispatch: Default::default(),
+        ..state.clone()
+    };
+    state.dispatch.set(with_plumbing(api.clone(), own_requests));
+    with_plumbing(api, state)
         .merge(docs_routes)
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -18,6 +18,7 @@ mod filter;
 pub use filter::{Arg, Where};
 mod settings;
 pub use settings::{get_setting, put_setting_once, take_turn};
+pub mod request;
 mod text_enum;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -218,38 +219,104 @@ async fn checkpoint_loop(pool: SqlitePool) {
 /// A write transaction on whichever backend is live: a value that domain functions take as
 /// `&mut Tx`, so several modules' work commits together or not at all. Statements run on it
 /// through [`on_tx!`]. Dropped without [`Tx::commit`], it rolls back.
-pub enum Tx {
+///
+/// Inside a request (see [`request`]) a transaction is a part of the request's one transaction:
+/// a savepoint in it, released by `commit` and rolled back when dropped; the request's
+/// transaction itself commits once, with the request's idempotency record, after the handler.
+pub struct Tx(Inner);
+
+enum Inner {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Part(request::Part),
+}
+
+/// The connection a transaction or a read runs its statements on.
+pub enum Conn<'a> {
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    Postgres(&'a mut sqlx::PgConnection),
 }
 
 impl Db {
-    /// Begins a write transaction (on SQLite, on the one write connection).
+    /// Begins a write transaction (on SQLite, on the one write connection); inside a request,
+    /// a part of the request's transaction.
     pub async fn begin(&self) -> crate::error::Result<Tx> {
-        Ok(match &*self.backend {
-            Backend::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
-            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+        if let Some(part) = request::part(self, request::Want::Write).await? {
+            return Ok(Tx(Inner::Part(part)));
+        }
+        self.begin_own().await
+    }
+
+    /// A transaction of its own, whatever request is running.
+    pub(crate) async fn begin_own(&self) -> crate::error::Result<Tx> {
+        Ok(Tx(match &*self.backend {
+            Backend::Sqlite { write, .. } => Inner::Sqlite(write.begin().await?),
+            Backend::Postgres(pool) => Inner::Postgres(pool.begin().await?),
+        }))
     }
 
     /// A read-only transaction on the read pool: one consistent view for a read of several
     /// statements, through the same functions (taking `&mut Tx`) that writes use. Never
-    /// committed: dropping it ends it.
+    /// committed: dropping it ends it. Inside a request that has written, it reads through the
+    /// request's transaction, so it sees what the request wrote.
     pub async fn snapshot(&self) -> crate::error::Result<Tx> {
+        if let Some(part) = request::part(self, request::Want::Read).await? {
+            return Ok(Tx(Inner::Part(part)));
+        }
+        Ok(Tx(match &*self.backend {
+            Backend::Sqlite { read, .. } => Inner::Sqlite(read.begin().await?),
+            Backend::Postgres(pool) => Inner::Postgres(pool.begin().await?),
+        }))
+    }
+
+    /// A connection for one read: the request's transaction once the request has written
+    /// (it sees the request's own writes), otherwise one from the read pool. Used by
+    /// [`on_read!`].
+    pub async fn reader(&self) -> crate::error::Result<Reader> {
+        if let Some(slot) = request::reading_slot(self).await? {
+            return Ok(Reader::Request(slot));
+        }
         Ok(match &*self.backend {
-            Backend::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
-            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Backend::Sqlite { read, .. } => Reader::Sqlite(read.acquire().await?),
+            Backend::Postgres(pool) => Reader::Postgres(pool.acquire().await?),
         })
+    }
+}
+
+/// See [`Db::reader`].
+pub enum Reader {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    Request(request::SlotGuard),
+}
+
+impl Reader {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Reader::Sqlite(c) => Conn::Sqlite(&mut *c),
+            Reader::Postgres(c) => Conn::Postgres(&mut *c),
+            Reader::Request(slot) => slot.conn(),
+        }
     }
 }
 
 impl Tx {
     pub async fn commit(self) -> crate::error::Result<()> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
-            Tx::Postgres(tx) => tx.commit().await?,
+        match self.0 {
+            Inner::Sqlite(tx) => tx.commit().await?,
+            Inner::Postgres(tx) => tx.commit().await?,
+            Inner::Part(part) => part.release().await?,
         }
         Ok(())
+    }
+
+    /// The connection this transaction's statements run on.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match &mut self.0 {
+            Inner::Sqlite(tx) => Conn::Sqlite(&mut *tx),
+            Inner::Postgres(tx) => Conn::Postgres(&mut *tx),
+            Inner::Part(part) => part.conn(),
+        }
     }
 
     /// Runs `attempt` inside a savepoint of this transaction: when it fails, what it did is
@@ -273,7 +340,7 @@ impl Tx {
         }
     }
 
-    async fn execute(&mut self, sql: &str) -> crate::error::Result<()> {
+    pub(crate) async fn execute(&mut self, sql: &str) -> crate::error::Result<()> {
         crate::on_tx!(self, conn => {
             sqlx::query(sql).execute(&mut *conn).await?;
         });
@@ -286,30 +353,40 @@ impl Tx {
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
-        match $tx {
-            $crate::db::Tx::Sqlite(tx) => {
+        match $crate::db::Tx::conn($tx) {
+            $crate::db::Conn::Sqlite(connection) => {
                 #[allow(unused_mut)]
-                let mut $conn: &mut sqlx::SqliteConnection = &mut *tx;
+                let mut $conn: &mut sqlx::SqliteConnection = connection;
                 $body
             }
-            $crate::db::Tx::Postgres(tx) => {
+            $crate::db::Conn::Postgres(connection) => {
                 #[allow(unused_mut)]
-                let mut $conn: &mut sqlx::PgConnection = &mut *tx;
+                let mut $conn: &mut sqlx::PgConnection = connection;
                 $body
             }
         }
     };
 }
 
-/// Runs `$body` with `$pool` bound to the read pool of whichever backend is live.
+/// Runs `$body` with `$pool` bound to a connection to read on (see [`Db::reader`]), on
+/// whichever backend is live. A body that runs several statements passes `&mut *pool`.
 #[macro_export]
 macro_rules! on_read {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db.backend() {
-            $crate::db::Backend::Sqlite { read: $pool, .. } => $body,
-            $crate::db::Backend::Postgres($pool) => $body,
+    ($db:expr, $pool:ident => $body:expr) => {{
+        let mut reader = $crate::db::Db::reader(&$db).await?;
+        match reader.conn() {
+            $crate::db::Conn::Sqlite(connection) => {
+                #[allow(unused_mut)]
+                let mut $pool: &mut sqlx::SqliteConnection = connection;
+                $body
+            }
+            $crate::db::Conn::Postgres(connection) => {
+                #[allow(unused_mut)]
+                let mut $pool: &mut sqlx::PgConnection = connection;
+                $body
+            }
         }
-    };
+    }};
 }
 
 /// Runs `$body` on the connection of a new write transaction ([`Tx`]) bound to `$tx`; commits

@@ -251,7 +251,8 @@ pub async fn submit(
         .fetch_one(&mut *tx)
         .await?
     });
-    printing.wake();
+    let printing = printing.clone();
+    crate::db::request::after_commit(db, move || printing.wake());
     Ok(row.into())
 }
 

@@ -136,9 +136,32 @@ async fn send(printing: &Printing, db: &Db, job: &Claimed, policy: &Policy) -> R
                 .filter(|a| !a.is_empty())
                 .ok_or_else(|| format!("printer {} has no address", printer.id))?;
             let address = with_port(address, profile.printer.port);
-            send_zpl(&address, &job.payload, job.copies, policy).await
+            send_zpl(
+                &address,
+                &identified(&job.payload, job.id),
+                job.copies,
+                policy,
+            )
+            .await
         }
     }
+}
+
+/// The job's ZPL with a comment naming the job in each label format (`^FXdepot print job
+/// <id>^FS` after every `^XA`). Delivery is at least once (a crash between the TCP write and
+/// recording the job done sends it again), so whoever sees the printer's input can tell a
+/// repeated job from a new one. Comments do not print.
+pub fn identified(payload: &[u8], job_id: i64) -> Vec<u8> {
+    let mark = format!("^XA^FXdepot print job {job_id}^FS");
+    let mut out = Vec::with_capacity(payload.len() + 32);
+    let mut rest = payload;
+    while let Some(at) = rest.windows(3).position(|w| w == b"^XA") {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(mark.as_bytes());
+        rest = &rest[at + 3..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// `host` → `host:port`; an address that has a port keeps it (`[v6]:port` too).
@@ -329,6 +352,16 @@ mod tests {
         let s = HostStatus::parse(b"\x02030,1,1,1245,000,0,0,0,000,0,0,0\x03\r\n\x02001,0,1,0,1,2,6,0,00000000,1,000\x03\r\n\x021234,0\x03\r\n").unwrap();
         assert_eq!(s.problems(), vec!["paper out", "paused", "head open"]);
         assert!(HostStatus::parse(b"\x02garbage\x03").is_err());
+    }
+
+    #[test]
+    fn every_label_format_names_its_job() {
+        let two = b"^XA^FDone^FS^XZ\n^XA^FDtwo^FS^XZ";
+        assert_eq!(
+            String::from_utf8(identified(two, 42)).unwrap(),
+            "^XA^FXdepot print job 42^FS^FDone^FS^XZ\n^XA^FXdepot print job 42^FS^FDtwo^FS^XZ"
+        );
+        assert_eq!(identified(b"~HS", 1), b"~HS");
     }
 
     #[test]

@@ -40,6 +40,7 @@ struct Pending {
 
 #[derive(Clone)]
 pub struct ScanLog {
+    db: Db,
     queue: mpsc::Sender<Pending>,
 }
 
@@ -47,11 +48,12 @@ impl ScanLog {
     /// Starts the writer task; it ends when the last handle is dropped.
     pub fn start(db: Db) -> ScanLog {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(db, rx));
-        ScanLog { queue }
+        tokio::spawn(writer(db.clone(), rx));
+        ScanLog { db, queue }
     }
 
-    /// Records a scan and returns its id once it is committed.
+    /// Records a scan and returns its id once it is committed. Inside a request the scan is
+    /// written in the request's transaction, so it commits (once) with the request's work.
     pub async fn record(&self, scan: NewScan) -> Result<i64> {
         let (done, committed) = oneshot::channel();
         let pending = Pending {
@@ -59,6 +61,10 @@ impl ScanLog {
             at: now(),
             done,
         };
+        if crate::db::request::in_request(&self.db) {
+            let ids = insert(&self.db, std::slice::from_ref(&pending)).await?;
+            return Ok(ids[0]);
+        }
         self.queue
             .send(pending)
             .await

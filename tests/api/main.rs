@@ -16,6 +16,7 @@ mod fulfilment;
 mod garbage;
 mod hardening;
 mod labels;
+mod offline;
 mod picking;
 mod platform;
 mod printing;

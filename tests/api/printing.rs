@@ -194,11 +194,24 @@ impl FakePrinter {
         *self.mode.lock().unwrap() = mode;
     }
 
-    /// How many times `label` arrived.
+    /// How many times `label` arrived (the comment naming its print job left out).
     fn count(&self, label: &str) -> usize {
-        let got = self.received.lock().unwrap();
-        let label = label.as_bytes();
-        got.windows(label.len()).filter(|w| *w == label).count()
+        let got = String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned();
+        let mut plain = String::with_capacity(got.len());
+        let mut rest = got.as_str();
+        while let Some(at) = rest.find("^FXdepot print job ") {
+            plain.push_str(&rest[..at]);
+            rest = &rest[at..];
+            rest = rest.find("^FS").map_or("", |end| &rest[end + 3..]);
+        }
+        plain.push_str(rest);
+        plain.matches(label).count()
+    }
+
+    /// Whether the label formats of print job `id` arrived marked with it.
+    fn marked(&self, id: i64) -> bool {
+        String::from_utf8_lossy(&self.received.lock().unwrap())
+            .contains(&format!("^XA^FXdepot print job {id}^FS"))
     }
 
     /// Waits until `label` arrived `n` times, then a little longer to see that no more come.
@@ -348,6 +361,8 @@ async fn copies_arrive_as_often_as_asked(app: TestApp) {
     let job = wait_job(&app, id, "done", |j| j["status"] == "done").await;
     assert_eq!(job["copies"], 2);
     printer.expect(&zpl, 2).await;
+    // Delivery is at least once: each label says which job it belongs to.
+    assert!(printer.marked(id), "the labels name their print job");
 }
 
 async fn a_printer_in_error_is_retried_until_it_recovers(app: TestApp) {

@@ -1,0 +1,253 @@
+//! One request, one transaction.
+//!
+//! A mutation runs inside a [`Scope`]: the first transaction its code begins (with
+//! [`Db::begin`], anywhere below the handler) begins the request's transaction, and every
+//! transaction begun after it in the same request is a savepoint in that one. The transaction
+//! commits once, after the handler has answered, together with what the API layer writes last
+//! (the idempotency record); a server error or a dropped request rolls all of it back. So a
+//! request's work, its idempotency record and the documents it creates commit together or not
+//! at all, and domain code does not need to know whether it runs in a request.
+//!
+//! The scope lives in a task-local, so tasks spawned by a request (the print worker, the scan
+//! log writer) keep their own transactions.
+
+use std::sync::{Arc, Mutex as StdMutex};
+
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::{Conn, Db, Inner, Tx};
+use crate::error::{Error, Result};
+
+tokio::task_local! {
+    static REQUEST: Scope;
+}
+
+/// The savepoint of the part of the request's transaction that is running.
+const PART: &str = "request_part";
+
+/// What a request is doing with its database: see the module's documentation.
+#[derive(Clone)]
+pub struct Scope(Arc<ScopeInner>);
+
+struct ScopeInner {
+    db: Db,
+    slot: Arc<Mutex<Slot>>,
+    after_commit: StdMutex<Vec<Box<dyn FnOnce() + Send>>>,
+}
+
+/// The request's transaction, once begun.
+pub struct Slot {
+    tx: Option<Tx>,
+    /// A part was dropped without being released: its savepoint is rolled back before the
+    /// transaction is used again (Drop cannot run statements).
+    abandoned_part: bool,
+}
+
+pub type SlotGuard = OwnedMutexGuard<Slot>;
+
+impl Slot {
+    pub fn conn(&mut self) -> Conn<'_> {
+        self.tx
+            .as_mut()
+            .expect("a slot is only handed out with its transaction")
+            .conn()
+    }
+
+    async fn settle(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.abandoned_part)
+            && let Some(tx) = self.tx.as_mut()
+        {
+            tx.execute(&format!("rollback to savepoint {PART}")).await?;
+            tx.execute(&format!("release savepoint {PART}")).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A part of the request's transaction, handed out as a [`Tx`].
+pub struct Part {
+    slot: SlotGuard,
+    released: bool,
+}
+
+impl Part {
+    pub fn conn(&mut self) -> Conn<'_> {
+        self.slot.conn()
+    }
+
+    pub async fn release(mut self) -> Result<()> {
+        self.released = true;
+        match self.slot.tx.as_mut() {
+            Some(tx) => tx.execute(&format!("release savepoint {PART}")).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Part {
+    fn drop(&mut self) {
+        if !self.released {
+            self.slot.abandoned_part = true;
+        }
+    }
+}
+
+pub(super) enum Want {
+    /// A transaction to write in: begins the request's transaction if need be.
+    Write,
+    /// A consistent read: through the request's transaction only if it has begun.
+    Read,
+}
+
+fn current(db: &Db) -> Option<Scope> {
+    REQUEST
+        .try_with(|scope| scope.clone())
+        .ok()
+        .filter(|scope| Arc::ptr_eq(&scope.0.db.backend, &db.backend))
+}
+
+/// A part of the running request's transaction, or `None` outside a request (and, for reads,
+/// before the request has written).
+pub(super) async fn part(db: &Db, want: Want) -> Result<Option<Part>> {
+    let Some(scope) = current(db) else {
+        return Ok(None);
+    };
+    // The slot is only ever held by this request's own task: taken means a part of the
+    // request's transaction is held further up this very call stack.
+    let Ok(mut slot) = scope.0.slot.clone().try_lock_owned() else {
+        return match want {
+            // A consistent read beside a held part reads the committed state, as before.
+            Want::Read => Ok(None),
+            Want::Write => Err(nested()),
+        };
+    };
+    slot.settle().await?;
+    if slot.tx.is_none() {
+        match want {
+            Want::Read => return Ok(None),
+            Want::Write => slot.tx = Some(db.begin_own().await?),
+        }
+    }
+    slot.tx
+        .as_mut()
+        .expect("begun above")
+        .execute(&format!("savepoint {PART}"))
+        .await?;
+    Ok(Some(Part {
+        slot,
+        released: false,
+    }))
+}
+
+/// The request's transaction to read through, when the request has written.
+pub(super) async fn reading_slot(db: &Db) -> Result<Option<SlotGuard>> {
+    let Some(scope) = current(db) else {
+        return Ok(None);
+    };
+    // Taken means a part of the request's transaction is held further up this call stack (a
+    // read while writing): that read goes to the pool, as reads did before requests had one
+    // transaction, and does not see the part's uncommitted writes.
+    let Ok(mut slot) = scope.0.slot.clone().try_lock_owned() else {
+        return Ok(None);
+    };
+    if slot.tx.is_none() {
+        // Nothing of the request's own to see.
+        return Ok(None);
+    }
+    slot.settle().await?;
+    Ok(Some(slot))
+}
+
+fn nested() -> Error {
+    Error::Internal(anyhow::anyhow!(
+        "a transaction was begun (or a read run) while another part of the same request's \
+         transaction was held: pass the `&mut Tx` down instead"
+    ))
+}
+
+/// Whether the running code is part of a request with its own transaction on `db`.
+pub fn in_request(db: &Db) -> bool {
+    current(db).is_some()
+}
+
+/// Runs `f` now, or, inside a request, once the request's transaction has committed (waking a
+/// worker for a row the request wrote, say). Dropped if the request rolls back.
+pub fn after_commit(db: &Db, f: impl FnOnce() + Send + 'static) {
+    match current(db) {
+        Some(scope) => scope
+            .0
+            .after_commit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(f)),
+        None => f(),
+    }
+}
+
+impl Scope {
+    pub fn new(db: &Db) -> Scope {
+        Scope(Arc::new(ScopeInner {
+            db: db.clone(),
+            slot: Arc::new(Mutex::new(Slot {
+                tx: None,
+                abandoned_part: false,
+            })),
+            after_commit: StdMutex::new(Vec::new()),
+        }))
+    }
+
+    /// Runs `work` (the handler) inside this scope.
+    pub async fn run<F: std::future::Future>(&self, work: F) -> F::Output {
+        REQUEST.scope(self.clone(), work).await
+    }
+
+    /// Ends the request: runs `last` in the request's transaction (beginning one if the request
+    /// wrote nothing and `always_write` says `last` must write) and commits when it answers
+    /// true, then runs the after-commit hooks. When `last` answers false or fails, everything
+    /// rolls back. Answers whether the request's work committed.
+    pub async fn commit(
+        self,
+        always_write: bool,
+        last: impl AsyncFnOnce(&mut Tx) -> Result<bool>,
+    ) -> Result<bool> {
+        let mut slot = self.0.slot.clone().lock_owned().await;
+        slot.settle().await?;
+        let tx = match slot.tx.take() {
+            Some(tx) => Some(tx),
+            None if always_write => Some(self.0.db.begin_own().await?),
+            None => None,
+        };
+        drop(slot);
+        if let Some(mut tx) = tx {
+            if !last(&mut tx).await? {
+                return Ok(false);
+            }
+            tx.commit().await?;
+        }
+        let hooks = std::mem::take(
+            &mut *self
+                .0
+                .after_commit
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for hook in hooks {
+            hook();
+        }
+        Ok(true)
+    }
+
+    /// Ends the request without keeping anything it wrote.
+    pub async fn rollback(self) {
+        // Dropping the transaction rolls it back.
+        let tx = self.0.slot.lock().await.tx.take();
+        drop(tx);
+    }
+}
+
+impl Tx {
+    /// Whether this transaction is a part of a request's transaction.
+    pub fn is_part(&self) -> bool {
+        matches!(self.0, Inner::Part(_))
+    }
+}
