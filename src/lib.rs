@@ -26,3 +26,4 @@ pub mod scanning;
 pub mod shipping;
 pub mod stock;
 pub mod supply;
+pub mod sync;
