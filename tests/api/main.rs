@@ -26,3 +26,4 @@ mod schema;
 mod security;
 mod stock;
 mod story;
+mod sync;
