@@ -24,7 +24,7 @@ pub struct Tag {
 pub const TAGS: &[Tag] = &[
     Tag {
         name: "scan",
-        description: "Resolve scans and photos of barcodes; the scan log, scanner profiles and the barcode sheet.",
+        description: "Resolve scans and photos of barcodes; the scan log, scanner profiles and the barcode sheet; the change feed devices mirror to resolve scans offline.",
     },
     Tag {
         name: "receive",

@@ -44,8 +44,8 @@ pub(crate) fn described_routes(
         .merge(crate::printing::api::router())
         .merge(crate::labels::api::router())
         .merge(crate::shipping::api::router())
-        .merge(crate::demo::api::router())
         .merge(crate::sync::api::router())
+        .merge(crate::demo::api::router())
         .split_for_parts()
 }
 

@@ -58,7 +58,8 @@ async fn get_item(State(s): State<AppState>, p: Principal, Id(id): Id) -> ApiRes
     Ok(Json(items::get(&s.db, id).await?))
 }
 
-/// Change an item (admin); `gtins`, when given, replaces all of them.
+/// Change an item (admin); `gtins`, when given, replaces all of them; `active: false` takes it
+/// out of use.
 #[utoipa::path(patch, path = "/v1/items/{id}", tag = "catalog", params(("id" = i64, Path)),
     request_body = ItemPatch, responses((status = 200, body = Item), ErrorResponses), security(("bearer" = [])))]
 async fn patch_item(
@@ -125,6 +126,26 @@ async fn list_aliases(
     p.check(Access::ANYONE)?;
     Ok(Json(Listing {
         items: items::aliases(&s.db, id).await?,
+        next_cursor: None,
+    }))
+}
+
+/// Unlink a barcode alias from an item (admin, warehouse); answers the item's aliases left.
+/// A code with `/` or other reserved characters is sent percent-encoded.
+#[utoipa::path(delete, path = "/v1/items/{id}/aliases/{code}", tag = "catalog",
+    params(("id" = i64, Path), ("code" = String, Path)),
+    responses((status = 200, body = Listing<BarcodeAlias>), ErrorResponses), security(("bearer" = [])))]
+async fn remove_alias(
+    State(s): State<AppState>,
+    p: Principal,
+    Path((id, code)): Path<(String, String)>,
+) -> ApiResult<Json<Listing<BarcodeAlias>>> {
+    p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
+    let id = id
+        .parse()
+        .map_err(|_| crate::error::Error::not_found("item", &id))?;
+    Ok(Json(Listing {
+        items: items::remove_alias(&s.db, id, &code).await?,
         next_cursor: None,
     }))
 }
@@ -357,6 +378,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(remove_gtin))
         .routes(routes!(get_bom, put_bom))
         .routes(routes!(add_alias, list_aliases))
+        .routes(routes!(remove_alias))
         .routes(routes!(create_supplier, list_suppliers))
         .routes(routes!(get_supplier, patch_supplier))
         .routes(routes!(create_warehouse, list_warehouses))

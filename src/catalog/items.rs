@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::catalog::gtin;
 use crate::catalog::suppliers;
-use crate::db::{Db, Page, Paged, now};
+use crate::db::{Arg, Db, Page, Paged, now, rows_for_keys};
 use crate::error::{Checks, Error, Result};
 use crate::{in_tx, on_read};
 
@@ -44,6 +44,9 @@ pub struct Item {
     pub supplier_id: Option<i64>,
     pub requires_certificate: bool,
     pub lead_time_days: Option<i64>,
+    /// `false`: taken out of use (kept for the stock and documents that name it); the change
+    /// feed answers it as `delete`.
+    pub active: bool,
     pub gtins: Vec<ItemGtin>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -64,6 +67,7 @@ struct ItemRow {
     supplier_id: Option<i64>,
     requires_certificate: bool,
     lead_time_days: Option<i64>,
+    active: bool,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
 }
@@ -82,6 +86,7 @@ impl ItemRow {
             supplier_id: self.supplier_id,
             requires_certificate: self.requires_certificate,
             lead_time_days: self.lead_time_days,
+            active: self.active,
             gtins,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -90,7 +95,7 @@ impl ItemRow {
 }
 
 const COLUMNS: &str = "id, code, name, unit, tracking, shelf_life_days, min_remaining_shelf_life_days, \
-    source, supplier_id, requires_certificate, lead_time_days, created_at, updated_at";
+    source, supplier_id, requires_certificate, lead_time_days, active, created_at, updated_at";
 
 /// A GTIN as given: `"4006381333931"` (one base unit) or `{"gtin": "...", "quantity": 12}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -161,6 +166,8 @@ pub struct ItemPatch {
     #[serde(default, deserialize_with = "crate::patch::nullable")]
     #[schema(value_type = Option<i64>)]
     pub lead_time_days: Option<Option<i64>>,
+    /// `false` takes the item out of use, `true` puts it back.
+    pub active: Option<bool>,
     /// Replaces every GTIN of the item.
     pub gtins: Option<Vec<GtinInput>>,
 }
@@ -345,13 +352,46 @@ async fn gtins_between(db: &Db, first: i64, last: i64) -> Result<HashMap<i64, Ve
         .fetch_all(pool)
         .await?
     });
+    Ok(by_item(rows))
+}
+
+/// GTIN rows `(item_id, gtin, quantity)` grouped by item, in the order read.
+fn by_item(rows: Vec<(i64, String, i64)>) -> HashMap<i64, Vec<ItemGtin>> {
     let mut map: HashMap<i64, Vec<ItemGtin>> = HashMap::new();
     for (item_id, gtin, quantity) in rows {
         map.entry(item_id)
             .or_default()
             .push(ItemGtin { gtin, quantity });
     }
-    Ok(map)
+    map
+}
+
+/// The items of `ids` with their GTINs, in id order; an id that names no item is left out.
+/// Two reads however many ids (up to a page of the change feed).
+pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Item>> {
+    let keys: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
+    let rows: Vec<ItemRow> = rows_for_keys(
+        db,
+        &format!("select {COLUMNS} from items where id in ({{keys}}) order by id"),
+        &keys,
+    )
+    .await?;
+    let mut gtins = by_item(
+        rows_for_keys(
+            db,
+            "select item_id, gtin, quantity from item_gtins where item_id in ({keys})
+             order by item_id, quantity, gtin",
+            &keys,
+        )
+        .await?,
+    );
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let g = gtins.remove(&r.id).unwrap_or_default();
+            r.into_item(g)
+        })
+        .collect())
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Item> {
@@ -469,7 +509,7 @@ pub async fn update(db: &Db, id: i64, patch: ItemPatch) -> Result<Item> {
         let row = sqlx::query_as::<_, ItemRow>(&format!(
             "update items set name = $2, unit = $3, tracking = $4, shelf_life_days = $5,
                  min_remaining_shelf_life_days = $6, source = $7, supplier_id = $8,
-                 requires_certificate = $9, lead_time_days = $10, updated_at = $11
+                 requires_certificate = $9, lead_time_days = $10, updated_at = $11, active = $12
              where id = $1 returning {COLUMNS}"
         ))
         .bind(id)
@@ -483,6 +523,7 @@ pub async fn update(db: &Db, id: i64, patch: ItemPatch) -> Result<Item> {
         .bind(patch.requires_certificate.unwrap_or(current.requires_certificate))
         .bind(lead_time_days)
         .bind(now())
+        .bind(patch.active.unwrap_or(current.active))
         .fetch_one(&mut *tx)
         .await?;
         if let Some(g) = &gtins {
@@ -741,6 +782,34 @@ pub async fn add_alias(db: &Db, item_id: i64, code: &str, quantity: i64) -> Resu
         .await
         .map_err(|e| Error::from(e).on_unique("code", "this code is already linked to an item"))?
     }))
+}
+
+/// Unlinks the code `code` from item `item_id`; answers the item's aliases left.
+pub async fn remove_alias(db: &Db, item_id: i64, code: &str) -> Result<Vec<BarcodeAlias>> {
+    let removed = in_tx!(db, tx => {
+        sqlx::query("delete from barcode_aliases where item_id = $1 and code = $2")
+            .bind(item_id)
+            .bind(code)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+    });
+    if removed == 0 {
+        get(db, item_id).await?;
+        return Err(Error::not_found("alias of this item", code));
+    }
+    aliases(db, item_id).await
+}
+
+/// The aliases of `codes`, in code order; a code that is no alias is left out.
+pub async fn aliases_by_codes(db: &Db, codes: &[String]) -> Result<Vec<BarcodeAlias>> {
+    let keys: Vec<Arg> = codes.iter().map(|c| Arg::Text(c.clone())).collect();
+    rows_for_keys(
+        db,
+        "select code, item_id, quantity from barcode_aliases where code in ({keys}) order by code",
+        &keys,
+    )
+    .await
 }
 
 pub async fn aliases(db: &Db, item_id: i64) -> Result<Vec<BarcodeAlias>> {

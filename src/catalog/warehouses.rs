@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::catalog::suppliers::check_code;
-use crate::db::{Db, Page, Paged, now};
+use crate::db::{Arg, Db, Page, Paged, now, rows_for_keys};
 use crate::error::{Checks, Error, Result};
 use crate::{in_tx, on_read};
 
@@ -281,6 +281,17 @@ pub async fn location(db: &Db, id: i64) -> Result<Location> {
             .await?
     })
     .ok_or_else(|| Error::not_found("location", id))
+}
+
+/// The locations of `ids`, in id order; an id that names no location is left out.
+pub async fn locations_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Location>> {
+    let keys: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
+    rows_for_keys(
+        db,
+        &format!("select {LOCATION_COLUMNS} from locations where id in ({{keys}}) order by id"),
+        &keys,
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

@@ -418,6 +418,27 @@ pub fn placeholders(start: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// The rows of `sql` on the read pool, where `{keys}` in `sql` stands for one placeholder per key
+/// (`where id in ({keys})`): the records of a set of keys in one read, whatever their number (up
+/// to a page of the change feed). No keys, no read.
+pub async fn rows_for_keys<T>(db: &Db, sql: &str, keys: &[Arg]) -> crate::error::Result<Vec<T>>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = sql.replace("{keys}", &placeholders(1, keys.len()));
+    Ok(crate::on_read!(db, pool => {
+        crate::bind_args!(sqlx::query_as::<_, T>(&sql), keys)
+            .fetch_all(pool)
+            .await?
+    }))
+}
+
 /// Keyset pagination: rows after `after` (an id), at most `limit`.
 #[derive(Debug, Clone, Copy)]
 pub struct Page {

@@ -376,6 +376,7 @@ async fn stock_and_orders(
             deal_ids: Some(vec![deals.canteen]),
             warehouse_id: Some(berlin),
             packing_location_id: None,
+            assigned_to: None,
         },
         Some(wanda),
     )

@@ -14,7 +14,7 @@ use crate::api::schemas::{Binary, routes};
 use crate::auth::{Access, DeviceKind, Principal, Role};
 use crate::crm::visibility::Viewer;
 use crate::error::Error;
-use crate::fulfilment::picking::{self, NewPickList, PickList, PickScan};
+use crate::fulfilment::picking::{self, NewPickList, PickList, PickListPatch, PickScan};
 use crate::fulfilment::{self, Availability, Fulfilment, ReserveOptions, ReserveResult};
 
 /// Reps, heads and admins act on the deals they may see; warehouse staff on every deal.
@@ -122,7 +122,8 @@ async fn availability(
 const PICKERS: Access = Access::WAREHOUSE_FLOOR;
 
 /// Create a pick list from deals' reservations (or from every won deal with reserved stock in
-/// the warehouse): lines pinned to batch and location, in pick-route order.
+/// the warehouse): lines pinned to batch and location, in pick-route order; `assigned_to`
+/// names the picker it is for.
 #[utoipa::path(post, path = "/v1/pick-lists", tag = "fulfilment", request_body = NewPickList,
     responses((status = 201, body = PickList), ErrorResponses), security(("bearer" = [])))]
 async fn create_pick_list(
@@ -147,6 +148,22 @@ async fn get_pick_list(
 ) -> ApiResult<Json<PickList>> {
     p.check(PICKERS)?;
     Ok(Json(picking::read(&s.db, id).await?))
+}
+
+/// Reassign an open pick list (admin, warehouse): `assigned_to` names the picker, `null` leaves
+/// it to anyone. Devices mirroring the list see it go (`delete`) or come (`upsert`) in the
+/// change feed.
+#[utoipa::path(patch, path = "/v1/pick-lists/{id}", tag = "fulfilment", params(("id" = i64, Path)),
+    request_body = PickListPatch, responses((status = 200, body = PickList), ErrorResponses),
+    security(("bearer" = [])))]
+async fn patch_pick_list(
+    State(s): State<AppState>,
+    p: Principal,
+    Id(id): Id,
+    JsonBody(body): JsonBody<PickListPatch>,
+) -> ApiResult<Json<PickList>> {
+    p.check(Access::users(&[Role::Admin, Role::Warehouse]))?;
+    Ok(Json(picking::assign(&s.db, id, body).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -334,7 +351,7 @@ async fn pick_list_document(
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_pick_list))
-        .routes(routes!(get_pick_list))
+        .routes(routes!(get_pick_list, patch_pick_list))
         .routes(routes!(pick_scan))
         .routes(routes!(short_pick))
         .routes(routes!(pick_list_document))

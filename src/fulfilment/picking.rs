@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
+use crate::auth::Role;
 use crate::catalog::items::{self, Tracking};
 use crate::catalog::warehouses;
-use crate::db::{Db, Tx, now};
+use crate::db::{Arg, Db, Tx, now, rows_for_keys};
 use crate::error::{Error, Result};
 use crate::stock::batches::{self, Batch};
 use crate::stock::fefo;
@@ -43,11 +44,26 @@ pub struct NewPickList {
     /// the warehouse's location `PACKING`, created on first use.
     #[serde(default)]
     pub packing_location_id: Option<i64>,
+    /// The picker (an active admin or warehouse user) the list is for; left out, anyone may
+    /// pick it. Devices mirror the open lists assigned to their user or to nobody.
+    #[serde(default)]
+    pub assigned_to: Option<i64>,
+}
+
+/// A change of a pick list.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct PickListPatch {
+    /// Reassigns the list to another picker; `null`: to nobody (anyone may pick it).
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub assigned_to: Option<Option<i64>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct PickLine {
     pub id: i64,
+    #[serde(skip)]
+    pub pick_list_id: i64,
     pub sequence: i64,
     pub deal_id: i64,
     pub deal_line_id: i64,
@@ -82,6 +98,8 @@ pub struct PickList {
     /// `open`, `done` (everything picked or reported short) or `cancelled`.
     pub status: ListStatus,
     pub current_location_id: Option<i64>,
+    /// The picker the list is assigned to; `null`: anyone may pick it.
+    pub assigned_to: Option<i64>,
     pub lines: Vec<PickLine>,
     pub quantity: i64,
     pub picked: i64,
@@ -120,6 +138,7 @@ struct ListRow {
     packing_location_id: i64,
     status: ListStatus,
     current_location_id: Option<i64>,
+    assigned_to: Option<i64>,
     created_at: OffsetDateTime,
 }
 
@@ -270,6 +289,9 @@ pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<P
             ),
         ));
     }
+    if let Some(user) = new.assigned_to {
+        check_picker(db, "assigned_to", user).await?;
+    }
     let deal_ids: Vec<i64> = match new.deal_ids {
         Some(ids) if ids.is_empty() => {
             return Err(Error::invalid("deal_ids", "must not be empty"));
@@ -316,13 +338,15 @@ pub async fn create(db: &Db, new: NewPickList, user_id: Option<i64>) -> Result<P
     let at = now();
     let id = on_tx!(&mut tx, tx => {
         sqlx::query_scalar::<_, i64>(
-            "insert into pick_lists (warehouse_id, packing_location_id, status, created_by, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $5) returning id",
+            "insert into pick_lists (warehouse_id, packing_location_id, status, created_by, assigned_to,
+                 created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $6) returning id",
         )
         .bind(warehouse_id)
         .bind(packing_location_id)
         .bind(ListStatus::Open)
         .bind(user_id)
+        .bind(new.assigned_to)
         .bind(at)
         .fetch_one(&mut *tx)
         .await?
@@ -410,43 +434,136 @@ pub async fn open_ids(db: &Db) -> Result<Vec<i64>> {
 /// A pick list with its lines, read in `tx` (a snapshot for reads).
 pub async fn get(tx: &mut Tx, id: i64) -> Result<PickList> {
     let row = on_tx!(tx, tx => {
-        sqlx::query_as::<_, ListRow>(
-            "select id, warehouse_id, packing_location_id, status, current_location_id, created_at
-             from pick_lists where id = $1",
-        )
+        sqlx::query_as::<_, ListRow>(&format!("select {LIST_COLUMNS} from pick_lists where id = $1"))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
     })
     .ok_or_else(|| Error::not_found("pick list", id))?;
     let lines = on_tx!(tx, tx => {
-        sqlx::query_as::<_, PickLine>(
-            "select p.id, p.sequence, p.deal_id, p.deal_line_id, p.item_id, i.code as item_code,
-                    i.name as item_name, p.location_id, l.code as location_code, p.batch_id, b.code as batch_code,
-                    b.expiry_date, p.quantity, p.picked, p.short
-             from pick_list_lines p
-             join items i on i.id = p.item_id
-             join locations l on l.id = p.location_id
-             left join batches b on b.id = p.batch_id
-             where p.pick_list_id = $1 order by p.sequence",
-        )
+        sqlx::query_as::<_, PickLine>(&format!("{LINES} where p.pick_list_id = $1 order by p.sequence"))
         .bind(id)
         .fetch_all(&mut *tx)
         .await?
     });
-    Ok(PickList {
-        id: row.id,
-        code: format!("DPT-PICK-{}", row.id),
-        warehouse_id: row.warehouse_id,
-        packing_location_id: row.packing_location_id,
-        status: row.status,
-        current_location_id: row.current_location_id,
-        quantity: lines.iter().map(|l| l.quantity).sum(),
-        picked: lines.iter().map(|l| l.picked).sum(),
-        short: lines.iter().map(|l| l.short).sum(),
-        lines,
-        created_at: row.created_at,
-    })
+    Ok(row.into_list(lines))
+}
+
+const LIST_COLUMNS: &str =
+    "id, warehouse_id, packing_location_id, status, current_location_id, assigned_to, created_at";
+
+/// A pick list's lines with the codes and names a picker reads (a `where` follows).
+const LINES: &str = "select p.id, p.pick_list_id, p.sequence, p.deal_id, p.deal_line_id, p.item_id,
+        i.code as item_code, i.name as item_name, p.location_id, l.code as location_code,
+        p.batch_id, b.code as batch_code, b.expiry_date, p.quantity, p.picked, p.short
+     from pick_list_lines p
+     join items i on i.id = p.item_id
+     join locations l on l.id = p.location_id
+     left join batches b on b.id = p.batch_id";
+
+impl ListRow {
+    fn into_list(self, lines: Vec<PickLine>) -> PickList {
+        PickList {
+            id: self.id,
+            code: format!("DPT-PICK-{}", self.id),
+            warehouse_id: self.warehouse_id,
+            packing_location_id: self.packing_location_id,
+            status: self.status,
+            current_location_id: self.current_location_id,
+            assigned_to: self.assigned_to,
+            quantity: lines.iter().map(|l| l.quantity).sum(),
+            picked: lines.iter().map(|l| l.picked).sum(),
+            short: lines.iter().map(|l| l.short).sum(),
+            lines,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// The pick lists of `ids` with their lines, in id order; an id that names no list is left
+/// out. Two reads however many ids (up to a page of the change feed).
+pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<PickList>> {
+    let keys: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
+    let rows: Vec<ListRow> = rows_for_keys(
+        db,
+        &format!("select {LIST_COLUMNS} from pick_lists where id in ({{keys}}) order by id"),
+        &keys,
+    )
+    .await?;
+    let lines: Vec<PickLine> = rows_for_keys(
+        db,
+        &format!("{LINES} where p.pick_list_id in ({{keys}}) order by p.pick_list_id, p.sequence"),
+        &keys,
+    )
+    .await?;
+    let mut of_list: std::collections::HashMap<i64, Vec<PickLine>> =
+        std::collections::HashMap::new();
+    for line in lines {
+        of_list.entry(line.pick_list_id).or_default().push(line);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let lines = of_list.remove(&r.id).unwrap_or_default();
+            r.into_list(lines)
+        })
+        .collect())
+}
+
+/// Refuses, naming `field`, anyone but an active admin or warehouse user: who picks.
+async fn check_picker(db: &Db, field: &str, user_id: i64) -> Result<()> {
+    let user = crate::auth::users::get(db, user_id)
+        .await
+        .map_err(|e| e.missing_as_invalid(field, format!("no user with id {user_id}")))?;
+    if !user.active {
+        return Err(Error::invalid(
+            field,
+            format!("user {user_id} is deactivated"),
+        ));
+    }
+    if !matches!(user.role, Role::Admin | Role::Warehouse) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "user {user_id} has role '{}', not one that picks",
+                user.role.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Assigns open pick list `id` to another picker, or to nobody (`None`).
+pub async fn assign(db: &Db, id: i64, patch: PickListPatch) -> Result<PickList> {
+    let Some(assigned_to) = patch.assigned_to else {
+        return read(db, id).await;
+    };
+    if let Some(user) = assigned_to {
+        check_picker(db, "assigned_to", user).await?;
+    }
+    let mut tx = db.begin().await?;
+    let changed = on_tx!(&mut tx, tx => {
+        sqlx::query("update pick_lists set assigned_to = $1, updated_at = $2 where id = $3 and status = $4")
+            .bind(assigned_to)
+            .bind(now())
+            .bind(id)
+            .bind(ListStatus::Open)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+    });
+    let list = get(&mut tx, id).await?;
+    if changed == 0 {
+        return Err(Error::conflict(
+            "status",
+            format!(
+                "pick list {id} is {}: only an open list is reassigned",
+                list.status.as_str()
+            ),
+        ));
+    }
+    tx.commit().await?;
+    Ok(list)
 }
 
 /// A pick list with its lines, read on its own.

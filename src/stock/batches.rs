@@ -250,6 +250,18 @@ pub async fn get(db: &Db, id: i64) -> Result<Batch> {
     .ok_or_else(|| Error::not_found("batch", id))
 }
 
+/// The batches of `ids`, in id order; an id that names no batch is left out.
+pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Batch>> {
+    let keys: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
+    let rows: Vec<BatchRow> = crate::db::rows_for_keys(
+        db,
+        &format!("select {COLUMNS} from batches where id in ({{keys}}) order by id"),
+        &keys,
+    )
+    .await?;
+    Ok(rows.into_iter().map(Batch::from).collect())
+}
+
 /// Batches matching `filter`, earliest expiry first (undated last), then by id. `today` anchors
 /// `expiring_within_days`.
 pub async fn list(db: &Db, filter: &BatchFilter, today: Date) -> Result<Vec<Batch>> {

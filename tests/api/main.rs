@@ -27,3 +27,4 @@ mod schema;
 mod security;
 mod stock;
 mod story;
+mod sync;

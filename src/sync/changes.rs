@@ -1,0 +1,332 @@
+//! The change feed: items (with their GTINs), aliases, locations, batches, printers and the
+//! open pick lists of the reader, as changes in feed order, each answered with the entity's
+//! current state (`upsert`) or `delete`.
+//!
+//! Triggers on the source tables insert a row into `sync_changes` in the writing transaction
+//! (migration 0019), so no code path can forget a change. Such a row has no place in the feed
+//! yet (`position` null): its id is taken at insert, and on PostgreSQL a transaction that took
+//! id 41 may commit after one that took 42 was read. [`sequence`] gives positions only to rows
+//! already committed, in one transaction that first takes the sequencer's turn (its one row in
+//! `sync_sequencer`, which also holds the highest position given, the head): every position it
+//! gives is above the head, and the head moves in the same commit. A row committed later is
+//! invisible to that run and gets a higher position from a later one. A reader reads positions
+//! above its cursor and at most the head it read, so every position it passes was committed
+//! before it read it, and every row not yet sequenced then will come after its cursor: nothing
+//! is skipped (docs/offline-feed.md gives the argument in full).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::DeviceKind;
+use crate::auth::devices;
+use crate::catalog::items::{self, BarcodeAlias, Item};
+use crate::catalog::warehouses::{self, Location};
+use crate::db::Db;
+use crate::error::Result;
+use crate::fulfilment::picking::{self, ListStatus, PickList};
+use crate::stock::batches::{self, Batch};
+use crate::{on_read, on_tx};
+
+/// Changes per answer when the reader names no limit.
+pub const DEFAULT_LIMIT: i64 = 500;
+/// The most changes one answer holds.
+pub const MAX_LIMIT: i64 = 1000;
+
+crate::text_enum!(
+    /// What changed: `item` (with its GTINs and pack quantities), `alias`, `location`, `batch`,
+    /// `printer` or `pick_list` (with its lines).
+    #[schema(as = FeedEntity)]
+    pub Entity {
+        Item = "item",
+        Alias = "alias",
+        Location = "location",
+        Batch = "batch",
+        Printer = "printer",
+        PickList = "pick_list",
+    }
+);
+
+crate::text_enum!(
+    /// `upsert`: `data` is the entity as it is now; `delete`: the reader should forget it (it is
+    /// gone, deactivated, revoked, closed, or no longer the reader's).
+    #[schema(as = FeedOp)]
+    pub Op { Upsert = "upsert", Delete = "delete" }
+);
+
+/// How an entity is named: its id, or for an alias its code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = FeedKey)]
+pub enum Key {
+    Id(i64),
+    Code(String),
+}
+
+/// A printer as devices mirror it: enough to offer it for printing, not its network address.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = FeedPrinter)]
+pub struct Printer {
+    pub id: i64,
+    pub name: String,
+    /// The printer profile (`GET /v1/printer-profiles`): language, dpi, label size.
+    pub profile: String,
+}
+
+/// The entity as its own route answers it (`GET /v1/items/{id}`, `GET /v1/locations/{id}`,
+/// `GET /v1/pick-lists/{id}`, ...); for a printer, [`Printer`].
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = FeedData)]
+pub enum Data {
+    Item(Item),
+    Alias(BarcodeAlias),
+    Location(Location),
+    Batch(Batch),
+    Printer(Printer),
+    PickList(PickList),
+}
+
+/// One entity that changed since the reader's cursor.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = FeedChange)]
+pub struct Change {
+    pub entity: Entity,
+    pub id: Key,
+    pub op: Op,
+    /// The entity now (`upsert`); `null` for `delete`.
+    pub data: Option<Data>,
+}
+
+/// One answer of the feed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeFeed {
+    /// In feed order; an entity appears once per answer, with its state at the time of the read.
+    pub changes: Vec<Change>,
+    /// The cursor to read on from: pass it as `since`. Decimal digits (a position in the feed);
+    /// treat it as opaque and keep it across restarts of the device.
+    pub next_cursor: String,
+    /// Whether more changes are waiting: read again at once while `true`; when `false` the
+    /// reader is up to date and polls later.
+    pub more: bool,
+}
+
+/// Who reads: the feed holds the open pick lists assigned to this user or to nobody (a device
+/// token names no user: the unassigned ones), for readers who pick at all.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader {
+    pub user_id: Option<i64>,
+    /// Whether the reader may see pick lists; without, the feed holds none.
+    pub picks: bool,
+}
+
+/// What a read answers.
+#[derive(Debug)]
+pub enum Read {
+    Page(ChangeFeed),
+    /// `since` is beyond the head of the feed: not a cursor this feed issued (or the database
+    /// was restored from an older backup). The reader starts again from 0.
+    Ahead {
+        head: i64,
+    },
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    position: i64,
+    entity: Entity,
+    entity_id: Option<i64>,
+    entity_code: Option<String>,
+}
+
+impl ChangeRow {
+    fn key(&self) -> Key {
+        match (&self.entity_code, self.entity_id) {
+            (Some(code), _) => Key::Code(code.clone()),
+            (None, id) => Key::Id(id.unwrap_or_default()),
+        }
+    }
+}
+
+/// Gives every committed change without a position one, above the head, in id order, and moves
+/// the head: one short write transaction, and none at all when nothing waits (one index probe).
+pub async fn sequence(db: &Db) -> Result<()> {
+    let waiting = on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>("select id from sync_changes where position is null limit 1")
+            .fetch_optional(pool)
+            .await?
+    });
+    if waiting.is_none() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, conn => {
+        // The turn first: a second sequencer waits here until this one has committed, and then
+        // reads the head this one wrote.
+        let head = sqlx::query_scalar::<_, i64>(
+            "update sync_sequencer set last_position = last_position where id = 1
+             returning last_position",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let given = sqlx::query(
+            "update sync_changes set position = numbered.position
+             from (select id, $1 + row_number() over (order by id) as position
+                   from sync_changes where position is null) as numbered
+             where sync_changes.id = numbered.id",
+        )
+        .bind(head)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if given > 0 {
+            sqlx::query("update sync_sequencer set last_position = $1 where id = 1")
+                .bind(head + given as i64)
+                .execute(&mut *conn)
+                .await?;
+        }
+    });
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The head of the feed: the highest position given. Every position up to it is committed.
+async fn head(db: &Db) -> Result<i64> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>("select last_position from sync_sequencer where id = 1")
+            .fetch_one(pool)
+            .await?
+    }))
+}
+
+/// Up to `limit` changes after cursor `since` (0: from the beginning) for `reader`: what has
+/// committed is sequenced first, then read up to the head.
+pub async fn read(db: &Db, reader: Reader, since: i64, limit: i64) -> Result<Read> {
+    sequence(db).await?;
+    let head = head(db).await?;
+    if since > head {
+        return Ok(Read::Ahead { head });
+    }
+    // Pick lists only for whom they concern: who saw the list before or after the change, or
+    // anyone when it was or is assigned to nobody; or whom it is assigned to now (a line's row
+    // names the assignee its transaction read, which a reassignment committed meanwhile may
+    // have changed).
+    let mut rows = on_read!(db, pool => {
+        sqlx::query_as::<_, ChangeRow>(
+            "select c.position, c.entity, c.entity_id, c.entity_code from sync_changes c
+             where c.position > $1 and c.position <= $2
+               and (c.entity <> 'pick_list'
+                    or ($5 and (c.old_assignee is null or c.new_assignee is null
+                                or c.old_assignee = $3 or c.new_assignee = $3
+                                or exists (select 1 from pick_lists l where l.id = c.entity_id
+                                           and (l.assigned_to is null or l.assigned_to = $3)))))
+             order by c.position limit $4",
+        )
+        .bind(since)
+        .bind(head)
+        .bind(reader.user_id)
+        .bind(limit + 1)
+        .bind(reader.picks)
+        .fetch_all(pool)
+        .await?
+    });
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next = match (more, rows.last()) {
+        (true, Some(last)) => last.position,
+        _ => head,
+    };
+    Ok(Read::Page(ChangeFeed {
+        changes: current(db, reader, latest(rows)).await?,
+        next_cursor: next.to_string(),
+        more,
+    }))
+}
+
+/// Each entity once, where it changed last.
+fn latest(rows: Vec<ChangeRow>) -> Vec<(Entity, Key)> {
+    let mut last: HashMap<(Entity, Key), usize> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        last.insert((row.entity, row.key()), i);
+    }
+    let mut order: Vec<((Entity, Key), usize)> = last.into_iter().collect();
+    order.sort_by_key(|(_, i)| *i);
+    order.into_iter().map(|(k, _)| k).collect()
+}
+
+/// The entities as they are now, read a kind at a time (one or two reads per kind).
+async fn current(db: &Db, reader: Reader, changed: Vec<(Entity, Key)>) -> Result<Vec<Change>> {
+    let ids = |kind: Entity| -> Vec<i64> {
+        changed
+            .iter()
+            .filter_map(|(e, k)| match k {
+                Key::Id(id) if *e == kind => Some(*id),
+                _ => None,
+            })
+            .collect()
+    };
+    let codes: Vec<String> = changed
+        .iter()
+        .filter_map(|(e, k)| match k {
+            Key::Code(code) if *e == Entity::Alias => Some(code.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut now: HashMap<(Entity, Key), Data> = HashMap::new();
+    for item in items::by_ids(db, &ids(Entity::Item)).await? {
+        if item.active {
+            now.insert((Entity::Item, Key::Id(item.id)), Data::Item(item));
+        }
+    }
+    for alias in items::aliases_by_codes(db, &codes).await? {
+        now.insert(
+            (Entity::Alias, Key::Code(alias.code.clone())),
+            Data::Alias(alias),
+        );
+    }
+    for location in warehouses::locations_by_ids(db, &ids(Entity::Location)).await? {
+        now.insert(
+            (Entity::Location, Key::Id(location.id)),
+            Data::Location(location),
+        );
+    }
+    for batch in batches::by_ids(db, &ids(Entity::Batch)).await? {
+        now.insert((Entity::Batch, Key::Id(batch.id)), Data::Batch(batch));
+    }
+    for device in devices::by_ids(db, &ids(Entity::Printer)).await? {
+        if device.kind == DeviceKind::Printer && device.revoked_at.is_none() {
+            let printer = Printer {
+                id: device.id,
+                name: device.name,
+                profile: device.profile,
+            };
+            now.insert(
+                (Entity::Printer, Key::Id(device.id)),
+                Data::Printer(printer),
+            );
+        }
+    }
+    for list in picking::by_ids(db, &ids(Entity::PickList)).await? {
+        let theirs = list.assigned_to.is_none() || list.assigned_to == reader.user_id;
+        if reader.picks && list.status == ListStatus::Open && theirs {
+            now.insert((Entity::PickList, Key::Id(list.id)), Data::PickList(list));
+        }
+    }
+    Ok(changed
+        .into_iter()
+        .map(|(entity, id)| {
+            let data = now.remove(&(entity, id.clone()));
+            Change {
+                entity,
+                id,
+                op: if data.is_some() {
+                    Op::Upsert
+                } else {
+                    Op::Delete
+                },
+                data,
+            }
+        })
+        .collect())
+}
