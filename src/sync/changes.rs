@@ -149,8 +149,8 @@ impl ChangeRow {
     }
 }
 
-/// Gives every committed change without a position one, above the head, in id order, and moves
-/// the head: one short write transaction, and none at all when nothing waits (one index probe).
+/// Gives every committed change without a position one, above the head, and moves the head: one
+/// short write transaction, and none at all when nothing waits (one index probe).
 pub async fn sequence(db: &Db) -> Result<()> {
     let waiting = on_read!(db, pool => {
         sqlx::query_scalar::<_, i64>("select id from sync_changes where position is null limit 1")
@@ -170,9 +170,12 @@ pub async fn sequence(db: &Db) -> Result<()> {
         )
         .fetch_one(&mut *conn)
         .await?;
+        // Grouped by entity: the changes of one entity that committed since the last run are
+        // neighbours, so one page answers them once.
         let given = sqlx::query(
             "update sync_changes set position = numbered.position
-             from (select id, $1 + row_number() over (order by id) as position
+             from (select id, $1 + row_number() over (order by entity, entity_id, entity_code, id)
+                          as position
                    from sync_changes where position is null) as numbered
              where sync_changes.id = numbered.id",
         )
