@@ -380,7 +380,7 @@ mod tests {
 
     fn item() -> Value {
         json!({"id": 1, "code": "A", "name": "A", "unit": "pcs", "tracking": "none",
-            "source": "purchased", "requires_certificate": false, "gtins": [],
+            "source": "purchased", "requires_certificate": false, "gtins": [], "active": true,
             "shelf_life_days": null, "supplier_id": null,
             "created_at": "2026-11-26T10:08:19.123456Z", "updated_at": "2026-11-26T10:08:19Z"})
     }
