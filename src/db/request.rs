@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{Conn, Db, Inner, Tx};
+use super::{Conn, Db, Tx};
 use crate::error::{Error, Result};
 
 tokio::task_local! {
@@ -242,12 +242,5 @@ impl Scope {
         // Dropping the transaction rolls it back.
         let tx = self.0.slot.lock().await.tx.take();
         drop(tx);
-    }
-}
-
-impl Tx {
-    /// Whether this transaction is a part of a request's transaction.
-    pub fn is_part(&self) -> bool {
-        matches!(self.0, Inner::Part(_))
     }
 }

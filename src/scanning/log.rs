@@ -1,9 +1,9 @@
 //! The scan log: every scan, who sent it, what came in and what it meant.
 //!
-//! Scans arrive by the thousand per second and each must be on disk before it is answered. One
-//! writer task takes whatever scans are waiting and commits them in one transaction (group
-//! commit), so durability costs one commit per batch instead of one per scan, which is what
-//! SQLite's single writer needs.
+//! A scan sent through the API is a row of its request's one transaction (`db::request`), so it
+//! commits once with the request's work and its idempotency record. Scans recorded outside a
+//! request (the demo loader, tools) go to one writer task that takes whatever scans are waiting
+//! and commits them in one transaction (group commit).
 
 use serde::Serialize;
 use time::OffsetDateTime;
