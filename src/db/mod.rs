@@ -69,8 +69,11 @@ impl Db {
                 .pragma("journal_size_limit", "67108864");
             // Checkpoints would otherwise run inside whichever commit crosses the threshold,
             // stalling every write queued behind it; a background task runs them instead.
+            // An embedded database's connection cannot have gone away: no ping before each use
+            // (a round trip to the connection's thread on every request that writes).
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
                 .await
@@ -83,6 +86,7 @@ impl Db {
             tokio::spawn(checkpoint_loop(checkpoint.clone()));
             let read = SqlitePoolOptions::new()
                 .max_connections(8)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options.read_only(true))
                 .await
