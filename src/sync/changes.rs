@@ -134,7 +134,6 @@ pub enum Read {
 
 #[derive(sqlx::FromRow)]
 struct ChangeRow {
-    position: i64,
     entity: Entity,
     entity_id: Option<i64>,
     entity_code: Option<String>,
@@ -149,19 +148,11 @@ impl ChangeRow {
     }
 }
 
-/// Gives every committed change without a position one, above the head, and moves the head: one
-/// short write transaction, and none at all when nothing waits (one index probe).
-pub async fn sequence(db: &Db) -> Result<()> {
-    let waiting = on_read!(db, pool => {
-        sqlx::query_scalar::<_, i64>("select id from sync_changes where position is null limit 1")
-            .fetch_optional(pool)
-            .await?
-    });
-    if waiting.is_none() {
-        return Ok(());
-    }
+/// Gives every committed change without a position one, above the head, and moves the head, in
+/// one short write transaction. Answers the head it leaves (committed).
+pub async fn sequence(db: &Db) -> Result<i64> {
     let mut tx = db.begin().await?;
-    on_tx!(&mut tx, conn => {
+    let head = on_tx!(&mut tx, conn => {
         // The turn first: a second sequencer waits here until this one has committed, and then
         // reads the head this one wrote.
         let head = sqlx::query_scalar::<_, i64>(
@@ -182,80 +173,97 @@ pub async fn sequence(db: &Db) -> Result<()> {
         .bind(head)
         .execute(&mut *conn)
         .await?
-        .rows_affected();
+        .rows_affected() as i64;
         if given > 0 {
             sqlx::query("update sync_sequencer set last_position = $1 where id = 1")
-                .bind(head + given as i64)
+                .bind(head + given)
                 .execute(&mut *conn)
                 .await?;
         }
+        head + given
     });
     tx.commit().await?;
-    Ok(())
+    Ok(head)
 }
 
-/// The head of the feed: the highest position given. Every position up to it is committed.
-async fn head(db: &Db) -> Result<i64> {
+/// The head of the feed (the highest position given: every position up to it is committed), and
+/// whether committed changes wait for a position. One read.
+async fn state(db: &Db) -> Result<(i64, bool)> {
     Ok(on_read!(db, pool => {
-        sqlx::query_scalar::<_, i64>("select last_position from sync_sequencer where id = 1")
-            .fetch_one(pool)
-            .await?
+        sqlx::query_as::<_, (i64, bool)>(
+            "select last_position,
+                    exists (select 1 from sync_changes where position is null) as waiting
+             from sync_sequencer where id = 1",
+        )
+        .fetch_one(pool)
+        .await?
     }))
 }
+
+/// The changes a reader gets, of positions `$1 < position <= $2`: every change but pick lists',
+/// which only reach whom they concern: who saw the list before or after the change, or anyone
+/// when it was or is assigned to nobody; or whom it is assigned to now (a line's row names the
+/// assignee its transaction read, which a reassignment committed meanwhile may have changed).
+/// Only readers who pick (`$4`) get pick lists at all; `$3` is the reader's user.
+const VISIBLE: &str = "c.position > $1 and c.position <= $2
+    and (c.entity <> 'pick_list'
+         or ($4 and (c.old_assignee is null or c.new_assignee is null
+                     or c.old_assignee = $3 or c.new_assignee = $3
+                     or exists (select 1 from pick_lists l where l.id = c.entity_id
+                                and (l.assigned_to is null or l.assigned_to = $3)))))";
 
 /// Up to `limit` changes after cursor `since` (0: from the beginning) for `reader`: what has
 /// committed is sequenced first, then read up to the head.
 pub async fn read(db: &Db, reader: Reader, since: i64, limit: i64) -> Result<Read> {
-    sequence(db).await?;
-    let head = head(db).await?;
+    let (mut head, waiting) = state(db).await?;
+    if waiting {
+        head = sequence(db).await?;
+    }
     if since > head {
         return Ok(Read::Ahead { head });
     }
-    // Pick lists only for whom they concern: who saw the list before or after the change, or
-    // anyone when it was or is assigned to nobody; or whom it is assigned to now (a line's row
-    // names the assignee its transaction read, which a reassignment committed meanwhile may
-    // have changed).
-    let mut rows = on_read!(db, pool => {
-        sqlx::query_as::<_, ChangeRow>(
-            "select c.position, c.entity, c.entity_id, c.entity_code from sync_changes c
-             where c.position > $1 and c.position <= $2
-               and (c.entity <> 'pick_list'
-                    or ($5 and (c.old_assignee is null or c.new_assignee is null
-                                or c.old_assignee = $3 or c.new_assignee = $3
-                                or exists (select 1 from pick_lists l where l.id = c.entity_id
-                                           and (l.assigned_to is null or l.assigned_to = $3)))))
-             order by c.position limit $4",
-        )
+    if since == head {
+        return Ok(Read::Page(ChangeFeed {
+            changes: Vec::new(),
+            next_cursor: head.to_string(),
+            more: false,
+        }));
+    }
+    // Where the page ends: before the reader's (limit + 1)-th change, or at the head. Nothing
+    // between its last change and that one is the reader's, so the cursor may pass it.
+    let beyond = on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>(&format!(
+            "select c.position from sync_changes c where {VISIBLE}
+             order by c.position limit 1 offset $5"
+        ))
         .bind(since)
         .bind(head)
         .bind(reader.user_id)
-        .bind(limit + 1)
+        .bind(reader.picks)
+        .bind(limit)
+        .fetch_optional(pool)
+        .await?
+    });
+    let upto = beyond.map_or(head, |p| p - 1);
+    // Each entity once, where it changed last in the page.
+    let changed = on_read!(db, pool => {
+        sqlx::query_as::<_, ChangeRow>(&format!(
+            "select c.entity, c.entity_id, c.entity_code from sync_changes c where {VISIBLE}
+             group by c.entity, c.entity_id, c.entity_code order by max(c.position)"
+        ))
+        .bind(since)
+        .bind(upto)
+        .bind(reader.user_id)
         .bind(reader.picks)
         .fetch_all(pool)
         .await?
     });
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => last.position,
-        _ => head,
-    };
+    let changed = changed.iter().map(|r| (r.entity, r.key())).collect();
     Ok(Read::Page(ChangeFeed {
-        changes: current(db, reader, latest(rows)).await?,
-        next_cursor: next.to_string(),
-        more,
+        changes: current(db, reader, changed).await?,
+        next_cursor: upto.to_string(),
+        more: beyond.is_some(),
     }))
-}
-
-/// Each entity once, where it changed last.
-fn latest(rows: Vec<ChangeRow>) -> Vec<(Entity, Key)> {
-    let mut last: HashMap<(Entity, Key), usize> = HashMap::new();
-    for (i, row) in rows.iter().enumerate() {
-        last.insert((row.entity, row.key()), i);
-    }
-    let mut order: Vec<((Entity, Key), usize)> = last.into_iter().collect();
-    order.sort_by_key(|(_, i)| *i);
-    order.into_iter().map(|(k, _)| k).collect()
 }
 
 /// The entities as they are now, read a kind at a time (one or two reads per kind).
