@@ -2,7 +2,7 @@
 -- an item (with its GTINs), an alias, a location, a batch, a printer or a pick list (with its
 -- lines) is recorded in sync_changes by a trigger on the table itself, so no code path can
 -- forget one. GET /v1/sync/changes reads them in feed order (src/sync/changes.rs,
--- docs/offline-feed.md). Kept in lockstep with ../sqlite/0019_sync_changes.sql.
+-- docs/offline.md). Kept in lockstep with ../sqlite/0019_sync_changes.sql.
 
 -- An item can be taken out of use without deleting it (stock and history point to it); the
 -- feed answers a deactivated item as `delete`.

@@ -2,7 +2,7 @@
 -- an item (with its GTINs), an alias, a location, a batch, a printer or a pick list (with its
 -- lines) is recorded in sync_changes by a trigger on the table itself, so no code path can
 -- forget one. GET /v1/sync/changes reads them in feed order (src/sync/changes.rs,
--- docs/offline-feed.md). Kept in lockstep with ../postgres/0019_sync_changes.sql.
+-- docs/offline.md). Kept in lockstep with ../postgres/0019_sync_changes.sql.
 -- A migration that rebuilds one of these tables (create new, copy, drop, rename) drops its
 -- triggers with the old table and must create them again.
 

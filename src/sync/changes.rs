@@ -12,7 +12,7 @@
 //! invisible to that run and gets a higher position from a later one. A reader reads positions
 //! above its cursor and at most the head it read, so every position it passes was committed
 //! before it read it, and every row not yet sequenced then will come after its cursor: nothing
-//! is skipped (docs/offline-feed.md gives the argument in full).
+//! is skipped (docs/offline.md gives the argument in full).
 
 use std::collections::HashMap;
 
