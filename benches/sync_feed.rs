@@ -18,7 +18,9 @@
 //! - `GET /v1/items?limit=500` from the first page until `next_cursor` is null;
 //!
 //! each `DEPOT_BENCH_ROUNDS` times (default 3), alternating, and prints the median time, items
-//! per second, bytes and the ratio to the online route. Every read must hold every item.
+//! per second, bytes and the ratio to the online route. Every read must hold every item. Then
+//! the same two reads through the domain functions the handlers call (`sync::changes::read`,
+//! `catalog::items::list`), without HTTP and JSON.
 //!
 //! Then the trigger cost: `DEPOT_BENCH_WRITES` (default 2,000) single-row `update items`
 //! transactions with the triggers, the same after dropping the item triggers in the scratch
@@ -160,6 +162,41 @@ async fn read_items(client: &reqwest::Client, base: &str, token: &str) -> anyhow
     })
 }
 
+/// The whole feed and the whole item list through the domain functions the handlers call (no
+/// HTTP, no JSON): (feed, list).
+async fn read_domain(db: &Db, count: u64) -> anyhow::Result<(Duration, Duration)> {
+    use depot::sync::changes::{self, Read, Reader};
+    let reader = Reader {
+        user_id: Some(1),
+        picks: true,
+    };
+    let started = Instant::now();
+    let (mut since, mut items) = (0, 0);
+    loop {
+        let Read::Page(page) = changes::read(db, reader, since, 1000).await? else {
+            anyhow::bail!("the feed answered 'ahead'");
+        };
+        items += page.changes.len();
+        since = page.next_cursor.parse()?;
+        if !page.more {
+            break;
+        }
+    }
+    let feed = started.elapsed();
+    anyhow::ensure!(items as u64 >= count, "the feed held {items} changes");
+    let started = Instant::now();
+    let mut page = depot::db::Page::first(500);
+    let filter = depot::catalog::items::ItemFilter::default();
+    loop {
+        let listed = depot::catalog::items::list(db, &filter, page).await?;
+        match listed.next_after {
+            Some(after) => page.after = after,
+            None => break,
+        }
+    }
+    Ok((feed, started.elapsed()))
+}
+
 /// `count` single-row item updates, each its own transaction; the time per write.
 async fn writes(db: &Db, count: u64, items: u64) -> anyhow::Result<Duration> {
     let started = Instant::now();
@@ -287,6 +324,19 @@ async fn bench(state: AppState, backend: &str) -> anyhow::Result<()> {
             &reads[0],
         );
     }
+
+    let mut domain = Vec::new();
+    for _ in 0..rounds {
+        domain.push(read_domain(&db, count).await?);
+    }
+    let feed = median(domain.iter().map(|d| d.0).collect());
+    let list = median(domain.iter().map(|d| d.1).collect());
+    println!(
+        "domain functions only (no HTTP, no JSON): feed (limit 1000) {:.2} s, item list (limit 500) {:.2} s, {:.2}×",
+        feed.as_secs_f64(),
+        list.as_secs_f64(),
+        feed.as_secs_f64() / list.as_secs_f64()
+    );
 
     // What the triggers add to a write: the same updates with and without the item triggers.
     let mut with = Vec::new();

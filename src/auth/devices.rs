@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::auth::tokens::{generate_device_token, hash_device_token};
 use crate::auth::{DeviceKind, DevicePrincipal};
-use crate::db::{Arg, Db, Page, Paged, now, rows_for_keys};
+use crate::db::{Db, Keys, Page, Paged, now, rows_for_keys};
 use crate::error::{Checks, Error, Result};
 use crate::{in_tx, on_read};
 
@@ -156,13 +156,13 @@ pub async fn list(db: &Db, kind: Option<DeviceKind>, page: Page) -> Result<Paged
     Ok(Paged::from_rows(rows, page, |r| r.id).map(Device::from))
 }
 
-/// The devices of `ids`, in id order; an id that names no device is left out.
-pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Device>> {
-    let keys: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
+/// The devices of the ids `keys`, in id order; an id that names no device is left out.
+pub async fn by_ids(db: &Db, keys: &Keys) -> Result<Vec<Device>> {
     let rows: Vec<DeviceRow> = rows_for_keys(
         db,
-        &format!("select {COLUMNS} from devices where id in ({{keys}}) order by id"),
-        &keys,
+        &format!("select {COLUMNS} from devices where {{keys}} order by id"),
+        "id",
+        keys,
     )
     .await?;
     Ok(rows.into_iter().map(Device::from).collect())

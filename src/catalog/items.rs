@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::catalog::gtin;
 use crate::catalog::suppliers;
-use crate::db::{Arg, Db, Page, Paged, now, rows_for_keys};
+use crate::db::{Db, Keys, Page, Paged, now, rows_for_keys};
 use crate::error::{Checks, Error, Result};
 use crate::{in_tx, on_read};
 
@@ -366,22 +366,23 @@ fn by_item(rows: Vec<(i64, String, i64)>) -> HashMap<i64, Vec<ItemGtin>> {
     map
 }
 
-/// The items of `ids` with their GTINs, in id order; an id that names no item is left out.
-/// Two reads however many ids (up to a page of the change feed).
-pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Item>> {
-    let keys: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
+/// The items of the ids `keys` with their GTINs, in id order; an id that names no item is left
+/// out. Two reads however many ids (up to a page of the change feed).
+pub async fn by_ids(db: &Db, keys: &Keys) -> Result<Vec<Item>> {
     let rows: Vec<ItemRow> = rows_for_keys(
         db,
-        &format!("select {COLUMNS} from items where id in ({{keys}}) order by id"),
-        &keys,
+        &format!("select {COLUMNS} from items where {{keys}} order by id"),
+        "id",
+        keys,
     )
     .await?;
     let mut gtins = by_item(
         rows_for_keys(
             db,
-            "select item_id, gtin, quantity from item_gtins where item_id in ({keys})
+            "select item_id, gtin, quantity from item_gtins where {keys}
              order by item_id, quantity, gtin",
-            &keys,
+            "item_id",
+            keys,
         )
         .await?,
     );
@@ -801,13 +802,13 @@ pub async fn remove_alias(db: &Db, item_id: i64, code: &str) -> Result<Vec<Barco
     aliases(db, item_id).await
 }
 
-/// The aliases of `codes`, in code order; a code that is no alias is left out.
-pub async fn aliases_by_codes(db: &Db, codes: &[String]) -> Result<Vec<BarcodeAlias>> {
-    let keys: Vec<Arg> = codes.iter().map(|c| Arg::Text(c.clone())).collect();
+/// The aliases of the codes `keys`, in code order; a code that is no alias is left out.
+pub async fn aliases_by_codes(db: &Db, keys: &Keys) -> Result<Vec<BarcodeAlias>> {
     rows_for_keys(
         db,
-        "select code, item_id, quantity from barcode_aliases where code in ({keys}) order by code",
-        &keys,
+        "select code, item_id, quantity from barcode_aliases where {keys} order by code",
+        "code",
+        keys,
     )
     .await
 }

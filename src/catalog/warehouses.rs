@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::catalog::suppliers::check_code;
-use crate::db::{Arg, Db, Page, Paged, now, rows_for_keys};
+use crate::db::{Db, Keys, Page, Paged, now, rows_for_keys};
 use crate::error::{Checks, Error, Result};
 use crate::{in_tx, on_read};
 
@@ -283,13 +283,13 @@ pub async fn location(db: &Db, id: i64) -> Result<Location> {
     .ok_or_else(|| Error::not_found("location", id))
 }
 
-/// The locations of `ids`, in id order; an id that names no location is left out.
-pub async fn locations_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Location>> {
-    let keys: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
+/// The locations of the ids `keys`, in id order; an id that names no location is left out.
+pub async fn locations_by_ids(db: &Db, keys: &Keys) -> Result<Vec<Location>> {
     rows_for_keys(
         db,
-        &format!("select {LOCATION_COLUMNS} from locations where id in ({{keys}}) order by id"),
-        &keys,
+        &format!("select {LOCATION_COLUMNS} from locations where {{keys}} order by id"),
+        "id",
+        keys,
     )
     .await
 }

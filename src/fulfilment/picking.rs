@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use crate::auth::Role;
 use crate::catalog::items::{self, Tracking};
 use crate::catalog::warehouses;
-use crate::db::{Arg, Db, Tx, now, rows_for_keys};
+use crate::db::{Db, Keys, Tx, now, rows_for_keys};
 use crate::error::{Error, Result};
 use crate::stock::batches::{self, Batch};
 use crate::stock::fefo;
@@ -480,20 +480,21 @@ impl ListRow {
     }
 }
 
-/// The pick lists of `ids` with their lines, in id order; an id that names no list is left
-/// out. Two reads however many ids (up to a page of the change feed).
-pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<PickList>> {
-    let keys: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
+/// The pick lists of the ids `keys` with their lines, in id order; an id that names no list is
+/// left out. Two reads however many ids (up to a page of the change feed).
+pub async fn by_ids(db: &Db, keys: &Keys) -> Result<Vec<PickList>> {
     let rows: Vec<ListRow> = rows_for_keys(
         db,
-        &format!("select {LIST_COLUMNS} from pick_lists where id in ({{keys}}) order by id"),
-        &keys,
+        &format!("select {LIST_COLUMNS} from pick_lists where {{keys}} order by id"),
+        "id",
+        keys,
     )
     .await?;
     let lines: Vec<PickLine> = rows_for_keys(
         db,
-        &format!("{LINES} where p.pick_list_id in ({{keys}}) order by p.pick_list_id, p.sequence"),
-        &keys,
+        &format!("{LINES} where {{keys}} order by p.pick_list_id, p.sequence"),
+        "p.pick_list_id",
+        keys,
     )
     .await?;
     let mut of_list: std::collections::HashMap<i64, Vec<PickLine>> =

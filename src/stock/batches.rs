@@ -250,13 +250,13 @@ pub async fn get(db: &Db, id: i64) -> Result<Batch> {
     .ok_or_else(|| Error::not_found("batch", id))
 }
 
-/// The batches of `ids`, in id order; an id that names no batch is left out.
-pub async fn by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Batch>> {
-    let keys: Vec<Arg> = ids.iter().map(|id| Arg::Int(*id)).collect();
+/// The batches of the ids `keys`, in id order; an id that names no batch is left out.
+pub async fn by_ids(db: &Db, keys: &crate::db::Keys) -> Result<Vec<Batch>> {
     let rows: Vec<BatchRow> = crate::db::rows_for_keys(
         db,
-        &format!("select {COLUMNS} from batches where id in ({{keys}}) order by id"),
-        &keys,
+        &format!("select {COLUMNS} from batches where {{keys}} order by id"),
+        "id",
+        keys,
     )
     .await?;
     Ok(rows.into_iter().map(Batch::from).collect())

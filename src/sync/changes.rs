@@ -23,7 +23,7 @@ use crate::auth::DeviceKind;
 use crate::auth::devices;
 use crate::catalog::items::{self, BarcodeAlias, Item};
 use crate::catalog::warehouses::{self, Location};
-use crate::db::Db;
+use crate::db::{Db, Keys};
 use crate::error::Result;
 use crate::fulfilment::picking::{self, ListStatus, PickList};
 use crate::stock::batches::{self, Batch};
@@ -266,46 +266,52 @@ pub async fn read(db: &Db, reader: Reader, since: i64, limit: i64) -> Result<Rea
     }))
 }
 
-/// The entities as they are now, read a kind at a time (one or two reads per kind).
+/// The entities as they are now, read a kind at a time (one or two reads per kind in the page).
 async fn current(db: &Db, reader: Reader, changed: Vec<(Entity, Key)>) -> Result<Vec<Change>> {
-    let ids = |kind: Entity| -> Vec<i64> {
-        changed
-            .iter()
-            .filter_map(|(e, k)| match k {
-                Key::Id(id) if *e == kind => Some(*id),
-                _ => None,
-            })
-            .collect()
+    let keys = |kind: Entity| {
+        if kind == Entity::Alias {
+            return Keys::Codes(
+                changed
+                    .iter()
+                    .filter_map(|(e, k)| match k {
+                        Key::Code(code) if *e == kind => Some(code.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            );
+        }
+        Keys::Ids(
+            changed
+                .iter()
+                .filter_map(|(e, k)| match k {
+                    Key::Id(id) if *e == kind => Some(*id),
+                    _ => None,
+                })
+                .collect(),
+        )
     };
-    let codes: Vec<String> = changed
-        .iter()
-        .filter_map(|(e, k)| match k {
-            Key::Code(code) if *e == Entity::Alias => Some(code.clone()),
-            _ => None,
-        })
-        .collect();
     let mut now: HashMap<(Entity, Key), Data> = HashMap::new();
-    for item in items::by_ids(db, &ids(Entity::Item)).await? {
+    for item in items::by_ids(db, &keys(Entity::Item)).await? {
         if item.active {
             now.insert((Entity::Item, Key::Id(item.id)), Data::Item(item));
         }
     }
-    for alias in items::aliases_by_codes(db, &codes).await? {
+    for alias in items::aliases_by_codes(db, &keys(Entity::Alias)).await? {
         now.insert(
             (Entity::Alias, Key::Code(alias.code.clone())),
             Data::Alias(alias),
         );
     }
-    for location in warehouses::locations_by_ids(db, &ids(Entity::Location)).await? {
+    for location in warehouses::locations_by_ids(db, &keys(Entity::Location)).await? {
         now.insert(
             (Entity::Location, Key::Id(location.id)),
             Data::Location(location),
         );
     }
-    for batch in batches::by_ids(db, &ids(Entity::Batch)).await? {
+    for batch in batches::by_ids(db, &keys(Entity::Batch)).await? {
         now.insert((Entity::Batch, Key::Id(batch.id)), Data::Batch(batch));
     }
-    for device in devices::by_ids(db, &ids(Entity::Printer)).await? {
+    for device in devices::by_ids(db, &keys(Entity::Printer)).await? {
         if device.kind == DeviceKind::Printer && device.revoked_at.is_none() {
             let printer = Printer {
                 id: device.id,
@@ -318,7 +324,7 @@ async fn current(db: &Db, reader: Reader, changed: Vec<(Entity, Key)>) -> Result
             );
         }
     }
-    for list in picking::by_ids(db, &ids(Entity::PickList)).await? {
+    for list in picking::by_ids(db, &keys(Entity::PickList)).await? {
         let theirs = list.assigned_to.is_none() || list.assigned_to == reader.user_id;
         if reader.picks && list.status == ListStatus::Open && theirs {
             now.insert((Entity::PickList, Key::Id(list.id)), Data::PickList(list));
