@@ -117,8 +117,10 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
         Err(refusal) => return refusal,
     };
     let Some(record) = record else {
-        // Without a key the request still runs in one transaction.
-        return run_in_transaction(&state.db, request, next).await;
+        // Without a key the request still runs in one transaction (and is always answered).
+        return run_in_transaction(&state.db, request, next, None)
+            .await
+            .unwrap_or_else(in_progress);
     };
     let (mut parts, body) = request.into_parts();
     // The handler need not authenticate the caller again.
@@ -145,41 +147,16 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     let Some(_running) = state.in_flight.enter(&record.scope(), &record.key()) else {
         return in_progress();
     };
-    let scope = Scope::new(&state.db);
-    let response = scope
-        .run(next.run(Request::from_parts(parts, Body::from(bytes))))
-        .await;
-    let (parts, body) = response.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_STORED_RESPONSE).await else {
-        scope.rollback().await;
-        return too_large_to_keep();
-    };
-    if parts.status.is_server_error() {
-        scope.rollback().await;
-        return Response::from_parts(parts, Body::from(body));
-    }
-    let stored = Stored {
-        fingerprint: fingerprint.clone(),
-        status: parts.status.as_u16(),
-        headers: kept_headers(&parts.headers),
-        body: body.to_vec(),
-    };
-    let written = scope
-        .commit(true, async |tx| write(tx, &record, &stored).await)
-        .await;
-    match written {
-        Ok(true) => {
-            drill_pause().await;
-            Response::from_parts(parts, Body::from(body))
-        }
+    let request = Request::from_parts(parts, Body::from(bytes));
+    match run_in_transaction(&state.db, request, next, Some((&record, &fingerprint))).await {
+        Some(response) => response,
         // Another instance answered this key while this request ran: its answer stands, and
         // everything this request did was rolled back.
-        Ok(false) => match lookup(&state.db, &record).await {
+        None => match lookup(&state.db, &record).await {
             Ok(Some(stored)) => replay(stored, &fingerprint),
             Ok(None) => in_progress(),
             Err(e) => ApiError::from(e).into_response(),
         },
-        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -215,22 +192,50 @@ async fn record_of(
     }))
 }
 
-async fn run_in_transaction(db: &Db, request: Request, next: Next) -> Response {
+/// Runs the handler in the request's one transaction and ends it: rolled back on a server
+/// error, else committed, with the record of `keep` (a keyed request and its fingerprint)
+/// written last in it. The answer leaves only after the commit. `None`: the record was
+/// there already (another instance answered the same key meanwhile) and everything rolled back.
+async fn run_in_transaction(
+    db: &Db,
+    request: Request,
+    next: Next,
+    keep: Option<(&Record, &str)>,
+) -> Option<Response> {
     let scope = Scope::new(db);
     let response = scope.run(next.run(request)).await;
-    if response.status().is_server_error() {
-        scope.rollback().await;
-        return response;
-    }
-    // The answer must not leave before the work it reports has committed.
     let (parts, body) = response.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_STORED_RESPONSE).await else {
         scope.rollback().await;
-        return too_large_to_keep();
+        return Some(too_large_to_keep());
     };
-    match scope.commit(false, async |_| Ok(true)).await {
-        Ok(_) => Response::from_parts(parts, Body::from(body)),
-        Err(e) => ApiError::from(e).into_response(),
+    if parts.status.is_server_error() {
+        scope.rollback().await;
+        return Some(Response::from_parts(parts, Body::from(body)));
+    }
+    let committed = match keep {
+        None => scope.commit(false, async |_| Ok(true)).await,
+        Some((record, fingerprint)) => {
+            let stored = Stored {
+                fingerprint: fingerprint.to_string(),
+                status: parts.status.as_u16(),
+                headers: kept_headers(&parts.headers),
+                body: body.to_vec(),
+            };
+            scope
+                .commit(true, async |tx| write(tx, record, &stored).await)
+                .await
+        }
+    };
+    match committed {
+        Ok(true) => {
+            if keep.is_some() {
+                drill_pause().await;
+            }
+            Some(Response::from_parts(parts, Body::from(body)))
+        }
+        Ok(false) => None,
+        Err(e) => Some(ApiError::from(e).into_response()),
     }
 }
 
