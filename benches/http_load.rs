@@ -3,7 +3,11 @@
 //!     cargo bench --bench http_load                      # SQLite
 //!     DEPOT_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench http_load
 //!     DEPOT_BENCH_ITEMS=100000 DEPOT_BENCH_SECONDS=10 cargo bench --bench http_load
+//!     DEPOT_BENCH_SCAN_LOG=1000000 DEPOT_BENCH_ONLY=scans,receipts cargo bench --bench http_load
 //!
+//! `DEPOT_BENCH_SCAN_LOG` fills the scan log with that many rows first; `DEPOT_BENCH_ONLY`
+//! runs only the endpoints whose names contain one of its comma-separated words (the ceiling
+//! always runs).
 //! Starts Depot on 127.0.0.1 (port 0), seeds items (straight into the database, for speed),
 //! then drives each endpoint with a fixed number of concurrent keep-alive connections for a
 //! fixed time, and prints requests/s and latency percentiles. Bounded in time and count; only
@@ -156,6 +160,28 @@ async fn seed(db: &depot::db::Db, count: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `count` rows in the scan log, as a long-running site has.
+async fn seed_scan_log(db: &depot::db::Db, count: i64) -> anyhow::Result<()> {
+    let at = depot::db::now();
+    let mut done = 0;
+    while done < count {
+        let chunk = (count - done).min(100_000);
+        depot::in_tx!(db, tx => {
+            sqlx::query(
+                "with recursive n(i) as (select 1 union all select i + 1 from n where i < $1)
+                 insert into scans (raw, data, kind, symbology, accepted, matches, created_at)
+                 select '4006381333931', '4006381333931', 'gtin', ']E0', true, '[]', $2 from n",
+            )
+            .bind(chunk)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        });
+        done += chunk;
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // `cargo test --benches` runs bench targets without --bench: do nothing then.
@@ -195,8 +221,13 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::start(config).await?;
     let seeded = Instant::now();
     seed(&state.db, items).await?;
+    let scan_log: i64 = std::env::var("DEPOT_BENCH_SCAN_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    seed_scan_log(&state.db, scan_log).await?;
     println!(
-        "seeded {items} items in {:.1}s",
+        "seeded {items} items and {scan_log} logged scans in {:.1}s",
         seeded.elapsed().as_secs_f64()
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -217,6 +248,27 @@ async fn main() -> anyhow::Result<()> {
         .json()
         .await?;
     let token = Arc::new(login["access_token"].as_str().unwrap().to_string());
+
+    let created: serde_json::Value = client
+        .post(format!("{base}/v1/warehouses"))
+        .bearer_auth(token.as_str())
+        .json(&json!({"code": "BENCH", "name": "Bench warehouse"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let warehouse_id = created["id"].as_i64().expect("warehouse id");
+    let created: serde_json::Value = client
+        .post(format!("{base}/v1/warehouses/{warehouse_id}/locations"))
+        .bearer_auth(token.as_str())
+        .json(&json!({"code": "DOCK", "barcode": "LOC-DOCK"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let location_id = created["id"].as_i64().expect("location id");
 
     // Spread requests over the catalog with a fixed stride so reads are not all cache-hot.
     let pick = move |i: usize| (i as i64 * 7919) % items;
@@ -257,38 +309,42 @@ async fn main() -> anyhow::Result<()> {
         );
         (format!("{b}/v1/scans"), Some(json!({ "data": data })))
     });
-    let outcomes = vec![
-        drive("GET /healthz (ceiling)", &client, &token, health, run, None).await,
-        drive("GET /v1/items/{id}", &client, &token, by_id, run, None).await,
-        drive("GET /v1/items?gtin=", &client, &token, by_gtin, run, None).await,
-        drive(
-            "POST /v1/scans (GS1-128)",
-            &client,
-            &token,
-            scan_gs1,
-            run,
-            None,
+    let b = base.clone();
+    let receive_scan: MakeRequest = Arc::new(move |i| {
+        let data = format!("]C101{:0>14}17271231\u{1d}10LOT{}", gtin13(pick(i)), i % 97);
+        (
+            format!("{b}/v1/receipts"),
+            Some(json!({
+                "warehouse_id": warehouse_id,
+                "location_id": location_id,
+                "lines": [{ "scan": data }],
+            })),
         )
-        .await,
-        drive(
-            "POST /v1/scans (EAN-13)",
-            &client,
-            &token,
-            scan_ean,
-            run,
-            None,
-        )
-        .await,
-        drive(
-            "POST /v1/scans GS1 paced",
-            &client,
-            &token,
-            scan_paced,
-            run,
-            Some(rate),
-        )
-        .await,
+    });
+    let only: Vec<String> = std::env::var("DEPOT_BENCH_ONLY")
+        .map(|v| v.split(',').map(|w| w.trim().to_lowercase()).collect())
+        .unwrap_or_default();
+    let wanted = |name: &str| {
+        only.is_empty()
+            || only
+                .iter()
+                .any(|w| !w.is_empty() && name.to_lowercase().contains(w.as_str()))
+    };
+    let scenarios: Vec<(&'static str, MakeRequest, Option<f64>)> = vec![
+        ("GET /v1/items/{id}", by_id, None),
+        ("GET /v1/items?gtin=", by_gtin, None),
+        ("POST /v1/scans (GS1-128)", scan_gs1, None),
+        ("POST /v1/scans (EAN-13)", scan_ean, None),
+        ("POST /v1/scans GS1 paced", scan_paced, Some(rate)),
+        ("POST /v1/receipts (scan)", receive_scan, None),
     ];
+    let mut outcomes =
+        vec![drive("GET /healthz (ceiling)", &client, &token, health, run, None).await];
+    for (name, make, rate) in scenarios {
+        if wanted(name) {
+            outcomes.push(drive(name, &client, &token, make, run, rate).await);
+        }
+    }
     let ceiling = outcomes[0].per_sec;
     println!(
         "\nbackend: {}   items: {items}   connections: {CONNECTIONS}   run: {}s per endpoint   paced rate: {rate}/s",
@@ -315,6 +371,20 @@ async fn main() -> anyhow::Result<()> {
             r.requests
         );
     }
+    // Every receipt above posted to the ledger: balances must still equal it.
+    let consistency: serde_json::Value = client
+        .get(format!("{base}/v1/admin/consistency"))
+        .bearer_auth(token.as_str())
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!("consistency: {consistency}");
+    assert_eq!(
+        consistency["consistent"],
+        json!(true),
+        "balances disagree with the ledger"
+    );
     let _ = stop.send(());
     let _ = server.await;
     if let Some((admin_url, name)) = cleanup_pg {

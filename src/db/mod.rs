@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 
 mod filter;
 pub use filter::{Arg, Where};
+mod lane;
 mod settings;
 pub use settings::{get_setting, put_setting_once, take_turn};
 pub mod request;
@@ -26,10 +27,12 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 
 pub enum Backend {
     /// SQLite has one writer at a time, so writes go through a one-connection pool and queue in
-    /// the process instead of failing with SQLITE_BUSY; reads use their own pool (WAL).
+    /// the process instead of failing with SQLITE_BUSY, and commit in groups ([`lane`]); reads
+    /// use their own pool (WAL).
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        lane: Arc<lane::Lane>,
         /// Runs WAL checkpoints in the background.
         checkpoint: SqlitePool,
     },
@@ -93,6 +96,7 @@ impl Db {
                 .with_context(|| format!("cannot open SQLite database {url}"))?;
             Backend::Sqlite {
                 read,
+                lane: lane::Lane::start(write.clone()),
                 write,
                 checkpoint,
             }
@@ -136,8 +140,10 @@ impl Db {
             Backend::Sqlite {
                 read,
                 write,
+                lane,
                 checkpoint,
             } => {
+                lane.close().await;
                 read.close().await;
                 write.close().await;
                 checkpoint.close().await;
@@ -231,6 +237,8 @@ pub struct Tx(Inner);
 
 enum Inner {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// A writer's turn in SQLite's group transaction.
+    Lane(lane::Turn),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
     Part(request::Part),
 }
@@ -254,7 +262,7 @@ impl Db {
     /// A transaction of its own, whatever request is running.
     pub(crate) async fn begin_own(&self) -> crate::error::Result<Tx> {
         Ok(Tx(match &*self.backend {
-            Backend::Sqlite { write, .. } => Inner::Sqlite(write.begin().await?),
+            Backend::Sqlite { lane, .. } => Inner::Lane(lane.enter().await?),
             Backend::Postgres(pool) => Inner::Postgres(pool.begin().await?),
         }))
     }
@@ -308,6 +316,7 @@ impl Tx {
     pub async fn commit(self) -> crate::error::Result<()> {
         match self.0 {
             Inner::Sqlite(tx) => tx.commit().await?,
+            Inner::Lane(turn) => turn.commit().await?,
             Inner::Postgres(tx) => tx.commit().await?,
             Inner::Part(part) => part.release().await?,
         }
@@ -318,6 +327,7 @@ impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match &mut self.0 {
             Inner::Sqlite(tx) => Conn::Sqlite(&mut *tx),
+            Inner::Lane(turn) => Conn::Sqlite(turn.conn()),
             Inner::Postgres(tx) => Conn::Postgres(&mut *tx),
             Inner::Part(part) => part.conn(),
         }

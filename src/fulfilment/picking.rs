@@ -452,6 +452,56 @@ pub async fn get(tx: &mut Tx, id: i64) -> Result<PickList> {
 const LIST_COLUMNS: &str =
     "id, warehouse_id, packing_location_id, status, current_location_id, assigned_to, created_at";
 
+/// The lines a scan is checked against.
+enum LinesOf {
+    /// At a location (a location scan).
+    Location(i64),
+    /// Of an item, wherever they are (a goods scan: the item may be due at another location).
+    Item(i64),
+}
+
+/// A pick list with its totals but only the lines a scan concerns, read in `tx`: what a scan
+/// costs does not grow with the length of the list.
+async fn for_scan(tx: &mut Tx, id: i64, lines: LinesOf) -> Result<PickList> {
+    #[derive(sqlx::FromRow)]
+    struct WithTotals {
+        #[sqlx(flatten)]
+        row: ListRow,
+        quantity: i64,
+        picked: i64,
+        short: i64,
+    }
+    let found = on_tx!(tx, tx => {
+        sqlx::query_as::<_, WithTotals>(&format!(
+            "select {LIST_COLUMNS},
+                    cast(coalesce((select sum(quantity) from pick_list_lines where pick_list_id = $1), 0) as bigint) as quantity,
+                    cast(coalesce((select sum(picked) from pick_list_lines where pick_list_id = $1), 0) as bigint) as picked,
+                    cast(coalesce((select sum(short) from pick_list_lines where pick_list_id = $1), 0) as bigint) as short
+             from pick_lists where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+    })
+    .ok_or_else(|| Error::not_found("pick list", id))?;
+    let (condition, key) = match lines {
+        LinesOf::Location(location) => ("p.location_id", location),
+        LinesOf::Item(item) => ("p.item_id", item),
+    };
+    let lines = on_tx!(tx, tx => {
+        sqlx::query_as::<_, PickLine>(&format!(
+            "{LINES} where p.pick_list_id = $1 and {condition} = $2 order by p.sequence"
+        ))
+        .bind(id)
+        .bind(key)
+        .fetch_all(&mut *tx)
+        .await?
+    });
+    let mut list = found.row.into_list(lines);
+    (list.quantity, list.picked, list.short) = (found.quantity, found.picked, found.short);
+    Ok(list)
+}
+
 /// A pick list's lines with the codes and names a picker reads (a `where` follows).
 const LINES: &str = "select p.id, p.pick_list_id, p.sequence, p.deal_id, p.deal_line_id, p.item_id,
         i.code as item_code, i.name as item_name, p.location_id, l.code as location_code,
@@ -686,38 +736,68 @@ pub async fn scan(
     packs: Option<i64>,
     actor: Actor,
 ) -> Result<PickScan> {
+    // Master data is read before the transaction begins (on SQLite the one writer is held
+    // only for the list and its writes); its errors still come after the list's own.
+    let (lines, master) = match &scanned {
+        Scanned::Location(location) => (
+            LinesOf::Location(*location),
+            Master::Location(warehouses::location(db, *location).await),
+        ),
+        Scanned::Goods { item_id, .. } => (
+            LinesOf::Item(*item_id),
+            Master::Item(items::get(db, *item_id).await),
+        ),
+    };
     let mut tx = db.begin().await?;
-    let list = get(&mut tx, id).await?;
+    let list = for_scan(&mut tx, id, lines).await?;
     if list.status != ListStatus::Open {
         return Err(Error::conflict(
             "status",
             format!("pick list {id} is {}", list.status.as_str()),
         ));
     }
-    let answer = match scanned {
-        Scanned::Location(location) => at_location(&mut tx, db, &list, location).await?,
-        Scanned::Goods {
-            item_id,
-            per_pack,
-            batch,
-        } => {
+    let answer = match (scanned, master) {
+        (Scanned::Location(location), Master::Location(found)) => {
+            at_location(&mut tx, &list, location, found).await?
+        }
+        (
+            Scanned::Goods {
+                item_id,
+                per_pack,
+                batch,
+            },
+            Master::Item(item),
+        ) => {
             let quantity = packs.unwrap_or(1).saturating_mul(per_pack);
             if quantity <= 0 {
                 return Err(Error::invalid("quantity", "must be greater than zero"));
             }
-            match check_goods(&mut tx, db, &list, item_id, batch, quantity).await? {
+            match check_goods(&mut tx, &list, item_id, item, batch, quantity).await? {
                 Err(refusal) => refusal.answer(&list),
                 Ok(pick) => confirm(&mut tx, &list, pick, actor).await?,
             }
         }
+        _ => unreachable!("master data is read for the kind of scan"),
     };
     tx.commit().await?;
     Ok(answer)
 }
 
-/// The picker is at `location`: remembered, so goods scans are checked against it.
-async fn at_location(tx: &mut Tx, db: &Db, list: &PickList, location: i64) -> Result<PickScan> {
-    let l = match warehouses::location(db, location).await {
+/// What a scan names, read before the scan's transaction.
+enum Master {
+    Location(Result<warehouses::Location>),
+    Item(Result<items::Item>),
+}
+
+/// The picker is at `location` (`found`: the location read before, or why not): remembered, so
+/// goods scans are checked against it. `list` holds the lines at the location.
+async fn at_location(
+    tx: &mut Tx,
+    list: &PickList,
+    location: i64,
+    found: Result<warehouses::Location>,
+) -> Result<PickScan> {
+    let l = match found {
         Ok(l) => l,
         Err(Error::NotFound { .. }) => {
             return Err(Error::invalid(
@@ -794,9 +874,9 @@ struct Pick {
 /// better by FEFO that is free here, and no more than is left on the line.
 async fn check_goods(
     tx: &mut Tx,
-    db: &Db,
     list: &PickList,
     item_id: i64,
+    item: Result<items::Item>,
     batch_code: Option<String>,
     quantity: i64,
 ) -> Result<std::result::Result<Pick, Refused>> {
@@ -804,7 +884,8 @@ async fn check_goods(
         Ok(here) => here,
         Err(refused) => return Ok(Err(refused)),
     };
-    let item = items::get(db, item_id).await?;
+    // An item on the list exists: `item` is only an error when reading it failed.
+    let item = item?;
     let batch = match scanned_batch(tx, &item, batch_code).await? {
         Ok(batch) => batch,
         Err(refused) => return Ok(Err(refused)),

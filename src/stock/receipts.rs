@@ -254,10 +254,21 @@ pub async fn receive(
     user_id: Option<i64>,
     device_id: Option<i64>,
 ) -> Result<Receipt> {
+    // Checked before the transaction begins: reading master data needs no lock, and on SQLite
+    // the one writer is held only for the writes.
+    let checked = check(db, new).await?;
     let mut tx = db.begin().await?;
-    let receipt = receive_in(&mut tx, db, new, user_id, device_id).await?;
+    let receipt = write_in(&mut tx, db, checked, user_id, device_id).await?;
     tx.commit().await?;
     Ok(receipt)
+}
+
+/// A receipt whose references and lines have been checked and resolved (GS1 read, item looked
+/// up), ready to write.
+pub struct Checked {
+    new: NewReceipt,
+    lines: Vec<Resolved>,
+    received_at: OffsetDateTime,
 }
 
 /// [`receive`] in the caller's transaction: the receipt, its batches and its movements commit
@@ -269,6 +280,12 @@ pub async fn receive_in(
     user_id: Option<i64>,
     device_id: Option<i64>,
 ) -> Result<Receipt> {
+    let checked = check(db, new).await?;
+    write_in(tx, db, checked, user_id, device_id).await
+}
+
+/// Checks a receipt against master data and resolves its lines, reading only.
+pub async fn check(db: &Db, new: NewReceipt) -> Result<Checked> {
     if new.lines.is_empty() {
         return Err(Error::invalid("lines", "at least one line is required"));
     }
@@ -311,7 +328,27 @@ pub async fn receive_in(
         }
         resolved.push(line);
     }
-    // The receipt, its batches and its movements commit together or not at all.
+    Ok(Checked {
+        new,
+        lines: resolved,
+        received_at,
+    })
+}
+
+/// Writes a checked receipt: the receipt, its batches and its movements commit together or not
+/// at all.
+async fn write_in(
+    tx: &mut Tx,
+    db: &Db,
+    checked: Checked,
+    user_id: Option<i64>,
+    device_id: Option<i64>,
+) -> Result<Receipt> {
+    let Checked {
+        new,
+        lines: resolved,
+        received_at,
+    } = checked;
     let row = on_tx!(tx, tx => {
         sqlx::query_as::<_, ReceiptRow>(&format!(
             "insert into receipts (warehouse_id, location_id, purchase_order_id,
