@@ -38,6 +38,7 @@ pub struct Lane {
 }
 
 struct State {
+    /// Held from a group's begin to its end.
     conn: Option<PoolConnection<Sqlite>>,
     /// The open group: how its writers learn the outcome.
     group: Option<watch::Sender<Outcome>>,
@@ -180,6 +181,7 @@ impl State {
                 if let Some(group) = self.group.take() {
                     group.send_replace(Some(Ok(())));
                 }
+                self.give_back();
             }
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed");
@@ -197,6 +199,13 @@ impl State {
         if let Some(group) = self.group.take() {
             group.send_replace(Some(outcome));
         }
+        self.give_back();
+    }
+
+    /// Between groups the connection goes back to its pool, so that whatever else uses the
+    /// write pool directly (migrations, maintenance) takes its turn there.
+    fn give_back(&mut self) {
+        self.conn = None;
     }
 }
 
