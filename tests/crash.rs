@@ -100,9 +100,13 @@ struct Keyed {
     body: Value,
 }
 
-/// What the first answer of each request was.
+/// What the first answer of each request was, and how many answers were replays: a request
+/// that was sent again after a kill found its work committed (its first answer was lost).
 #[derive(Default)]
-struct Answers(Mutex<HashMap<String, (StatusCode, Vec<u8>)>>);
+struct Answers(
+    Mutex<HashMap<String, (StatusCode, Vec<u8>)>>,
+    std::sync::atomic::AtomicUsize,
+);
 
 struct World {
     warehouse: i64,
@@ -326,9 +330,13 @@ async fn load(base: String, token: String, requests: Vec<Keyed>, answers: Arc<An
             loop {
                 let next = queue.lock().unwrap().next();
                 let Some(request) = next else { break };
-                if let Ok((status, body, _)) = send(&client, &base, &token, &request).await
+                if let Ok((status, body, replayed)) = send(&client, &base, &token, &request).await
                     && status != StatusCode::CONFLICT
                 {
+                    // Keys are never reused, so only a resend after a kill can be a replay.
+                    answers
+                        .1
+                        .fetch_add(usize::from(replayed), std::sync::atomic::Ordering::SeqCst);
                     answers
                         .0
                         .lock()
@@ -406,7 +414,8 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
     );
     // Retries that find their work committed before the kill (its answer was lost): the case
     // that applied twice when the record was written in a transaction of its own.
-    let mut committed_unanswered = 0;
+    // Those resent in a later round and replayed there count too.
+    let mut committed_unanswered = answers.1.load(std::sync::atomic::Ordering::SeqCst);
     for request in &unanswered {
         let started = Instant::now();
         loop {
@@ -430,7 +439,8 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
         }
     }
     eprintln!(
-        "{backend}: {} requests, {} unanswered at a kill, {committed_unanswered} of them committed",
+        "{backend}: {} requests, {} unanswered after the last kill, {committed_unanswered} \
+         committed before their answer was lost (over all kills)",
         sent.len(),
         unanswered.len()
     );
