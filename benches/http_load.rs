@@ -12,8 +12,12 @@
 //! then drives each endpoint with a fixed number of concurrent keep-alive connections for a
 //! fixed time, and prints requests/s and latency percentiles. Bounded in time and count; only
 //! talks to loopback. The load generator shares the machine's two cores with the server, so the
-//! figures are a floor.
+//! figures are a floor. "scan GS1-128 without HTTP" runs what `POST /v1/scans` does below HTTP
+//! (session read, scan resolved and logged in a request's transaction, answer serialised,
+//! commit) from as many tasks as there are connections: the ceiling of the database path.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,9 +40,10 @@ struct Outcome {
 /// A request to send: (method is POST when a body is given, path, body).
 type MakeRequest = Arc<dyn Fn(usize) -> (String, Option<serde_json::Value>) + Send + Sync>;
 
-/// Runs `make`'s requests on every connection for `run`. With `rate` (requests/s in all), each
-/// connection sends on a fixed schedule and latency counts from the scheduled time, so a slow
-/// answer is not hidden by the requests it delayed (no coordinated omission).
+/// One unit of work of a scenario (the `i`th): answers whether it succeeded.
+type Attempt = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+/// Sends `make`'s requests on every connection: see [`measure`].
 async fn drive(
     name: &'static str,
     client: &reqwest::Client,
@@ -47,10 +52,39 @@ async fn drive(
     run: Duration,
     rate: Option<f64>,
 ) -> Outcome {
+    let (client, token) = (client.clone(), token.clone());
+    let attempt: Attempt = Arc::new(move |i| {
+        let (url, body) = make(i);
+        let request = match body {
+            Some(b) => client.post(url).json(&b),
+            None => client.get(url),
+        }
+        .bearer_auth(token.as_str());
+        Box::pin(async move {
+            request
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        })
+    });
+    measure(name, attempt, run, rate).await
+}
+
+/// Runs `attempt` from every connection (task) for `run`, after a warm-up. With `rate`
+/// (attempts/s in all), each connection sends on a fixed schedule and latency counts from the
+/// scheduled time, so a slow answer is not hidden by the requests it delayed (no coordinated
+/// omission).
+async fn measure(
+    name: &'static str,
+    attempt: Attempt,
+    run: Duration,
+    rate: Option<f64>,
+) -> Outcome {
     let spawn_all = |duration: Duration| {
         (0..CONNECTIONS)
             .map(|c| {
-                let (client, token, make) = (client.clone(), token.clone(), make.clone());
+                let attempt = attempt.clone();
                 tokio::spawn(async move {
                     let mut latencies = Vec::new();
                     let mut errors = 0usize;
@@ -71,17 +105,7 @@ async fn drive(
                             None => Instant::now(),
                         };
                         sent += 1;
-                        let (url, body) = make(i);
-                        let request = match body {
-                            Some(b) => client.post(url).json(&b),
-                            None => client.get(url),
-                        };
-                        let ok = request
-                            .bearer_auth(token.as_str())
-                            .send()
-                            .await
-                            .map(|r| r.status().is_success())
-                            .unwrap_or(false);
+                        let ok = attempt(i).await;
                         latencies.push(scheduled.elapsed());
                         errors += usize::from(!ok);
                         i += CONNECTIONS;
@@ -114,6 +138,31 @@ async fn drive(
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
     }
+}
+
+/// What `POST /v1/scans` does below HTTP: the caller's session read, the scan resolved and
+/// logged in a request's one transaction, its answer serialised, the transaction committed.
+async fn scan_without_http(
+    state: &AppState,
+    admin: &depot::auth::UserPrincipal,
+    data: String,
+) -> depot::error::Result<()> {
+    depot::auth::users::session(&state.db, admin.id, admin.generation).await?;
+    let caller = depot::scanning::Caller {
+        user_id: Some(admin.id),
+        ..Default::default()
+    };
+    let scope = depot::db::request::Scope::new(&state.db);
+    let request = depot::scanning::ScanRequest {
+        data,
+        profile: None,
+    };
+    let result = scope
+        .run(state.scanning.scan(&state.db, &caller, request))
+        .await?;
+    let _answer = serde_json::to_vec(&result).expect("a scan result serialises");
+    scope.commit(false, async |_| Ok(true)).await?;
+    Ok(())
 }
 
 fn gtin13(i: i64) -> String {
@@ -230,6 +279,9 @@ async fn main() -> anyhow::Result<()> {
         "seeded {items} items and {scan_log} logged scans in {:.1}s",
         seeded.elapsed().as_secs_f64()
     );
+    let admin =
+        Arc::new(depot::auth::users::authenticate(&state.db, "admin", "bench-password").await?);
+    let direct_state = state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -321,6 +373,15 @@ async fn main() -> anyhow::Result<()> {
             })),
         )
     });
+    let scan_direct: Attempt = Arc::new(move |i| {
+        let (state, admin) = (direct_state.clone(), admin.clone());
+        let data = format!(
+            "]C101{:0>14}17271231\u{1d}10LOT{}\u{1d}21SN{i}",
+            gtin13(pick(i)),
+            i % 97
+        );
+        Box::pin(async move { scan_without_http(&state, &admin, data).await.is_ok() })
+    });
     let only: Vec<String> = std::env::var("DEPOT_BENCH_ONLY")
         .map(|v| v.split(',').map(|w| w.trim().to_lowercase()).collect())
         .unwrap_or_default();
@@ -344,6 +405,10 @@ async fn main() -> anyhow::Result<()> {
         if wanted(name) {
             outcomes.push(drive(name, &client, &token, make, run, rate).await);
         }
+    }
+    let direct = "scan GS1-128 without HTTP";
+    if wanted(direct) {
+        outcomes.push(measure(direct, scan_direct, run, None).await);
     }
     let ceiling = outcomes[0].per_sec;
     println!(

@@ -226,13 +226,13 @@ pub async fn matches(db: &Db, data: &str, reading: &Reading) -> Result<Vec<Match
     match reading {
         Reading::Gs1 { interpretation, .. } => {
             if let Some(gtin) = &interpretation.gtin
-                && let Some(pack) = items::by_gtin(db, gtin).await?
+                && let Some((pack, batch)) =
+                    crate::stock::batches::pack_and_batch(db, gtin, interpretation.batch.as_deref())
+                        .await?
             {
                 let item_id = pack.item_id;
                 found.push(Match::item(pack));
-                if let Some(code) = &interpretation.batch
-                    && let Some(batch) = crate::stock::batches::by_code(db, item_id, code).await?
-                {
+                if let Some(batch) = batch {
                     found.push(Match {
                         code: Some(batch.code),
                         item_id: Some(item_id),

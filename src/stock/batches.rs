@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
 
-use crate::catalog::items::{self, Tracking};
+use crate::catalog::items::{self, PackRef, Tracking};
 use crate::db::{Arg, Db, Page, Paged, Tx, Where, now};
 use crate::error::{Checks, Error, Result};
 use crate::{bind_args, in_tx, on_read, on_tx};
@@ -223,6 +223,69 @@ pub async fn by_code_in(tx: &mut Tx, item_id: i64, code: &str) -> Result<Option<
         .await?
     });
     Ok(row.map(Batch::from))
+}
+
+/// What a GS1 scan names: the item and pack behind `gtin14` and, when `batch_code` is given,
+/// that item's batch of that code, in one read (a scan's hot path; two reads before).
+pub async fn pack_and_batch(
+    db: &Db,
+    gtin14: &str,
+    batch_code: Option<&str>,
+) -> Result<Option<(PackRef, Option<Batch>)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        pack: PackRef,
+        batch_id: Option<i64>,
+        batch_code: Option<String>,
+        batch_expiry: Option<Date>,
+        batch_production: Option<Date>,
+        batch_received_at: Option<OffsetDateTime>,
+        batch_status: Option<BatchStatus>,
+        batch_certificate: Option<String>,
+        batch_created_at: Option<OffsetDateTime>,
+    }
+    let row = on_read!(db, pool => {
+        sqlx::query_as::<_, Row>(
+            "select i.id as item_id, i.code, i.name, i.unit, i.tracking, g.quantity,
+                    b.id as batch_id, b.code as batch_code, b.expiry_date as batch_expiry,
+                    b.production_date as batch_production, b.received_at as batch_received_at,
+                    b.status as batch_status, b.certificate as batch_certificate,
+                    b.created_at as batch_created_at
+             from item_gtins g join items i on i.id = g.item_id
+             left join batches b on b.item_id = g.item_id and b.code = $2
+             where g.gtin = $1",
+        )
+        .bind(gtin14)
+        .bind(batch_code)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row.map(|r| {
+        let batch = match (
+            r.batch_id,
+            r.batch_code,
+            r.batch_received_at,
+            r.batch_status,
+            r.batch_created_at,
+        ) {
+            (Some(id), Some(code), Some(received_at), Some(status), Some(created_at)) => {
+                Some(Batch {
+                    id,
+                    item_id: r.pack.item_id,
+                    code,
+                    expiry_date: r.batch_expiry,
+                    production_date: r.batch_production,
+                    received_at,
+                    status,
+                    certificate: r.batch_certificate,
+                    created_at,
+                })
+            }
+            _ => None,
+        };
+        (r.pack, batch)
+    }))
 }
 
 /// The batch `code` of an item, if it exists.
