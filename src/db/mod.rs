@@ -25,9 +25,6 @@ mod text_enum;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// How much of an SQLite database file read connections map into memory (bytes).
-const MMAP_SIZE: &str = "1073741824";
-
 pub enum Backend {
     /// SQLite has one writer at a time, so writes go through a one-connection pool and queue in
     /// the process instead of failing with SQLITE_BUSY, and commit in groups ([`lane`]); reads
@@ -45,7 +42,17 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     backend: Arc<Backend>,
+    /// PostgreSQL: write transactions open at once, fewer than the pool's connections. A
+    /// writer may read through the pool while it holds its transaction's connection (master
+    /// data beside a write); were every connection held by such a writer, each would wait for
+    /// a second one that never comes, until the acquire timeout. The connections left over
+    /// always serve those reads.
+    writers: Option<Arc<tokio::sync::Semaphore>>,
 }
+
+/// PostgreSQL pool size, and how many of its connections write transactions may hold at once.
+const PG_CONNECTIONS: u32 = 16;
+const PG_WRITERS: usize = 12;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -58,7 +65,7 @@ impl Db {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(PG_CONNECTIONS)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
@@ -94,9 +101,10 @@ impl Db {
                 .max_connections(8)
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
-                // Every commit empties the readers' page caches (WAL); mapped, the pages of
-                // the database file they read again cost no system call and no copy.
-                .connect_with(options.read_only(true).pragma("mmap_size", MMAP_SIZE))
+                // Not memory-mapped (mmap_size): a file that grows with every commit is
+                // unmapped and mapped again by each reader, and the unmapping's TLB shootdowns
+                // across cores cost more than the reads they save (docs/performance.md).
+                .connect_with(options.read_only(true))
                 .await
                 .with_context(|| format!("cannot open SQLite database {url}"))?;
             Backend::Sqlite {
@@ -108,8 +116,11 @@ impl Db {
         } else {
             anyhow::bail!("unsupported database URL (use sqlite://... or postgres://...)");
         };
+        let writers = matches!(backend, Backend::Postgres(_))
+            .then(|| Arc::new(tokio::sync::Semaphore::new(PG_WRITERS)));
         Ok(Db {
             backend: Arc::new(backend),
+            writers,
         })
     }
 
@@ -141,6 +152,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        if let Some(writers) = &self.writers {
+            writers.close();
+        }
         match &*self.backend {
             Backend::Sqlite {
                 read,
@@ -244,7 +258,11 @@ enum Inner {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     /// A writer's turn in SQLite's group transaction.
     Lane(lane::Turn),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// With its place among the writers (none for a read-only snapshot).
+    Postgres(
+        sqlx::Transaction<'static, sqlx::Postgres>,
+        Option<tokio::sync::OwnedSemaphorePermit>,
+    ),
     Part(request::Part),
 }
 
@@ -268,7 +286,15 @@ impl Db {
     pub(crate) async fn begin_own(&self) -> crate::error::Result<Tx> {
         Ok(Tx(match &*self.backend {
             Backend::Sqlite { lane, .. } => Inner::Lane(lane.enter().await?),
-            Backend::Postgres(pool) => Inner::Postgres(pool.begin().await?),
+            Backend::Postgres(pool) => {
+                let permit = match &self.writers {
+                    Some(writers) => Some(writers.clone().acquire_owned().await.map_err(|_| {
+                        crate::error::Error::Internal(anyhow::anyhow!("the database is closed"))
+                    })?),
+                    None => None,
+                };
+                Inner::Postgres(pool.begin().await?, permit)
+            }
         }))
     }
 
@@ -282,7 +308,7 @@ impl Db {
         }
         Ok(Tx(match &*self.backend {
             Backend::Sqlite { read, .. } => Inner::Sqlite(read.begin().await?),
-            Backend::Postgres(pool) => Inner::Postgres(pool.begin().await?),
+            Backend::Postgres(pool) => Inner::Postgres(pool.begin().await?, None),
         }))
     }
 
@@ -322,7 +348,7 @@ impl Tx {
         match self.0 {
             Inner::Sqlite(tx) => tx.commit().await?,
             Inner::Lane(turn) => turn.commit().await?,
-            Inner::Postgres(tx) => tx.commit().await?,
+            Inner::Postgres(tx, _writer) => tx.commit().await?,
             Inner::Part(part) => part.release().await?,
         }
         Ok(())
@@ -333,7 +359,7 @@ impl Tx {
         match &mut self.0 {
             Inner::Sqlite(tx) => Conn::Sqlite(&mut *tx),
             Inner::Lane(turn) => Conn::Sqlite(turn.conn()),
-            Inner::Postgres(tx) => Conn::Postgres(&mut *tx),
+            Inner::Postgres(tx, _) => Conn::Postgres(&mut *tx),
             Inner::Part(part) => part.conn(),
         }
     }

@@ -194,6 +194,58 @@ async fn receipts_by_line_and_by_scan_post_to_the_ledger(app: TestApp) {
     assert_problem(status, &body, 403, None);
 }
 
+/// Many more receipts at once than the database has connections, each of a new batch (whose
+/// item is read beside the write): every one commits, none waits for a connection that never
+/// comes. On PostgreSQL, 32 such receipts once held all 16 connections, each waiting for a
+/// second one to read the item, until the pool's timeout.
+async fn receipts_from_many_clients_at_once_all_commit(app: TestApp) {
+    let s = setup(&app).await;
+    const CLIENTS: usize = 48;
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for n in 0..CLIENTS {
+        let client = app.client.clone();
+        let url = app.url("/v1/receipts");
+        let token = app.admin_token.clone();
+        let scan = format!("]C101{}17{}{GS}10RUSH-{n}", "04006381333931", yymmdd(30));
+        let body = json!({"warehouse_id": s.wh, "location_id": s.a, "lines": [{"scan": scan}]});
+        tasks.push(tokio::spawn(async move {
+            let response = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.text().await.unwrap())
+        }));
+    }
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Far below the pool's 10 s acquire timeout that a starved request would have waited.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{CLIENTS} receipts took {:?}",
+        started.elapsed()
+    );
+    let (_, stock) = app
+        .get(
+            &format!("/v1/stock?item_id={}&limit=200", s.item),
+            &app.admin_token,
+        )
+        .await;
+    let total: i64 = stock["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["on_hand"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 12 * CLIENTS as i64, "{stock}");
+}
+
 async fn bad_receipts_are_refused_and_change_nothing(app: TestApp) {
     let s = setup(&app).await;
     let token = app.admin_token.clone();
@@ -511,5 +563,6 @@ crate::on_both!(
     the_expiry_job_marks_expired_batches_and_raises_alerts_once,
     moves_adjustments_and_write_offs_never_overdraw,
     receipts_by_line_and_by_scan_post_to_the_ledger,
+    receipts_from_many_clients_at_once_all_commit,
     bad_receipts_are_refused_and_change_nothing,
 );
