@@ -1055,25 +1055,26 @@ async fn confirm(tx: &mut Tx, list: &PickList, pick: Pick, actor: Actor) -> Resu
         swapped_from,
     } = pick;
     let batch_id = batch.as_ref().map(|b| b.id);
+    // The line's reservation and new picked quantity come back with the update: the line is
+    // held by this transaction from here, so both stand until it ends.
     let counted = on_tx!(tx, tx => {
-        sqlx::query(
+        sqlx::query_as::<_, (i64, i64)>(
             "update pick_list_lines set picked = picked + $1, batch_id = $2
-             where id = $3 and picked + short + $1 <= quantity",
+             where id = $3 and picked + short + $1 <= quantity
+             returning reservation_id, picked",
         )
         .bind(quantity)
         .bind(batch_id)
         .bind(line.id)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?
-        .rows_affected()
     });
-    if counted != 1 {
+    let Some((planned_reservation, picked)) = counted else {
         return Err(Error::conflict(
             "quantity",
             "the line was picked meanwhile: scan again",
         ));
-    }
-    let planned_reservation = line_reservation(tx, line.id).await?;
+    };
     let movement = |location_id, quantity| NewMovement {
         item_id: line.item_id,
         batch_id,
@@ -1120,14 +1121,12 @@ async fn confirm(tx: &mut Tx, list: &PickList, pick: Pick, actor: Actor) -> Resu
         )));
     }
     finish_when_picked(tx, list.id).await?;
-    // What is left, as it stands now (other pickers may have picked meanwhile).
-    let (picked, list_remaining) = on_tx!(tx, tx => {
-        sqlx::query_as::<_, (i64, i64)>(
-            "select (select picked from pick_list_lines where id = $1),
-                    (select cast(coalesce(sum(quantity - picked - short), 0) as bigint)
-                     from pick_list_lines where pick_list_id = $2)",
+    // What is left of the list, as it stands now (other pickers may have picked meanwhile).
+    let list_remaining = on_tx!(tx, tx => {
+        sqlx::query_scalar::<_, i64>(
+            "select cast(coalesce(sum(quantity - picked - short), 0) as bigint)
+             from pick_list_lines where pick_list_id = $1",
         )
-        .bind(line.id)
         .bind(list.id)
         .fetch_one(&mut *tx)
         .await?
