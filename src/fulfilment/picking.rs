@@ -473,11 +473,14 @@ async fn for_scan(tx: &mut Tx, id: i64, lines: LinesOf) -> Result<PickList> {
     }
     let found = on_tx!(tx, tx => {
         sqlx::query_as::<_, WithTotals>(&format!(
-            "select {LIST_COLUMNS},
-                    cast(coalesce((select sum(quantity) from pick_list_lines where pick_list_id = $1), 0) as bigint) as quantity,
-                    cast(coalesce((select sum(picked) from pick_list_lines where pick_list_id = $1), 0) as bigint) as picked,
-                    cast(coalesce((select sum(short) from pick_list_lines where pick_list_id = $1), 0) as bigint) as short
-             from pick_lists where id = $1"
+            // The totals in one pass over the list's lines.
+            "select {LIST_COLUMNS}, t.quantity, t.picked, t.short
+             from pick_lists
+             cross join (select cast(coalesce(sum(quantity), 0) as bigint) as quantity,
+                                cast(coalesce(sum(picked), 0) as bigint) as picked,
+                                cast(coalesce(sum(short), 0) as bigint) as short
+                         from pick_list_lines where pick_list_id = $1) t
+             where id = $1"
         ))
         .bind(id)
         .fetch_optional(&mut *tx)
