@@ -10,6 +10,7 @@ mod scratch_db;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -103,10 +104,10 @@ struct Keyed {
 /// What the first answer of each request was, and how many answers were replays: a request
 /// that was sent again after a kill found its work committed (its first answer was lost).
 #[derive(Default)]
-struct Answers(
-    Mutex<HashMap<String, (StatusCode, Vec<u8>)>>,
-    std::sync::atomic::AtomicUsize,
-);
+struct Answers {
+    first: Mutex<HashMap<String, (StatusCode, Vec<u8>)>>,
+    replays: AtomicUsize,
+}
 
 struct World {
     warehouse: i64,
@@ -335,10 +336,10 @@ async fn load(base: String, token: String, requests: Vec<Keyed>, answers: Arc<An
                 {
                     // Keys are never reused, so only a resend after a kill can be a replay.
                     answers
-                        .1
-                        .fetch_add(usize::from(replayed), std::sync::atomic::Ordering::SeqCst);
+                        .replays
+                        .fetch_add(usize::from(replayed), Ordering::SeqCst);
                     answers
-                        .0
+                        .first
                         .lock()
                         .unwrap()
                         .insert(request.key.clone(), (status, body));
@@ -368,7 +369,7 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
         let world = world.as_ref().unwrap();
         // This round's new requests, and every earlier one that got no answer.
         let unanswered: Vec<Keyed> = {
-            let answered = answers.0.lock().unwrap();
+            let answered = answers.first.lock().unwrap();
             sent.iter()
                 .filter(|r| !answered.contains_key(&r.key))
                 .cloned()
@@ -379,7 +380,7 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
         let mut batch = unanswered;
         batch.extend(fresh);
         let total = batch.len();
-        let before = answers.0.lock().unwrap().len();
+        let before = answers.first.lock().unwrap().len();
         let loader = tokio::spawn(load(
             depot.base.clone(),
             token.clone(),
@@ -388,7 +389,7 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
         ));
         // Kill once about half of this round's requests have their answer.
         let started = Instant::now();
-        while answers.0.lock().unwrap().len() < before + total / 2
+        while answers.first.lock().unwrap().len() < before + total / 2
             && started.elapsed() < Duration::from_secs(120)
         {
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -402,7 +403,7 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
     let token = login(&client, &depot.base).await;
     let world = world.unwrap();
     let unanswered: Vec<Keyed> = {
-        let answered = answers.0.lock().unwrap();
+        let answered = answers.first.lock().unwrap();
         sent.iter()
             .filter(|r| !answered.contains_key(&r.key))
             .cloned()
@@ -415,7 +416,7 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
     // Retries that find their work committed before the kill (its answer was lost): the case
     // that applied twice when the record was written in a transaction of its own.
     // Those resent in a later round and replayed there count too.
-    let mut committed_unanswered = answers.1.load(std::sync::atomic::Ordering::SeqCst);
+    let mut committed_unanswered = answers.replays.load(Ordering::SeqCst);
     for request in &unanswered {
         let started = Instant::now();
         loop {
@@ -430,7 +431,7 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
             );
             if status != StatusCode::CONFLICT || started.elapsed() > Duration::from_secs(10) {
                 answers
-                    .0
+                    .first
                     .lock()
                     .unwrap()
                     .insert(request.key.clone(), (status, body));
@@ -449,7 +450,7 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
         "no kill caught a committed request before its answer: the test proved nothing"
     );
     // Every answer is a success, and a retry of an answered request replays it exactly.
-    let answered = answers.0.lock().unwrap().clone();
+    let answered = answers.first.lock().unwrap().clone();
     for request in &sent {
         let (status, body) = &answered[&request.key];
         assert!(

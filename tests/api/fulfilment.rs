@@ -414,20 +414,11 @@ async fn concurrent_reservations_never_oversell(app: TestApp) {
     }
     let mut tasks = Vec::new();
     for d in &deals {
-        let client = app.client.clone();
-        let url = app.url(&format!("/v1/deals/{d}/reserve"));
-        let token = admin.clone();
-        tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(url)
-                .bearer_auth(token)
-                .json(&json!({"warehouse_id": null}))
-                .send()
-                .await
-                .unwrap();
-            let status = response.status();
-            (status, response.json::<Value>().await.unwrap())
-        }));
+        tasks.push(app.post_racing(
+            &format!("/v1/deals/{d}/reserve"),
+            &admin,
+            json!({"warehouse_id": null}),
+        ));
     }
     let mut reserved = 0;
     let mut ordered = 0;

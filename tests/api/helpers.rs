@@ -104,6 +104,28 @@ impl TestApp {
         body["access_token"].as_str().unwrap().to_string()
     }
 
+    /// POSTs `body` on a task of its own, so that several requests race: answers the status
+    /// and the JSON body (Null when empty or not JSON). Not checked against /openapi.json:
+    /// racing tests send what their sequential twins already check.
+    pub fn post_racing(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+        let request = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body);
+        tokio::spawn(async move {
+            let response = request.send().await.expect("request");
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
+    }
+
     /// Sends a request and returns the status and the JSON body (Null when empty).
     pub async fn send(
         &self,

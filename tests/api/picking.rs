@@ -863,21 +863,7 @@ async fn racing_pickers_never_pick_more_than_the_line(app: TestApp) {
     let (status, body) = app.post(&scans, &picker, json!({"scan": "RC-A"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let tasks: Vec<_> = (0..12)
-        .map(|_| {
-            let (client, url, token) = (app.client.clone(), app.url(&scans), picker.clone());
-            let scan = gs1("R1", 30);
-            tokio::spawn(async move {
-                let response = client
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&json!({"scan": scan}))
-                    .send()
-                    .await
-                    .unwrap();
-                let status = response.status();
-                (status, response.json::<Value>().await.unwrap())
-            })
-        })
+        .map(|_| app.post_racing(&scans, &picker, json!({"scan": gs1("R1", 30)})))
         .collect();
     let mut confirmed = 0;
     for task in tasks {
@@ -917,20 +903,9 @@ async fn racing_pickers_never_pick_more_than_the_line(app: TestApp) {
     // Packers racing for the same 5 units: 2 parcels of 2 fit, never a third.
     let tasks: Vec<_> = (0..6)
         .map(|_| {
-            let (client, url, token) = (app.client.clone(), app.url("/v1/parcels"), picker.clone());
             let body = json!({"deal_id": deal, "warehouse_id": wh,
                               "contents": [{"item_id": item, "batch": "R1", "quantity": 2}]});
-            tokio::spawn(async move {
-                let response = client
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = response.status();
-                (status, response.json::<Value>().await.unwrap())
-            })
+            app.post_racing("/v1/parcels", &picker, body)
         })
         .collect();
     let mut packed = 0;

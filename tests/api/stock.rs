@@ -204,22 +204,9 @@ async fn receipts_from_many_clients_at_once_all_commit(app: TestApp) {
     let started = std::time::Instant::now();
     let mut tasks = Vec::new();
     for n in 0..CLIENTS {
-        let client = app.client.clone();
-        let url = app.url("/v1/receipts");
-        let token = app.admin_token.clone();
         let scan = format!("]C101{}17{}{GS}10RUSH-{n}", "04006381333931", yymmdd(30));
         let body = json!({"warehouse_id": s.wh, "location_id": s.a, "lines": [{"scan": scan}]});
-        tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(url)
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status();
-            (status, response.text().await.unwrap())
-        }));
+        tasks.push(app.post_racing("/v1/receipts", &app.admin_token, body));
     }
     for t in tasks {
         let (status, body) = t.await.unwrap();
