@@ -14,7 +14,8 @@
 //! talks to loopback. The load generator shares the machine's two cores with the server, so the
 //! figures are a floor. "scan GS1-128 without HTTP" runs what `POST /v1/scans` does below HTTP
 //! (session read, scan resolved and logged in a request's transaction, answer serialised,
-//! commit) from as many tasks as there are connections: the ceiling of the database path.
+//! commit) from as many tasks as there are connections: the ceiling of the database path;
+//! "receipt (scan) without HTTP" the same for `POST /v1/receipts` with one scanned line.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -161,6 +162,40 @@ async fn scan_without_http(
         .run(state.scanning.scan(&state.db, &caller, request))
         .await?;
     let _answer = serde_json::to_vec(&result).expect("a scan result serialises");
+    scope.commit(false, async |_| Ok(true)).await?;
+    Ok(())
+}
+
+/// What `POST /v1/receipts` does below HTTP for one line given as a scan: session read, the
+/// scan normalised, the receipt checked and written in a request's transaction, answer
+/// serialised, commit.
+async fn receive_without_http(
+    state: &AppState,
+    admin: &depot::auth::UserPrincipal,
+    (warehouse_id, location_id): (i64, i64),
+    data: String,
+) -> depot::error::Result<()> {
+    depot::auth::users::session(&state.db, admin.id, admin.generation).await?;
+    let caller = depot::scanning::Caller {
+        user_id: Some(admin.id),
+        ..Default::default()
+    };
+    let new: depot::stock::receipts::NewReceipt = serde_json::from_value(json!({
+        "warehouse_id": warehouse_id,
+        "location_id": location_id,
+        "lines": [{ "scan": state.scanning.normalize_for(&caller, &data) }],
+    }))
+    .expect("a receipt body");
+    let scope = depot::db::request::Scope::new(&state.db);
+    let receipt = scope
+        .run(depot::stock::receipts::receive(
+            &state.db,
+            new,
+            Some(admin.id),
+            None,
+        ))
+        .await?;
+    let _answer = serde_json::to_vec(&receipt).expect("a receipt serialises");
     scope.commit(false, async |_| Ok(true)).await?;
     Ok(())
 }
@@ -373,6 +408,7 @@ async fn main() -> anyhow::Result<()> {
             })),
         )
     });
+    let (receive_state, receive_admin) = (direct_state.clone(), admin.clone());
     let scan_direct: Attempt = Arc::new(move |i| {
         let (state, admin) = (direct_state.clone(), admin.clone());
         let data = format!(
@@ -381,6 +417,15 @@ async fn main() -> anyhow::Result<()> {
             i % 97
         );
         Box::pin(async move { scan_without_http(&state, &admin, data).await.is_ok() })
+    });
+    let receive_direct: Attempt = Arc::new(move |i| {
+        let (state, admin) = (receive_state.clone(), receive_admin.clone());
+        let data = format!("]C101{:0>14}17271231\u{1d}10LOT{}", gtin13(pick(i)), i % 97);
+        Box::pin(async move {
+            receive_without_http(&state, &admin, (warehouse_id, location_id), data)
+                .await
+                .is_ok()
+        })
     });
     let only: Vec<String> = std::env::var("DEPOT_BENCH_ONLY")
         .map(|v| v.split(',').map(|w| w.trim().to_lowercase()).collect())
@@ -409,6 +454,10 @@ async fn main() -> anyhow::Result<()> {
     let direct = "scan GS1-128 without HTTP";
     if wanted(direct) {
         outcomes.push(measure(direct, scan_direct, run, None).await);
+    }
+    let direct = "receipt (scan) without HTTP";
+    if wanted(direct) {
+        outcomes.push(measure(direct, receive_direct, run, None).await);
     }
     let ceiling = outcomes[0].per_sec;
     println!(

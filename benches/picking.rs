@@ -18,7 +18,10 @@
 //! bin's barcode whenever the next line is in another bin (answer `location`), then the goods'
 //! GS1-128 code `]C1 01 <GTIN> 17 <expiry> GS 10 <batch>` (answer `confirmed`), closed loop (a
 //! picker waits for the answer before the next scan), for a 1 s warm-up and then
-//! `DEPOT_BENCH_SECONDS` (default 5). Any other answer (an error status, a refusal, a wrong
+//! `DEPOT_BENCH_SECONDS` (default 5). Then the same pickers carry on with their next scans below
+//! HTTP for as long again: what the route does (session read, list check, scan interpreted and
+//! logged, the pick in a request's transaction, answer serialised, commit) called in-process, the
+//! ceiling of the database path. Any other answer (an error status, a refusal, a wrong
 //! outcome) is counted and fails the bench, and so does a picker running out of lines. At the
 //! end the picked quantity in the database must equal the confirmed answers and
 //! `GET /v1/admin/consistency` must answer `consistent: true`. Only talks to loopback; the load
@@ -316,13 +319,111 @@ struct PickerRun {
     samples: Vec<Sample>,
     errors: usize,
     exhausted: bool,
+    /// The scans the picker did not get to, for the next phase.
+    left: Vec<Step>,
+}
+
+/// How the pickers' scans reach Depot.
+#[derive(Clone)]
+enum Via {
+    /// `POST /v1/pick-lists/{id}/scans` on a keep-alive connection with this token.
+    Http {
+        client: reqwest::Client,
+        base: String,
+        token: Arc<String>,
+    },
+    /// What that route does below HTTP (session read, list check, scan interpreted and logged,
+    /// the pick in a request's transaction, answer serialised, commit), called in-process: the
+    /// ceiling of the database path.
+    Direct {
+        state: AppState,
+        picker: Arc<depot::auth::UserPrincipal>,
+    },
+}
+
+impl Via {
+    /// Sends one scan: the outcome Depot answered, or what went wrong.
+    async fn send(&self, step: &Step) -> Result<String, String> {
+        match self {
+            Via::Http {
+                client,
+                base,
+                token,
+            } => {
+                let answer = client
+                    .post(format!("{base}/v1/pick-lists/{}/scans", step.list))
+                    .bearer_auth(token.as_str())
+                    .json(&json!({ "scan": step.scan }))
+                    .send()
+                    .await
+                    .map_err(|e| format!("transport: {e}"))?;
+                let status = answer.status();
+                if !status.is_success() {
+                    return Err(format!(
+                        "{status} {}",
+                        answer.text().await.unwrap_or_default()
+                    ));
+                }
+                let body: Value = answer.json().await.unwrap_or(Value::Null);
+                body["outcome"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("no outcome: {body}"))
+            }
+            Via::Direct { state, picker } => pick_without_http(state, picker, step)
+                .await
+                .map_err(|e| format!("{e:?}")),
+        }
+    }
+}
+
+async fn pick_without_http(
+    state: &AppState,
+    picker: &depot::auth::UserPrincipal,
+    step: &Step,
+) -> depot::error::Result<String> {
+    use depot::fulfilment::picking;
+    depot::auth::users::session(&state.db, picker.id, picker.generation).await?;
+    let caller = depot::scanning::Caller {
+        user_id: Some(picker.id),
+        ..Default::default()
+    };
+    let scope = depot::db::request::Scope::new(&state.db);
+    let answer = scope
+        .run(async {
+            picking::exists(&state.db, step.list).await?;
+            let result = state
+                .scanning
+                .scan_field(&state.db, &caller, step.scan.clone(), None)
+                .await?;
+            let scanned = match result.target(None, "picked")? {
+                depot::scanning::Target::Location(id) => picking::Scanned::Location(id),
+                depot::scanning::Target::Goods {
+                    item_id,
+                    per_pack,
+                    batch,
+                    ..
+                } => picking::Scanned::Goods {
+                    item_id,
+                    per_pack,
+                    batch,
+                },
+            };
+            let actor = depot::stock::operations::Actor {
+                user_id: Some(picker.id),
+                device_id: None,
+            };
+            picking::scan(&state.db, step.list, scanned, None, actor).await
+        })
+        .await?;
+    let _body = serde_json::to_vec(&answer).expect("a pick scan serialises");
+    scope.commit(false, async |_| Ok(true)).await?;
+    Ok(answer.outcome.to_string())
 }
 
 /// Every picker walks its plan until `until`, closed loop.
 async fn pick(
-    client: &reqwest::Client,
-    base: &str,
-    token: &Arc<String>,
+    via: &Via,
     plans: Vec<Vec<Step>>,
     until: Instant,
     first_error: &Arc<Mutex<Option<String>>>,
@@ -330,7 +431,7 @@ async fn pick(
     let tasks: Vec<_> = plans
         .into_iter()
         .map(|plan| {
-            let (client, base, token) = (client.clone(), base.to_string(), token.clone());
+            let via = via.clone();
             let first_error = first_error.clone();
             tokio::spawn(async move {
                 let mut out = PickerRun::default();
@@ -341,32 +442,15 @@ async fn pick(
                         break;
                     };
                     let sent = Instant::now();
-                    let answer = client
-                        .post(format!("{base}/v1/pick-lists/{}/scans", step.list))
-                        .bearer_auth(token.as_str())
-                        .json(&json!({ "scan": step.scan }))
-                        .send()
-                        .await;
-                    let problem = match answer {
-                        Ok(r) if r.status().is_success() => {
-                            let body: Value = r.json().await.unwrap_or(Value::Null);
-                            let want = if step.confirms {
-                                "confirmed"
-                            } else {
-                                "location"
-                            };
-                            (body["outcome"] != want)
-                                .then(|| format!("{}: wanted {want}, got {body}", step.scan))
-                        }
-                        Ok(r) => {
-                            let status = r.status();
-                            Some(format!(
-                                "{}: {status} {}",
-                                step.scan,
-                                r.text().await.unwrap_or_default()
-                            ))
-                        }
-                        Err(e) => Some(format!("{}: transport: {e}", step.scan)),
+                    let want = if step.confirms {
+                        "confirmed"
+                    } else {
+                        "location"
+                    };
+                    let problem = match via.send(&step).await {
+                        Ok(outcome) if outcome == want => None,
+                        Ok(outcome) => Some(format!("{}: wanted {want}, got {outcome}", step.scan)),
+                        Err(e) => Some(format!("{}: {e}", step.scan)),
                     };
                     out.samples.push(Sample {
                         sent,
@@ -381,6 +465,7 @@ async fn pick(
                             .get_or_insert_with(|| p.chars().take(400).collect());
                     }
                 }
+                out.left = steps.collect();
                 out
             })
         })
@@ -448,12 +533,72 @@ async fn ceiling(
     (rate(all, run.as_secs_f64()), errors)
 }
 
+/// One phase of picking: every picker's answers over a warm-up and then `run`.
+struct Phase {
+    runs: Vec<PickerRun>,
+    measured_from: Instant,
+    until: Instant,
+    seconds: f64,
+    first_error: Arc<Mutex<Option<String>>>,
+}
+
+async fn phase(via: &Via, plans: Vec<Vec<Step>>, run: Duration) -> Phase {
+    let first_error: Arc<Mutex<Option<String>>> = Arc::default();
+    let measured_from = Instant::now() + WARMUP;
+    let until = measured_from + run;
+    let runs = pick(via, plans, until, &first_error).await;
+    let window = until
+        .min(Instant::now())
+        .saturating_duration_since(measured_from);
+    Phase {
+        runs,
+        measured_from,
+        until,
+        seconds: window.as_secs_f64(),
+        first_error,
+    }
+}
+
+impl Phase {
+    /// Scans per second and latency in the measured window: goods scans (`Some(true)`),
+    /// location scans (`Some(false)`) or all.
+    fn rate(&self, confirms: Option<bool>) -> (f64, f64, f64, usize) {
+        let latencies = self
+            .runs
+            .iter()
+            .flat_map(|r| &r.samples)
+            .filter(|s| s.sent >= self.measured_from && s.sent < self.until)
+            .filter(|s| confirms.is_none_or(|c| s.confirms == c))
+            .map(|s| s.latency)
+            .collect();
+        rate(latencies, self.seconds)
+    }
+
+    fn errors(&self) -> usize {
+        self.runs.iter().map(|r| r.errors).sum()
+    }
+
+    fn exhausted(&self) -> usize {
+        self.runs.iter().filter(|r| r.exhausted).count()
+    }
+
+    /// Confirmed answers, warm-up included.
+    fn confirmed(&self) -> usize {
+        self.runs
+            .iter()
+            .flat_map(|r| &r.samples)
+            .filter(|s| s.confirms)
+            .count()
+    }
+}
+
 async fn bench(state: AppState, p: Params, backend: &str) -> anyhow::Result<()> {
     let db = state.db.clone();
+    let serving = state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, state, async {
+    let server = tokio::spawn(serve(listener, serving, async {
         let _ = stopped.await;
     }));
 
@@ -502,33 +647,26 @@ async fn bench(state: AppState, p: Params, backend: &str) -> anyhow::Result<()> 
 
         let (health, health_errors) = ceiling(&client, &base, p.pickers, p.run).await;
 
-        let first_error: Arc<Mutex<Option<String>>> = Arc::default();
-        let started = Instant::now();
-        let measured_from = started + WARMUP;
-        let until = measured_from + p.run;
-        let runs = pick(&client, &base, &token, seeded.plans, until, &first_error).await;
-        let ended = Instant::now();
-        let window = until.min(ended).saturating_duration_since(measured_from);
-
-        let errors: usize = runs.iter().map(|r| r.errors).sum();
-        let exhausted = runs.iter().filter(|r| r.exhausted).count();
-        let confirmed_total = runs
-            .iter()
-            .flat_map(|r| &r.samples)
-            .filter(|s| s.confirms)
-            .count();
-        let in_window = |confirms: Option<bool>| -> Vec<Duration> {
-            runs.iter()
-                .flat_map(|r| &r.samples)
-                .filter(|s| s.sent >= measured_from && s.sent < until)
-                .filter(|s| confirms.is_none_or(|c| s.confirms == c))
-                .map(|s| s.latency)
-                .collect()
+        let picker = Arc::new(
+            depot::auth::users::authenticate(&db, "picker", "picker-password").await?,
+        );
+        let http = Via::Http {
+            client: client.clone(),
+            base: base.clone(),
+            token: token.clone(),
         };
-        let seconds = window.as_secs_f64();
-        let goods = rate(in_window(Some(true)), seconds);
-        let locations = rate(in_window(Some(false)), seconds);
-        let all = rate(in_window(None), seconds);
+        let direct = Via::Direct {
+            state: state.clone(),
+            picker,
+        };
+        // Over HTTP first, then the same pickers carry on with their next scans below HTTP.
+        let mut over_http = phase(&http, seeded.plans, p.run).await;
+        let left: Vec<Vec<Step>> = over_http
+            .runs
+            .iter_mut()
+            .map(|r| std::mem::take(&mut r.left))
+            .collect();
+        let below_http = phase(&direct, left, p.run).await;
 
         let picked: i64 = depot::on_read!(&db, pool => {
             sqlx::query_scalar::<_, i64>(
@@ -546,18 +684,19 @@ async fn bench(state: AppState, p: Params, backend: &str) -> anyhow::Result<()> 
             .await?;
 
         println!(
-            "\nbackend: {backend}   pickers: {} (one connection and one pick list at a time each)   run: {:.1}s (+{}s warm-up)",
+            "\nbackend: {backend}   pickers: {} (one connection and one pick list at a time each)   run: {:.1}s + {:.1}s (+{}s warm-up each)",
             p.pickers,
-            seconds,
+            over_http.seconds,
+            below_http.seconds,
             WARMUP.as_secs()
         );
         println!(
-            "{:<36} {:>9} {:>9} {:>9} {:>11} {:>9}",
+            "{:<40} {:>9} {:>9} {:>9} {:>11} {:>9}",
             "", "per s", "p50 ms", "p99 ms", "of ceiling", "count"
         );
         let row = |name: &str, r: (f64, f64, f64, usize)| {
             println!(
-                "{name:<36} {:>9.0} {:>9.2} {:>9.2} {:>10.1}% {:>9}",
+                "{name:<40} {:>9.0} {:>9.2} {:>9.2} {:>10.1}% {:>9}",
                 r.0,
                 r.1,
                 r.2,
@@ -566,14 +705,22 @@ async fn bench(state: AppState, p: Params, backend: &str) -> anyhow::Result<()> 
             );
         };
         row("GET /healthz (ceiling)", health);
-        row("confirmed pick scans (GS1 goods)", goods);
-        row("location scans", locations);
-        row("all scans", all);
+        row("confirmed pick scans (GS1 goods)", over_http.rate(Some(true)));
+        row("location scans", over_http.rate(Some(false)));
+        row("all scans", over_http.rate(None));
+        row("confirmed picks without HTTP", below_http.rate(Some(true)));
+        row("location scans without HTTP", below_http.rate(Some(false)));
+        row("all scans without HTTP", below_http.rate(None));
+        let errors = over_http.errors() + below_http.errors();
+        let exhausted = over_http.exhausted() + below_http.exhausted();
+        let confirmed_total = over_http.confirmed() + below_http.confirmed();
         println!(
             "errors (error status, refusal or wrong outcome): {errors}; pickers out of lines: {exhausted}"
         );
-        if let Some(e) = first_error.lock().unwrap().as_ref() {
-            println!("first error: {e}");
+        for e in [&over_http.first_error, &below_http.first_error] {
+            if let Some(e) = e.lock().unwrap().as_ref() {
+                println!("first error: {e}");
+            }
         }
         println!(
             "picked in the database: {picked}; confirmed answers (incl. warm-up): {confirmed_total}"

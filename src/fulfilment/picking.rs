@@ -235,25 +235,29 @@ async fn insert_lines(tx: &mut Tx, id: i64, picks: &[ToPick], first: i64) -> Res
     Ok(())
 }
 
-/// Marks the list `done` once nothing is left to pick on it.
-async fn finish_when_picked(tx: &mut Tx, id: i64) -> Result<()> {
+/// Marks open list `id` done once every line is picked or short, and answers what is left of it
+/// as it stands now (other pickers may have picked meanwhile), in one statement; a conflict
+/// when the list is no longer open.
+async fn finish_when_picked(tx: &mut Tx, id: i64) -> Result<i64> {
     let at = now();
-    on_tx!(tx, tx => {
-        sqlx::query(
+    let left = on_tx!(tx, tx => {
+        sqlx::query_scalar::<_, i64>(
             "update pick_lists set updated_at = $1,
                  status = case when not exists (select 1 from pick_list_lines
                                                 where pick_list_id = $2 and picked + short < quantity)
                                then $3 else status end
-             where id = $2 and status = $4",
+             where id = $2 and status = $4
+             returning (select cast(coalesce(sum(quantity - picked - short), 0) as bigint)
+                        from pick_list_lines where pick_list_id = $2)",
         )
         .bind(at)
         .bind(id)
         .bind(ListStatus::Done)
         .bind(ListStatus::Open)
-        .execute(&mut *tx)
-        .await?;
+        .fetch_optional(&mut *tx)
+        .await?
     });
-    Ok(())
+    left.ok_or_else(|| closed_meanwhile(id))
 }
 
 /// Creates a pick list from the deals' reservations in the warehouse that are not at the
@@ -739,8 +743,10 @@ pub async fn scan(
     packs: Option<i64>,
     actor: Actor,
 ) -> Result<PickScan> {
-    // Master data is read before the transaction begins (on SQLite the one writer is held
-    // only for the list and its writes); its errors still come after the list's own.
+    // Everything a scan checks is read before its transaction begins, so on SQLite the one
+    // writer is held only for the writes. The writes are guarded (a line never counts more
+    // than its quantity, reservations and balances change only when they hold enough, the list
+    // must still be open), so a change between the reads and the writes is caught there.
     let (lines, master) = match &scanned {
         Scanned::Location(location) => (
             LinesOf::Location(*location),
@@ -751,17 +757,20 @@ pub async fn scan(
             Master::Item(items::get(db, *item_id).await),
         ),
     };
-    let mut tx = db.begin().await?;
-    let list = for_scan(&mut tx, id, lines).await?;
+    let mut read = db.snapshot().await?;
+    let list = for_scan(&mut read, id, lines).await?;
     if list.status != ListStatus::Open {
         return Err(Error::conflict(
             "status",
             format!("pick list {id} is {}", list.status.as_str()),
         ));
     }
-    let answer = match (scanned, master) {
+    let checked = match (scanned, master) {
         (Scanned::Location(location), Master::Location(found)) => {
-            at_location(&mut tx, &list, location, found).await?
+            match check_location(&list, location, found)? {
+                Ok(code) => Checked::Location(location, code),
+                Err(refused) => return Ok(refused.answer(&list)),
+            }
         }
         (
             Scanned::Goods {
@@ -775,15 +784,29 @@ pub async fn scan(
             if quantity <= 0 {
                 return Err(Error::invalid("quantity", "must be greater than zero"));
             }
-            match check_goods(&mut tx, &list, item_id, item, batch, quantity).await? {
-                Err(refusal) => refusal.answer(&list),
-                Ok(pick) => confirm(&mut tx, &list, pick, actor).await?,
+            match check_goods(&mut read, &list, item_id, item, batch, quantity).await? {
+                Ok(pick) => Checked::Pick(Box::new(pick)),
+                Err(refused) => return Ok(refused.answer(&list)),
             }
         }
         _ => unreachable!("master data is read for the kind of scan"),
     };
+    // On PostgreSQL the read's connection goes back before the write takes one.
+    drop(read);
+    let mut tx = db.begin().await?;
+    let answer = match checked {
+        Checked::Location(location, code) => at_location(&mut tx, &list, location, &code).await?,
+        Checked::Pick(pick) => confirm(&mut tx, &list, *pick, actor).await?,
+    };
     tx.commit().await?;
     Ok(answer)
+}
+
+/// A scan that passed its checks, to be written.
+enum Checked {
+    /// The picker is at this location (id, code).
+    Location(i64, String),
+    Pick(Box<Pick>),
 }
 
 /// What a scan names, read before the scan's transaction.
@@ -792,14 +815,13 @@ enum Master {
     Item(Result<items::Item>),
 }
 
-/// The picker is at `location` (`found`: the location read before, or why not): remembered, so
-/// goods scans are checked against it. `list` holds the lines at the location.
-async fn at_location(
-    tx: &mut Tx,
+/// Checks a location scan (`found`: the location read before, or why not): the location's code,
+/// or a refusal when it is in another warehouse.
+fn check_location(
     list: &PickList,
     location: i64,
     found: Result<warehouses::Location>,
-) -> Result<PickScan> {
+) -> Result<std::result::Result<String, Refused>> {
     let l = match found {
         Ok(l) => l,
         Err(Error::NotFound { .. }) => {
@@ -811,19 +833,31 @@ async fn at_location(
         Err(e) => return Err(e),
     };
     if l.warehouse_id != list.warehouse_id {
-        return Ok(Refused::new(
+        return Ok(Err(Refused::new(
             Refusal::WrongLocation,
             format!("location {} is in another warehouse", l.code),
-        )
-        .answer(list));
+        )));
     }
-    on_tx!(tx, tx => {
-        sqlx::query("update pick_lists set current_location_id = $1 where id = $2")
-            .bind(location)
-            .bind(list.id)
-            .execute(&mut *tx)
-            .await?;
+    Ok(Ok(l.code))
+}
+
+/// The picker is at `location` (`code`): remembered, so goods scans are checked against it.
+/// `list` holds the lines at the location.
+async fn at_location(tx: &mut Tx, list: &PickList, location: i64, code: &str) -> Result<PickScan> {
+    let changed = on_tx!(tx, tx => {
+        sqlx::query(
+            "update pick_lists set current_location_id = $1 where id = $2 and status = $3",
+        )
+        .bind(location)
+        .bind(list.id)
+        .bind(ListStatus::Open)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
     });
+    if changed != 1 {
+        return Err(closed_meanwhile(list.id));
+    }
     let left: i64 = list
         .lines
         .iter()
@@ -834,9 +868,9 @@ async fn at_location(
         outcome: "location",
         reason: None,
         message: if left > 0 {
-            format!("{left} to pick at {}", l.code)
+            format!("{left} to pick at {code}")
         } else {
-            format!("nothing to pick at {}", l.code)
+            format!("nothing to pick at {code}")
         },
         line: None,
         line_remaining: None,
@@ -844,6 +878,10 @@ async fn at_location(
         swapped_from_batch: None,
         movements: Vec::new(),
     })
+}
+
+fn closed_meanwhile(id: i64) -> Error {
+    Error::conflict("status", format!("pick list {id} was closed meanwhile"))
 }
 
 /// A refused pick: the reason and what to tell the picker.
@@ -1064,18 +1102,21 @@ async fn confirm(tx: &mut Tx, list: &PickList, pick: Pick, actor: Actor) -> Resu
         sqlx::query_as::<_, (i64, i64)>(
             "update pick_list_lines set picked = picked + $1, batch_id = $2
              where id = $3 and picked + short + $1 <= quantity
+               and exists (select 1 from pick_lists
+                           where id = pick_list_lines.pick_list_id and status = $4)
              returning reservation_id, picked",
         )
         .bind(quantity)
         .bind(batch_id)
         .bind(line.id)
+        .bind(ListStatus::Open)
         .fetch_optional(&mut *tx)
         .await?
     });
     let Some((planned_reservation, picked)) = counted else {
         return Err(Error::conflict(
             "quantity",
-            "the line was picked meanwhile: scan again",
+            "the line was picked (or its list closed) meanwhile: scan again",
         ));
     };
     let movement = |location_id, quantity| NewMovement {
@@ -1123,17 +1164,7 @@ async fn confirm(tx: &mut Tx, list: &PickList, pick: Pick, actor: Actor) -> Resu
             "picked goods could not be reserved at packing"
         )));
     }
-    finish_when_picked(tx, list.id).await?;
-    // What is left of the list, as it stands now (other pickers may have picked meanwhile).
-    let list_remaining = on_tx!(tx, tx => {
-        sqlx::query_scalar::<_, i64>(
-            "select cast(coalesce(sum(quantity - picked - short), 0) as bigint)
-             from pick_list_lines where pick_list_id = $1",
-        )
-        .bind(list.id)
-        .fetch_one(&mut *tx)
-        .await?
-    });
+    let list_remaining = finish_when_picked(tx, list.id).await?;
     line.picked = picked;
     if let Some(b) = &batch {
         line.batch_id = Some(b.id);
