@@ -267,11 +267,14 @@ impl<'a> Planner<'a> {
                 let got = self
                     .reserve_from_stock(tx, holder, item_id, missing, min_remaining)
                     .await?;
-                if got < missing {
-                    message = self
-                        .raise(tx, holder, item_id, missing - got, depth)
-                        .await?;
+                if got == missing {
+                    // Nothing else changed (the deal is locked): the outcome needs no second
+                    // read, so a hot balance's row lock is held for fewer round trips.
+                    return Ok(outcome_of(holder, item_id, want, reserved + got, &demands, None));
                 }
+                message = self
+                    .raise(tx, holder, item_id, missing - got, depth)
+                    .await?;
             } else {
                 release_excess(tx, &held, (reserved - want).max(0)).await?;
                 let excess = pending - (want - reserved.min(want));
@@ -518,12 +521,24 @@ async fn outcome(
         .map(|r| r.quantity)
         .sum();
     let demands = supply::of_holder(tx, holder).await?;
+    Ok(outcome_of(holder, item_id, want, reserved, &demands, message))
+}
+
+/// A holder's outcome from what it holds (`reserved`) and its orders.
+fn outcome_of(
+    holder: Holder,
+    item_id: i64,
+    want: i64,
+    reserved: i64,
+    demands: &[Demand],
+    message: Option<String>,
+) -> LineOutcome {
     let active: Vec<&Demand> = demands.iter().filter(|d| d.pending() > 0).collect();
     let line_id = match holder {
         Holder::DealLine { line_id, .. } => line_id,
         Holder::Component { order_id, .. } => order_id,
     };
-    Ok(LineOutcome {
+    LineOutcome {
         line_id,
         item_id,
         requested: want,
@@ -533,7 +548,7 @@ async fn outcome(
         purchase_order_id: active.iter().rev().find_map(|d| d.purchase_order_id),
         expected_date: active.iter().filter_map(|d| d.expected_date).max(),
         message,
-    })
+    }
 }
 
 /// A production order's component reservations and orders brought in line with what is left

@@ -97,7 +97,7 @@ const HOLD_BALANCE: &str = "update stock_balances set reserved = reserved + $1, 
 const INSERT: &str = "insert into reservations (deal_id, deal_line_id, production_order_id,
          item_id, warehouse_id, location_id, batch_id, batch_key, quantity, expires_at,
          created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)";
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) returning id";
 
 /// Takes $1 off reservation $3 if it holds that much ($2 time); answers its balance's key.
 const RELEASE_ROW: &str = "update reservations set quantity = quantity - $1, updated_at = $2
@@ -125,7 +125,24 @@ pub async fn hold(
     let (deal_id, line_id, order_id) = holder.columns();
     let at = now();
     let batch_key = key.batch_id.unwrap_or(0);
+    // The reservation row first, the balance last: on PostgreSQL the balance's row lock (the
+    // one concurrent reservations of a hot item queue for) is then held from this update to
+    // the commit, not across the insert's round trip too.
     Ok(on_tx!(tx, tx => {
+        let id = sqlx::query_scalar::<_, i64>(INSERT)
+            .bind(deal_id)
+            .bind(line_id)
+            .bind(order_id)
+            .bind(key.item_id)
+            .bind(key.warehouse_id)
+            .bind(key.location_id)
+            .bind(key.batch_id)
+            .bind(batch_key)
+            .bind(quantity)
+            .bind(expires_at)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
         let changed = sqlx::query(HOLD_BALANCE)
             .bind(quantity)
             .bind(at)
@@ -137,22 +154,13 @@ pub async fn hold(
             .await?
             .rows_affected();
         if changed == 1 {
-            sqlx::query(INSERT)
-                .bind(deal_id)
-                .bind(line_id)
-                .bind(order_id)
-                .bind(key.item_id)
-                .bind(key.warehouse_id)
-                .bind(key.location_id)
-                .bind(key.batch_id)
-                .bind(batch_key)
-                .bind(quantity)
-                .bind(expires_at)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
             quantity
         } else {
+            // Not that much available any more: the row goes again, in this transaction.
+            sqlx::query("delete from reservations where id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             0
         }
     }))
