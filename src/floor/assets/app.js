@@ -208,7 +208,11 @@ async function afterSignIn() {
 async function loadProfiles() {
   try {
     const r = await sync.api('GET', '/v1/scan-profiles');
-    if (r.status === 200) { profiles = r.body.items.filter((p) => p.kind === 'scanner'); await store.put('profiles', profiles); }
+    if (r.status === 200) {
+      profiles = r.body.items.filter((p) => p.kind === 'scanner');
+      await store.put('profiles', profiles);
+      if (!$('profile')?.options.length && (location.hash === '#/home' || !location.hash)) route();
+    }
   } catch { /* offline: keep the stored list */ }
 }
 
@@ -284,7 +288,7 @@ screens.receive = () => {
     if (st.pending) {
       const p = st.pending;
       parts.push(h('div', { class: 'card' }, h('h2', {}, 'Receive'),
-        kv([['Item', itemName(p.item)], ['Batch', p.gs1?.batch], ['Expiry', p.gs1?.expiry || p.gs1?.best_before], ['Per pack', p.pack]]),
+        kv([['Item', itemName(p.item)], ['Batch', p.gs1?.batch], ['Expiry', p.gs1?.expiry || p.gs1?.best_before], ['Per pack', p.gs1?.count || p.pack]]),
         field('receive-qty', 'Packs', { type: 'number', inputmode: 'numeric', min: 1, value: p.packs }),
         h('div', { class: 'row' }, button('Confirm', confirm, 'btn primary'), button('Cancel', () => { st.pending = null; draw(); clear(); focusScan(); }))));
     }
@@ -310,7 +314,7 @@ screens.receive = () => {
       if (st.pending && st.pending.data === data) { await confirm(); return; }
       if (r.kind !== 'item' || !r.item) { show('bad', 'Unknown goods', data); return; }
       if (r.item.tracking === 'batch' && !r.gs1?.batch) { show('bad', 'No batch in this code', 'Scan the GS1 code with the batch.'); return; }
-      st.pending = { data, item: r.item, gs1: r.gs1, pack: r.pack, packs: r.gs1?.count || 1 };
+      st.pending = { data, item: r.item, gs1: r.gs1, pack: r.pack, packs: 1 };
       draw();
       show('info', itemName(r.item), 'Check and confirm: scan it again or press Confirm.');
     },
