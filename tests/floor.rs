@@ -77,7 +77,7 @@ impl Server {
         });
         let relay = Relay::start(direct).await;
         let mut server = Server {
-                    base: format!("http://{}", relay.addr),
+            base: format!("http://{}", relay.addr),
             direct: format!("http://{direct}"),
             client: reqwest::Client::new(),
             admin: String::new(),
@@ -110,10 +110,9 @@ impl Server {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.client.request(
-            method.parse().unwrap(),
-            format!("{}{}", self.direct, path),
-        );
+        let mut request = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{}", self.direct, path));
         if let Some(t) = token {
             request = request.bearer_auth(t);
         }
@@ -392,11 +391,14 @@ impl Browser {
     }
 
     async fn active_id(&self) -> String {
-        self.js("return document.activeElement && document.activeElement.id", json!([]))
-            .await
-            .as_str()
-            .unwrap_or("")
-            .to_string()
+        self.js(
+            "return document.activeElement && document.activeElement.id",
+            json!([]),
+        )
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_string()
     }
 
     /// Types into whatever has the focus, as a keyboard-wedge scanner does.
@@ -506,7 +508,11 @@ async fn floor(server: &Server) -> Floor {
         )
         .await;
     let customer = server
-        .create("/v1/customers", json!({"legal_name": "Canteen"}))
+        .create(
+            "/v1/customers",
+            json!({"legal_name": "Canteen", "addresses": [{"label": "Kitchen", "line1": "Hauptstrasse 1",
+                   "postal_code": "10115", "city": "Berlin", "country": "DE", "preferred_shipping": true}]}),
+        )
         .await["id"]
         .as_i64()
         .unwrap();
@@ -592,8 +598,11 @@ async fn sign_in(b: &Browser, server: &Server, user: &(String, String), shoot: b
         "home screen",
     )
     .await;
-    b.wait("navigator.serviceWorker.controller !== null", "the service worker")
-        .await;
+    b.wait(
+        "navigator.serviceWorker.controller !== null",
+        "the service worker",
+    )
+    .await;
     // The shell is cached once the worker is active and controls the page.
     let cached = b
         .js_async(
@@ -607,9 +616,16 @@ async fn sign_in(b: &Browser, server: &Server, user: &(String, String), shoot: b
 /// Scans like a keyboard wedge: the characters and Enter into the focused field (which must be
 /// the scan field), then waits for the answer's colour.
 async fn scan(b: &Browser, data: &str) -> (String, String) {
-    assert_eq!(b.active_id().await, "scan", "the scan field keeps the focus");
-    b.js("document.getElementById('msg').dataset.seen = 'no'", json!([]))
-        .await;
+    assert_eq!(
+        b.active_id().await,
+        "scan",
+        "the scan field keeps the focus"
+    );
+    b.js(
+        "document.getElementById('msg').dataset.seen = 'no'",
+        json!([]),
+    )
+    .await;
     let before = b.js("return window.floorTimings.length", json!([])).await;
     b.type_keys(&format!("{data}{ENTER}")).await;
     b.wait(
@@ -618,7 +634,10 @@ async fn scan(b: &Browser, data: &str) -> (String, String) {
     )
     .await;
     let kind = b
-        .js("return document.getElementById('msg').dataset.kind", json!([]))
+        .js(
+            "return document.getElementById('msg').dataset.kind",
+            json!([]),
+        )
         .await;
     (
         kind.as_str().unwrap_or("").to_string(),
@@ -775,6 +794,25 @@ async fn a_picker_walks_a_list_through_a_network_drop(server: Server) {
         "the list redrawn from Depot",
     )
     .await;
+
+    // A short pick: the shelf holds none of the 4 left; Depot plans the rest again.
+    let short = b.find("#next-pick button").await;
+    b.call("POST", &format!("/element/{short}/click"), None)
+        .await;
+    b.wait(
+        "document.activeElement.id === 'short-found'",
+        "the short-pick field",
+    )
+    .await;
+    shot(&b, &server, "pick-short").await;
+    b.type_keys(&format!("\u{E003}0{ENTER}")).await;
+    b.wait(
+        "document.getElementById('msg').textContent.startsWith('Short pick recorded')",
+        "the short pick",
+    )
+    .await;
+    let list = server.get(&format!("/v1/pick-lists/{}", f.pick_list)).await;
+    assert_eq!(list["short"], 4, "{list}");
     b.call("DELETE", "", None).await;
 }
 
@@ -849,8 +887,11 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
             "{task} not reached by Tab: {reached:?}"
         );
     }
-    b.js("document.querySelector('a[href=\"#/receive\"]').focus()", json!([]))
-        .await;
+    b.js(
+        "document.querySelector('a[href=\"#/receive\"]').focus()",
+        json!([]),
+    )
+    .await;
     b.type_keys(ENTER).await;
     b.wait(
         "document.getElementById('title').textContent === 'Receive'",
@@ -931,7 +972,11 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
         .iter()
         .find(|l| l["batch_code"] == "NEW")
         .cloned();
-    assert_eq!(new.map(|l| l["counted"].clone()), Some(json!(1)), "{counted}");
+    assert_eq!(
+        new.map(|l| l["counted"].clone()),
+        Some(json!(1)),
+        "{counted}"
+    );
 
     // Scan round trip, keystroke to colour, on the look-up screen (each scan logged by Depot).
     go(&b, "#/lookup", "Look up").await;
@@ -941,10 +986,8 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
         assert_eq!(kind, "ok", "{text}");
     }
     shot(&b, &server, "lookup").await;
-    let mut timings: Vec<f64> = serde_json::from_value(
-        b.js("return window.floorTimings", json!([])).await,
-    )
-    .unwrap();
+    let mut timings: Vec<f64> =
+        serde_json::from_value(b.js("return window.floorTimings", json!([])).await).unwrap();
     timings.sort_by(f64::total_cmp);
     let p95 = timings[(timings.len() * 95).div_ceil(100) - 1];
     let p50 = timings[timings.len() / 2];
@@ -988,7 +1031,16 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
         .await;
     let (kind, text) = scan(&b, &format!("]C101{GTIN}10OLD")).await;
     assert_eq!(kind, "ok", "{text}");
+    assert!(b.text("#screen").await.contains("1 × YOG"));
     shot(&b, &server, "pack").await;
+    let label = b.find("#screen button.primary").await;
+    b.call("POST", &format!("/element/{label}/click"), None)
+        .await;
+    b.wait(
+        "document.getElementById('msg').textContent.startsWith('Label ready')",
+        "the parcel's label",
+    )
+    .await;
 
     // The deal as a rep sees it: reserved, picked, packed.
     go(&b, "#/deal", "Deal").await;
@@ -1030,7 +1082,10 @@ async fn the_app_is_served_with_its_headers(server: Server) {
         let r = get(path).await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         assert!(
-            r.headers()["content-type"].to_str().unwrap().starts_with(media),
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(media),
             "{path}"
         );
     }
@@ -1047,7 +1102,12 @@ async fn the_app_is_served_with_its_headers(server: Server) {
             .unwrap()
             .contains(&format!("floor-{}", depot::floor::version()))
     );
-    let icon = get("/floor/icon-512.png").await.unwrap().bytes().await.unwrap();
+    let icon = get("/floor/icon-512.png")
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let decoded = image::load_from_memory(&icon).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (512, 512));
     let missing = get("/floor/nothing.js").await.unwrap();

@@ -423,18 +423,35 @@ async function pickList(id) {
     } else parts.push(h('div', { class: 'card' }, h('h2', {}, 'All picked'), h('p', {}, `Take the goods to packing.`)));
     parts.push(h('ul', { class: 'list', 'aria-label': 'Lines' }, lines.map((l) => h('li', { class: remaining(l) > 0 ? '' : 'done' },
       `${l.location_code} · ${l.item_code} · ${l.batch_code || '—'} · ${l.quantity - remaining(l)}/${l.quantity}`))));
+    if (shortOf) parts.splice(1, 0, shortForm());
     body.replaceChildren(...parts);
     for (const bar of body.querySelectorAll('[data-w]')) bar.style.width = `${bar.dataset.w}%`;
     setScan(next ? (here === next.location_id ? 'Scan the goods' : `Scan bin ${next.location_code}`) : 'Scan another pick list');
   }
-  async function shortPick(line) {
-    const found = prompt(`Short pick at ${line.location_code}: how many of ${line.item_code} are there?`, '0');
-    if (found === null) { focusScan(); return; }
-    const n = parseInt(found, 10);
-    if (!(n >= 0)) { show('bad', 'Enter a number'); return; }
+  // A short pick: how many the shelf really holds of what is left on the line.
+  let shortOf = null;
+  function shortPick(line) {
+    shortOf = line;
+    draw();
+    $('short-found').focus();
+  }
+  async function recordShort() {
+    const line = shortOf;
+    const n = parseInt($('short-found').value, 10);
+    if (!(n >= 0)) { show('bad', 'Enter a number', 'How many are on the shelf (0 if none)?'); return; }
+    shortOf = null;
     const result = await sync.submit('http', { line_id: line.id, found: n }, { method: 'POST', path: `/v1/pick-lists/${id}/short` });
-    if (outcome(result, 'Short pick recorded', (b) => `${b.missing} missing${b.added_lines?.length ? `, ${b.added_lines.length} new line(s)` : ''}`) === 'ok') await fetchList();
+    if (outcome(result, 'Short pick recorded', (b) => `${b.missing} missing${b.added_lines?.length ? `, ${b.added_lines.length} new line(s) to pick` : ''}`) === 'ok') await fetchList();
     draw(); focusScan();
+  }
+  function shortForm() {
+    const form = h('form', { class: 'card', id: 'short-form' },
+      h('h2', {}, `Short pick at ${shortOf.location_code}`),
+      field('short-found', `How many ${shortOf.item_code} are on the shelf?`, { type: 'number', inputmode: 'numeric', min: 0, value: 0, required: true }),
+      h('div', { class: 'row' }, h('button', { type: 'submit', class: 'btn danger' }, 'Record short'),
+        button('Cancel', () => { shortOf = null; draw(); focusScan(); })));
+    form.addEventListener('submit', (e) => { e.preventDefault(); recordShort(); });
+    return form;
   }
   render(list ? list.code : `Pick list ${id}`, body);
   draw();
@@ -507,8 +524,10 @@ async function countScreen(id) {
       h('div', { class: 'row' }, button('Close count', closeCount, 'btn danger')));
     setScan(bin ? 'Scan each pack' : 'Scan the bin');
   };
+  let closing = false;
   async function closeCount() {
-    if (!confirm('Close this count and post the differences?')) { focusScan(); return; }
+    if (!closing) { closing = true; show('warn', 'Close this count?', 'Press Close count again to post the differences.'); return; }
+    closing = false;
     const result = await sync.submit('http', {}, { method: 'POST', path: `/v1/counts/${id}/close` });
     outcome(result, 'Count closed', (b) => `${b.movements.length} difference(s) posted`);
     focusScan();
@@ -538,15 +557,12 @@ async function countScreen(id) {
 screens.pack = () => {
   const st = { deal: null, parcel: null };
   const body = h('div', {});
+  const contents = (p) => p.contents.map((c) => `${c.quantity} × ${index.items.get(c.item_id)?.code || `item ${c.item_id}`}`).join(', ') || 'empty';
   const draw = () => {
-    const printers = [...index.printers.values()];
-    const parts = [h('div', { class: 'card' }, kv([['Deal', st.deal ? `DPT-DEAL-${st.deal}` : '—'], ['Parcel', st.parcel ? st.parcel.sscc : '—'],
-      ['Contents', st.parcel ? st.parcel.contents.map((c) => `${c.quantity} × item ${c.item_id}`).join(', ') || 'empty' : null]]))];
-    if (st.parcel) {
-      parts.push(h('div', { class: 'field' }, h('label', { for: 'printer' }, 'Printer'),
-        h('select', { id: 'printer' }, printers.map((p) => h('option', { value: p.id }, p.name || `printer ${p.id}`)))));
-      parts.push(h('div', { class: 'row' }, button('Print label', printLabel, 'btn primary', { disabled: printers.length === 0 }), button('New parcel', newParcel)));
-    } else if (st.deal) parts.push(button('New parcel', newParcel, 'btn primary'));
+    const parts = [h('div', { class: 'card' }, kv([['Deal', st.deal ? `DPT-DEAL-${st.deal}` : '—'], ['Parcel', st.parcel ? st.parcel.sscc || st.parcel.code : '—'],
+      ['Contents', st.parcel ? contents(st.parcel) : null]]))];
+    if (st.parcel) parts.push(h('div', { class: 'row' }, button(st.parcel.shipment_id ? 'Label' : 'Ship & label', label, 'btn primary'), button('New parcel', newParcel)));
+    else if (st.deal) parts.push(button('New parcel', newParcel, 'btn primary'));
     body.replaceChildren(...parts);
     setScan(!st.deal ? 'Scan the deal or pick list' : !st.parcel ? 'Press New parcel' : 'Scan goods into the parcel');
   };
@@ -554,14 +570,29 @@ screens.pack = () => {
     try {
       const r = await sync.api('POST', '/v1/parcels', { deal_id: st.deal, contents: [] }, { key: sync.newId() });
       if (r.status !== 201) { show('bad', 'No parcel', problemText(r.body)); return; }
-      st.parcel = r.body; draw(); show('ok', `Parcel ${r.body.sscc}`);
+      st.parcel = r.body; draw(); show('ok', `Parcel ${r.body.sscc || r.body.code}`);
     } catch { show('bad', 'Needs the network', 'A new parcel gets its SSCC from Depot.'); }
     focusScan();
   }
-  async function printLabel() {
-    const printer = +$('printer').value;
-    const result = await sync.submit('http', { printer_id: printer, entity: { type: 'parcel', id: st.parcel.id } }, { method: 'POST', path: '/v1/print-jobs' });
-    outcome(result, 'Label sent to the printer', (b) => `job ${b.id}, ${b.status}`);
+  // The parcel's label as a PDF (GS1 logistic label with its SSCC), handed to the device to
+  // print; a shipment's labels go to the warehouse's label printers at dispatch.
+  async function label() {
+    try {
+      if (!st.parcel.shipment_id) {
+        // The label carries the ship-to address, so the parcel goes into a shipment first
+        // (the customer's preferred shipping address, economy, sender pays: Depot's defaults).
+        const s = await sync.api('POST', '/v1/shipments', { deal_id: st.deal, parcel_ids: [st.parcel.id] }, { key: sync.newId() });
+        if (s.status !== 201) { show('bad', 'No shipment', problemText(s.body)); return; }
+        st.parcel.shipment_id = s.body.id;
+        draw();
+      }
+      const r = await fetch(`/v1/parcels/${st.parcel.id}/label?format=pdf`, { headers: { authorization: `Bearer ${session.token}` } });
+      if (!r.ok) { show('bad', 'No label', problemText(await r.json().catch(() => null)) || `${r.status}`); return; }
+      const blob = await r.blob();
+      const a = h('a', { href: URL.createObjectURL(blob), download: `parcel-${st.parcel.sscc || st.parcel.id}.pdf` });
+      document.body.append(a); a.click(); a.remove();
+      show('ok', 'Label ready to print', `shipment ${st.parcel.shipment_id} · ${Math.ceil(blob.size / 1024)} kB PDF`);
+    } catch { show('bad', 'Needs the network', 'The label is drawn by Depot.'); }
     focusScan();
   }
   render('Pack', body);
@@ -580,7 +611,7 @@ screens.pack = () => {
       const result = await operate('pack_scan', { parcel_id: st.parcel.id, contents: [{ scan: data, quantity: 1 }] });
       if (result.status && result.status < 300) st.parcel = result.body;
       const name = r.item ? r.item.name : data;
-      outcome(result, `Packed ${name}`, (b) => `${b.contents.reduce((a, c) => a + c.quantity, 0)} in parcel ${b.sscc}`);
+      outcome(result, `Packed ${name}`, (b) => `${b.contents.reduce((a, c) => a + c.quantity, 0)} in parcel ${b.sscc || b.code}`);
       draw();
     },
   };
