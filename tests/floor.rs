@@ -32,6 +32,8 @@ const ENTER: &str = "\u{E007}";
 const TAB: &str = "\u{E004}";
 /// The GTIN of the yoghurt (GS1's own example GTIN).
 const GTIN: &str = "09506000134352";
+/// Milk: on no pick list.
+const MILK: &str = "4006381333931";
 
 /// One browser at a time: two cores cannot run two Chromiums and keep a timing honest.
 static BROWSER: Mutex<()> = Mutex::const_new(());
@@ -501,6 +503,12 @@ async fn floor(server: &Server) -> Floor {
         .unwrap();
     server
         .create(
+            "/v1/items",
+            json!({"code": "MILK", "name": "Milk", "gtins": [MILK]}),
+        )
+        .await;
+    server
+        .create(
             "/v1/receipts",
             json!({"warehouse_id": wh, "location_id": bins[0], "lines": [
                 {"item_id": item, "batch": "OLD", "expiry": "2030-01-31", "quantity": 60},
@@ -740,6 +748,11 @@ async fn a_picker_walks_a_list_through_a_network_drop(server: Server) {
     .await;
     assert!(b.text("#msg").await.contains("4 left on this line"));
     shot(&b, &server, "pick-offline").await;
+    // Offline, an item with nothing to pick in this bin is refused on the device, not queued.
+    let (kind, text) = scan(&b, MILK).await;
+    assert_eq!(kind, "bad", "{text}");
+    assert!(text.contains("Wrong item here"), "{text}");
+    assert_eq!(outbox(&b).await, 50);
     let picked = server.get(&format!("/v1/pick-lists/{}", f.pick_list)).await;
     assert_eq!(picked["picked"], 1, "nothing reached Depot while offline");
 

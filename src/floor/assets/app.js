@@ -462,6 +462,12 @@ async function pickList(id) {
     async onScan(data) {
       const r = resolve(data);
       if (r.kind === 'pick_list' && r.id !== id) { go(`#/pick/${r.id}`); return; }
+      if (!net.online && r.kind === 'item' && r.item && here !== null && list
+        && !list.lines.some((l) => l.location_id === here && l.item_id === r.item.id && remaining(l) > 0)) {
+        // Offline and certainly wrong: nothing of this item is left to pick in this bin.
+        show('bad', 'Wrong item here', `${itemName(r.item)} is not to be picked in this bin (checked on this device, not sent).`);
+        return;
+      }
       const result = await operate('pick_scan', { pick_list_id: id, scan: data });
       if (result.queued) {
         // Offline: check against the list on this device; Depot checks again when it arrives.
