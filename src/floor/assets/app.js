@@ -498,7 +498,8 @@ async function pickList(id) {
       draw();
       show('ok', s.message || 'Picked', `${s.line_remaining} left on this line · ${s.list_remaining} on the list`);
     },
-    async onSynced() { await fetchList(); draw(); },
+    // Not while the short-pick form is open: redrawing would take its field away mid-typing.
+    async onSynced() { if (shortOf) return; await fetchList(); if (!shortOf) draw(); },
   };
 }
 
