@@ -113,15 +113,24 @@ export async function startCamera(video, onCode, onError) {
   video.srcObject = stream;
   await video.play().catch(() => {});
   let last = '';
-  const detector = 'BarcodeDetector' in window ? new window.BarcodeDetector() : null;
+  // BarcodeDetector only where the platform really reads codes (it can exist with no formats).
+  let detector = null;
+  if ('BarcodeDetector' in window) {
+    try {
+      const formats = await window.BarcodeDetector.getSupportedFormats();
+      if (formats.length) detector = new window.BarcodeDetector({ formats });
+    } catch { detector = null; }
+  }
   const canvas = document.createElement('canvas');
   const tick = async () => {
     if (!stream) return;
     try {
       let text = null;
       if (detector) {
-        const codes = await detector.detect(video);
-        if (codes.length) text = codes[0].rawValue;
+        try {
+          const codes = await detector.detect(video);
+          if (codes.length) text = codes[0].rawValue;
+        } catch { detector = null; } // not supported after all: the server reads the frames
       } else if (video.videoWidth) {
         canvas.width = video.videoWidth; canvas.height = video.videoHeight;
         canvas.getContext('2d').drawImage(video, 0, 0);
