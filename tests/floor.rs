@@ -1007,6 +1007,20 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
         "{batches}"
     );
 
+    // An item created after this device's last read of the change feed: the app reads the feed
+    // again before it calls the code unknown.
+    server
+        .create(
+            "/v1/items",
+            json!({"code": "JAM", "name": "Jam", "gtins": ["96385074"]}),
+        )
+        .await;
+    let (kind, text) = scan(&b, "96385074").await;
+    assert_eq!(kind, "info", "{text}");
+    assert!(text.starts_with("Jam (JAM)"), "{text}");
+    let (kind, text) = scan(&b, "96385074").await;
+    assert_eq!(kind, "ok", "{text}");
+
     // Move: from bin, goods, to bin.
     go(&b, "#/move", "Move").await;
     assert_eq!(scan(&b, "FL-B-01").await.0, "ok");

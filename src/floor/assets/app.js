@@ -149,6 +149,17 @@ async function route() {
   focusScan();
 }
 
+// A scan resolved on the device; when the mirror does not know it yet and the network is up,
+// the change feed is read once more first (an item or bin created since the last poll).
+async function resolveFresh(data) {
+  let r = resolve(data);
+  if ((r.kind === 'unknown' || (r.kind === 'item' && !r.item)) && net.online) {
+    try { await sync.pullChanges(); } catch { /* offline after all */ }
+    r = resolve(data);
+  }
+  return r;
+}
+
 // --- operations: sent at once, or kept in the outbox ---
 async function operate(type, body) {
   const result = await sync.submit(type, body);
@@ -308,7 +319,7 @@ screens.receive = () => {
   draw();
   return {
     async onScan(data) {
-      const r = resolve(data);
+      const r = await resolveFresh(data);
       if (r.kind === 'location') { st.bin = r.location; st.pending = null; draw(); show('ok', `Receiving into ${r.location.code}`); return; }
       if (!st.bin) { show('bad', 'Scan the bin first'); return; }
       if (st.pending && st.pending.data === data) { await confirm(); return; }
@@ -337,7 +348,7 @@ screens.move = () => {
   draw();
   return {
     async onScan(data) {
-      const r = resolve(data);
+      const r = await resolveFresh(data);
       if (!st.from) {
         if (r.kind !== 'location') { show('bad', 'Scan a bin first'); return; }
         st.from = r.location; draw(); show('ok', `From ${r.location.code}`); return;
@@ -543,7 +554,7 @@ async function countScreen(id) {
   draw();
   return {
     async onScan(data) {
-      const r = resolve(data);
+      const r = await resolveFresh(data);
       const qty = parseInt($('count-qty')?.value || '1', 10) || 1;
       const opBody = { count_id: id, scan: data };
       if (r.kind !== 'location') opBody.quantity = qty;
@@ -606,7 +617,7 @@ screens.pack = () => {
   draw();
   return {
     async onScan(data) {
-      const r = resolve(data);
+      const r = await resolveFresh(data);
       if (r.kind === 'deal') { st.deal = r.id; st.parcel = null; draw(); show('ok', `Packing deal ${r.id}`); return; }
       if (r.kind === 'pick_list') {
         const l = index.pickLists.get(r.id);
