@@ -190,6 +190,13 @@ mod tests {
             assert!(tag.contains("src="), "inline script: {tag}");
         }
         assert!(!html.contains("<style") && !html.contains(" style="));
-        assert!(!html.contains(" on") || !html.contains("onclick="));
+        let handler = html.split(char::is_whitespace).find(|word| {
+            word.strip_prefix("on")
+                .and_then(|rest| rest.split_once('='))
+                .is_some_and(|(name, _)| {
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase())
+                })
+        });
+        assert_eq!(handler, None, "inline event handler");
     }
 }
