@@ -430,6 +430,34 @@ impl Browser {
         el[ELEMENT].as_str().unwrap().to_string()
     }
 
+    /// Clicks the element `css` names, as a person taps it. A screen redrawn between finding
+    /// the element and the click (an answer arriving) is found again.
+    async fn click(&self, css: &str) {
+        for _ in 0..50 {
+            let el = self.find(css).await;
+            let response = self
+                .http
+                .post(format!(
+                    "{}/session/{}/element/{el}/click",
+                    self.url, self.session
+                ))
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("webdriver request");
+            if response.status().is_success() {
+                return;
+            }
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            assert_eq!(
+                body["value"]["error"], "stale element reference",
+                "click {css}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{css} kept changing under the click");
+    }
+
     async fn screenshot(&self, path: &Path) {
         let data = self.call("GET", "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
@@ -645,9 +673,7 @@ async fn sign_in(b: &Browser, server: &Server, user: &(String, String), shoot: b
     if shoot {
         shot(b, server, "sign-in").await;
     }
-    let username = b.find("#username").await;
-    b.call("POST", &format!("/element/{username}/click"), None)
-        .await;
+    b.click("#username").await;
     b.type_keys(&format!("{}{TAB}", user.0)).await;
     assert_eq!(b.active_id().await, "password", "Tab goes to the password");
     b.type_keys(&format!("{}{ENTER}", user.1)).await;
@@ -864,9 +890,7 @@ async fn a_picker_walks_a_list_through_a_network_drop(server: Server) {
     .await;
 
     // A short pick: the shelf holds none of the 4 left; Depot plans the rest again.
-    let short = b.find("#next-pick button").await;
-    b.call("POST", &format!("/element/{short}/click"), None)
-        .await;
+    b.click("#next-pick button").await;
     b.wait(
         "document.activeElement.id === 'short-found'",
         "the short-pick field",
@@ -1092,18 +1116,14 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
 
     // The camera (a fake one showing bin B-01's code): without a platform BarcodeDetector the
     // frames go to POST /v1/scans/decode, and the code read is scanned like a typed one.
-    let camera = b.find("#camera").await;
-    b.call("POST", &format!("/element/{camera}/click"), None)
-        .await;
+    b.click("#camera").await;
     b.wait(
         "document.getElementById('msg').textContent.startsWith('Bin B-01')",
         "the camera's scan",
     )
     .await;
     shot(&b, &server, "camera").await;
-    let stop = b.find("#camera-stop").await;
-    b.call("POST", &format!("/element/{stop}/click"), None)
-        .await;
+    b.click("#camera-stop").await;
     b.wait(
         "document.getElementById('camera-view').hidden",
         "camera stopped",
@@ -1132,9 +1152,7 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
     }
     go(&b, "#/pack", "Pack").await;
     assert_eq!(scan(&b, &format!("DPT-DEAL-{}", f.deal)).await.0, "ok");
-    let new_parcel = b.find("#screen button.primary").await;
-    b.call("POST", &format!("/element/{new_parcel}/click"), None)
-        .await;
+    b.click("#screen button.primary").await;
     b.wait(
         "document.getElementById('msg').textContent.startsWith('Parcel ')",
         "a new parcel",
@@ -1146,9 +1164,7 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
     assert_eq!(kind, "ok", "{text}");
     assert!(b.text("#screen").await.contains("1 × YOG"));
     shot(&b, &server, "pack").await;
-    let label = b.find("#screen button.primary").await;
-    b.call("POST", &format!("/element/{label}/click"), None)
-        .await;
+    b.click("#screen button.primary").await;
     b.wait(
         "document.getElementById('msg').textContent.startsWith('Label ready')",
         "the parcel's label",
@@ -1191,9 +1207,7 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
         "the problem badge",
     )
     .await;
-    let problems = b.find("#problems").await;
-    b.call("POST", &format!("/element/{problems}/click"), None)
-        .await;
+    b.click("#problems").await;
     b.wait(
         "document.querySelector('#screen li')?.textContent.includes('move · 4')",
         "the problem listed",
@@ -1204,19 +1218,59 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
     b.call("DELETE", "", None).await;
 }
 
-/// A handheld paired by scanning the device code an admin was given, then scanning with it.
+/// Pairing: an admin registers a handheld in Floor and is shown its code; the code (read back
+/// from a screenshot by Depot's own decoder) scanned on the handheld's sign-in screen makes it
+/// that device.
 async fn a_device_pairs_by_scanning_its_code(server: Server) {
     let _one = BROWSER.lock().await;
     floor(&server).await;
-    let device = server
-        .create(
-            "/v1/devices",
-            json!({"name": "Handheld 7", "kind": "scanner", "profile": "generic-wedge"}),
-        )
-        .await;
-    let token = device["token"].as_str().unwrap();
     let b = Browser::start().await;
-    b.goto(&format!("{}/floor/", server.base)).await;
+    sign_in(&b, &server, &("admin".into(), ADMIN_PASSWORD.into()), false).await;
+    wait_profiles(&b).await;
+    go(&b, "#/devices", "Pair a device").await;
+    axe(&b, "pairing").await;
+    b.click("#device-name").await;
+    b.type_keys(&format!("Handheld 7{ENTER}")).await;
+    b.wait(
+        "document.getElementById('device-token')",
+        "the pairing code",
+    )
+    .await;
+    let shown = b.text("#device-token").await;
+    assert!(shown.starts_with("dpt_"), "{shown}");
+    shot(&b, &server, "pair-code").await;
+    let data = b.call("GET", "/screenshot", None).await;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(data.as_str().unwrap())
+        .unwrap();
+    let decoded: Value = server
+        .client
+        .post(format!("{}/v1/scans/decode?formats=qr_code", server.direct))
+        .bearer_auth(&server.admin)
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = decoded["codes"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{decoded}"));
+    assert_eq!(token, shown, "the code on the screen is the token");
+    let devices = server.get("/v1/devices").await;
+    let device = devices["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Handheld 7")
+        .cloned()
+        .unwrap_or_else(|| panic!("{devices}"));
+
+    // The handheld: its sign-in screen, a wrong code, then the one shown.
+    go(&b, "#/home", "Depot Floor").await;
+    b.click("#screen .btn.danger").await;
     b.wait(
         "document.getElementById('title').textContent === 'Sign in'",
         "sign-in screen",
@@ -1232,14 +1286,14 @@ async fn a_device_pairs_by_scanning_its_code(server: Server) {
     )
     .await;
     assert!(b.text("#screen").await.contains("device (scanner)"));
+    assert!(!b.text("#screen").await.contains("Pair a device"));
     let (kind, text) = scan(&b, GTIN).await;
     assert_eq!(kind, "ok", "{text}");
     assert!(text.contains("Yoghurt"), "{text}");
     let scans = server.get("/v1/scans").await;
     assert_eq!(scans["items"][0]["device_id"], device["id"], "{scans}");
     // Signing out forgets the token: the sign-in screen comes back.
-    let out = b.find("#screen .btn.danger").await;
-    b.call("POST", &format!("/element/{out}/click"), None).await;
+    b.click("#screen .btn.danger").await;
     b.wait(
         "document.getElementById('title').textContent === 'Sign in'",
         "signed out",

@@ -55,6 +55,7 @@ static FILES: &[Asset] = &[
     asset("sync.js", JS, include_bytes!("assets/sync.js")),
     asset("scan.js", JS, include_bytes!("assets/scan.js")),
     asset("feedback.js", JS, include_bytes!("assets/feedback.js")),
+    asset("qr.js", JS, include_bytes!("assets/qr.js")),
     asset("sw.js", JS, include_bytes!("assets/sw.js")),
     asset(
         "manifest.webmanifest",

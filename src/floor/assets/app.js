@@ -7,6 +7,7 @@ import * as sync from './sync.js';
 import { index, session, net } from './sync.js';
 import { normalise, resolve, startCamera, stopCamera } from './scan.js';
 import { show, clear, scanStarted, unlockAudio } from './feedback.js';
+import { qrSvg } from './qr.js';
 
 const $ = (id) => document.getElementById(id);
 const scanInput = $('scan');
@@ -242,7 +243,8 @@ screens.home = async () => {
     show('info', `Scanner: ${profile?.title || 'default'}`);
   });
   render('Depot Floor',
-    h('nav', { class: 'menu', 'aria-label': 'Tasks' }, MENU.map(([href, text]) => h('a', { href }, text))),
+    h('nav', { class: 'menu', 'aria-label': 'Tasks' }, MENU.map(([href, text]) => h('a', { href }, text)),
+      session.role === 'admin' ? h('a', { href: '#/devices' }, 'Pair a device') : null),
     h('div', { class: 'card' },
       h('p', {}, `Signed in as ${session.username || '?'} (${session.role || '?'})`),
       h('div', { class: 'field' }, h('label', { for: 'profile' }, 'Scanner profile'), select),
@@ -675,6 +677,33 @@ screens.deal = async (arg) => {
       else show('bad', 'Not a deal', data);
     },
   };
+};
+
+// --- pairing (admins): register a handheld and show its token as a code to scan ---
+screens.devices = () => {
+  const out = h('div', {});
+  const form = h('form', { class: 'card' },
+    h('h2', {}, 'Register a handheld'),
+    field('device-name', 'Name of the handheld', { required: true, autocomplete: 'off' }),
+    h('div', { class: 'field' }, h('label', { for: 'device-profile' }, 'Its scanner profile'),
+      h('select', { id: 'device-profile' }, profiles.map((p) => h('option', { value: p.name }, p.title || p.name)))),
+    h('button', { type: 'submit', class: 'btn primary' }, 'Register and show its code'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const name = $('device-name').value.trim();
+    if (!name) { show('bad', 'Name the handheld'); return; }
+    try {
+      const r = await sync.api('POST', '/v1/devices', { name, kind: 'scanner', profile: $('device-profile').value || 'generic-wedge' }, { key: sync.newId() });
+      if (r.status !== 201) { show('bad', 'Not registered', problemText(r.body)); return; }
+      show('ok', `${name} registered`, 'Scan the code with Depot Floor on the handheld (sign-in screen). It is shown only now.');
+      out.replaceChildren(h('div', { class: 'card qr' }, qrSvg(r.body.token),
+        h('p', {}, 'Or type it: ', h('code', { id: 'device-token' }, r.body.token)),
+        button('Done: hide the code', () => { out.replaceChildren(); clear(); })));
+    } catch { show('bad', 'Needs the network'); }
+  });
+  render('Pair a device', form, out);
+  setScan('');
+  return {};
 };
 
 // --- problems: what Depot kept of this person's operations that failed ---

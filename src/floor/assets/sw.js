@@ -5,7 +5,7 @@
 
 const CACHE = 'floor-__FLOOR_VERSION__';
 const SHELL = [
-  './', 'index.html', 'app.css', 'app.js', 'store.js', 'sync.js', 'scan.js', 'feedback.js',
+  './', 'index.html', 'app.css', 'app.js', 'store.js', 'sync.js', 'scan.js', 'feedback.js', 'qr.js',
   'manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png',
 ];
 
