@@ -1152,17 +1152,18 @@ async fn every_screen_by_scanner_and_keyboard(server: Server) {
     }
     go(&b, "#/pack", "Pack").await;
     assert_eq!(scan(&b, &format!("DPT-DEAL-{}", f.deal)).await.0, "ok");
-    b.click("#screen button.primary").await;
+    // Goods scanned with no parcel open start one (the trigger alone packs).
+    scan(&b, &format!("]C101{GTIN}10OLD")).await;
     b.wait(
-        "document.getElementById('msg').textContent.startsWith('Parcel ')",
-        "a new parcel",
+        "document.getElementById('msg').textContent.startsWith('Packed Yoghurt') && document.getElementById('msg').dataset.kind === 'ok'",
+        "packed into a new parcel",
     )
     .await;
-    b.js("document.getElementById('scan').focus()", json!([]))
-        .await;
-    let (kind, text) = scan(&b, &format!("]C101{GTIN}10OLD")).await;
-    assert_eq!(kind, "ok", "{text}");
-    assert!(b.text("#screen").await.contains("1 × YOG"));
+    b.wait(
+        "document.getElementById('screen').textContent.includes('1 × YOG')",
+        "the parcel's contents",
+    )
+    .await;
     shot(&b, &server, "pack").await;
     b.click("#screen button.primary").await;
     b.wait(

@@ -584,7 +584,7 @@ screens.pack = () => {
     if (st.parcel) parts.push(h('div', { class: 'row' }, button(st.parcel.shipment_id ? 'Label' : 'Ship & label', label, 'btn primary'), button('New parcel', newParcel)));
     else if (st.deal) parts.push(button('New parcel', newParcel, 'btn primary'));
     body.replaceChildren(...parts);
-    setScan(!st.deal ? 'Scan the deal or pick list' : !st.parcel ? 'Press New parcel' : 'Scan goods into the parcel');
+    setScan(!st.deal ? 'Scan the deal or pick list' : !st.parcel ? 'Scan goods to start a parcel' : 'Scan goods into the parcel');
   };
   async function newParcel() {
     try {
@@ -627,7 +627,10 @@ screens.pack = () => {
         if (!deal) { show('bad', 'Pick list not on this device'); return; }
         st.deal = deal; st.parcel = null; draw(); show('ok', `Packing deal ${deal}`); return;
       }
-      if (!st.parcel) { show('bad', st.deal ? 'Make a parcel first' : 'Scan the deal first'); return; }
+      if (!st.deal) { show('bad', 'Scan the deal first'); return; }
+      // Goods scanned with no parcel open start one (the scanner's trigger alone packs).
+      if (!st.parcel) await newParcel();
+      if (!st.parcel) return;
       const result = await operate('pack_scan', { parcel_id: st.parcel.id, contents: [{ scan: data, quantity: 1 }] });
       if (result.status && result.status < 300) st.parcel = result.body;
       const name = r.item ? r.item.name : data;
