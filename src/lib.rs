@@ -15,6 +15,7 @@ pub mod days;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod floor;
 pub mod fulfilment;
 pub mod jobs;
 pub mod labels;

@@ -107,6 +107,7 @@ pub fn build_router(state: AppState) -> Router {
     state.dispatch.set(with_plumbing(api.clone(), own_requests));
     with_plumbing(api, state)
         .merge(docs_routes)
+        .merge(crate::floor::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(api::ops::problem_bodies))
