@@ -22,3 +22,9 @@ alter table parcel_contents drop constraint parcel_contents_parcel_id_item_id_ba
 alter table parcel_contents add constraint parcel_contents_parcel_deal_item_batch_key
     unique (parcel_id, deal_id, item_id, batch_key);
 create index parcel_contents_deal on parcel_contents (deal_id, item_id, batch_key);
+
+-- Where a deal's goods go (one of its customer's addresses; default the preferred shipping
+-- address) and the customer's own reference for it, printed on delivery notes: deals of one
+-- customer going to different addresses do not ship together.
+alter table deals add column ship_to_address_id bigint references customer_addresses (id);
+alter table deals add column customer_reference text;

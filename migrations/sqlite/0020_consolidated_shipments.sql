@@ -33,3 +33,9 @@ from parcel_contents c join parcels p on p.id = c.parcel_id;
 drop table parcel_contents;
 alter table parcel_contents_rebuilt rename to parcel_contents;
 create index parcel_contents_deal on parcel_contents (deal_id, item_id, batch_key);
+
+-- Where a deal's goods go (one of its customer's addresses; default the preferred shipping
+-- address) and the customer's own reference for it, printed on delivery notes: deals of one
+-- customer going to different addresses do not ship together.
+alter table deals add column ship_to_address_id integer references customer_addresses (id);
+alter table deals add column customer_reference text;

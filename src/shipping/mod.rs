@@ -885,15 +885,16 @@ async fn default_warehouse(db: &Db, deal_id: i64, parcel_ids: &[i64]) -> Result<
     }
 }
 
-/// The customer's name and preferred shipping address (or its first), as label lines.
+/// The customer's name and the deal's address (else the customer's preferred shipping address,
+/// else its first), as label lines.
 async fn default_ship_to(db: &Db, deal_id: i64) -> Result<ShipTo> {
     let (name, line1, line2, postal, city, country) = on_read!(db, pool => {
         sqlx::query_as::<_, (String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)>(
             "select c.legal_name, a.line1, a.line2, a.postal_code, a.city, a.country
              from deals d join customers c on c.id = d.customer_id
-             left join customer_addresses a on a.id = (
+             left join customer_addresses a on a.id = coalesce(d.ship_to_address_id, (
                  select id from customer_addresses where customer_id = c.id
-                 order by case when preferred_shipping then 0 else 1 end, id limit 1)
+                 order by case when preferred_shipping then 0 else 1 end, id limit 1))
              where d.id = $1",
         )
         .bind(deal_id)
@@ -1722,6 +1723,7 @@ pub async fn delivery_note_data(db: &Db, id: i64) -> Result<serde_json::Value> {
     type Line = (
         i64,
         String,
+        Option<String>,
         String,
         String,
         String,
@@ -1731,7 +1733,8 @@ pub async fn delivery_note_data(db: &Db, id: i64) -> Result<serde_json::Value> {
     );
     let rows = on_read!(db, pool => {
         sqlx::query_as::<_, Line>(
-            "select c.deal_id, d.title, i.code, i.name, i.unit, b.code, b.expiry_date, c.quantity
+            "select c.deal_id, d.title, d.customer_reference, i.code, i.name, i.unit, b.code,
+                    b.expiry_date, c.quantity
              from parcel_contents c join parcels p on p.id = c.parcel_id
              join deals d on d.id = c.deal_id
              join items i on i.id = c.item_id left join batches b on b.id = c.batch_id
@@ -1742,13 +1745,14 @@ pub async fn delivery_note_data(db: &Db, id: i64) -> Result<serde_json::Value> {
         .await?
     });
     let mut deals: Vec<serde_json::Value> = Vec::new();
-    let mut groups: Vec<(i64, String, Vec<serde_json::Value>)> = Vec::new();
-    for (deal_id, title, code, name, unit, batch, expiry, quantity) in rows {
+    type Group = (i64, String, Option<String>, Vec<serde_json::Value>);
+    let mut groups: Vec<Group> = Vec::new();
+    for (deal_id, title, customer_reference, code, name, unit, batch, expiry, quantity) in rows {
         if groups.last().is_none_or(|g| g.0 != deal_id) {
-            groups.push((deal_id, title, Vec::new()));
+            groups.push((deal_id, title, customer_reference, Vec::new()));
         }
         if let Some(group) = groups.last_mut() {
-            group.2.push(serde_json::json!({
+            group.3.push(serde_json::json!({
                 "item_code": code, "item_name": name, "batch": batch,
                 "expiry": expiry.map(|d| d.to_string()), "quantity": quantity, "unit": unit,
                 "deal_reference": format!("DPT-DEAL-{deal_id}"),
@@ -1757,13 +1761,18 @@ pub async fn delivery_note_data(db: &Db, id: i64) -> Result<serde_json::Value> {
     }
     let several = groups.len() > 1;
     let mut lines: Vec<serde_json::Value> = Vec::new();
-    for (deal_id, title, group) in groups {
+    for (deal_id, title, customer_reference, group) in groups {
         let reference = format!("DPT-DEAL-{deal_id}");
         if several {
-            lines.push(serde_json::json!({"item_code": reference, "item_name": title}));
+            let heading = match &customer_reference {
+                Some(r) => format!("{title} (your ref. {r})"),
+                None => title.clone(),
+            };
+            lines.push(serde_json::json!({"item_code": reference, "item_name": heading}));
         }
         deals.push(serde_json::json!({
-            "reference": reference, "title": title, "lines": group.clone(),
+            "reference": reference, "title": title, "customer_reference": customer_reference,
+            "lines": group.clone(),
         }));
         lines.extend(group);
     }
