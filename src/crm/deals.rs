@@ -204,7 +204,8 @@ async fn set_delivery(
     ship_to_address_id: Option<Option<i64>>,
     customer_reference: Option<Option<String>>,
 ) -> Result<()> {
-    let reference = customer_reference.map(|r| r.map(|r| r.trim().to_string()).filter(|r| !r.is_empty()));
+    let reference =
+        customer_reference.map(|r| r.map(|r| r.trim().to_string()).filter(|r| !r.is_empty()));
     if let Some(Some(r)) = &reference {
         let mut checks = Checks::new();
         checks.max_len("customer_reference", r, REFERENCE_MAX);
