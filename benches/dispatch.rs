@@ -6,7 +6,10 @@
 //! 2. all 100 labels in one document (`shipping::labels`: data in three queries, then
 //!    rendered) as ZPL and as PDF, against one label's render × 100; and the label data alone
 //!    against fetching it parcel by parcel with the per-record functions (N× round trips);
-//! 3. queueing the 100 label jobs and the delivery note (`shipping::documents::print_dispatched`
+//! 3. (issue 22) the dispatch of a consolidated shipment: 100 boxes of 10 deals of one
+//!    customer (10 boxes a deal, every box one X and two Y of its deal), 200 `ship` movements
+//!    each against its own deal, against the raw posting of the same movements (a twin);
+//! 4. queueing the 100 label jobs and the delivery note (`shipping::documents::print_dispatched`
 //!    through `printing::jobs::submit`; the worker is stopped, nothing is sent).
 //!
 //! ```text
@@ -173,22 +176,70 @@ async fn packed(api: &Api, f: &Fixture) -> anyhow::Result<(i64, i64)> {
     Ok((deal, shipment))
 }
 
+/// Deals of one customer in one consolidated shipment.
+const DEALS: usize = 10;
+
+/// 10 deals reserved and packed into 10 boxes each, all in one packed shipment (issue 22).
+async fn packed_consolidated(api: &Api, f: &Fixture) -> anyhow::Result<i64> {
+    let per_deal = (PALLETS + BOXES) / DEALS;
+    let mut deals = Vec::new();
+    for _ in 0..DEALS {
+        let deal = api
+            .id(
+                "/v1/deals",
+                json!({"customer_id": f.customer, "title": "Bench consolidated", "lines": [
+                    {"item_id": f.x, "quantity": per_deal}, {"item_id": f.y, "quantity": 2 * per_deal}]}),
+            )
+            .await?;
+        api.post(
+            &format!("/v1/deals/{deal}/reserve"),
+            json!({"warehouse_id": f.warehouse}),
+        )
+        .await?;
+        deals.push(deal);
+    }
+    let shipment = api
+        .id(
+            "/v1/shipments",
+            json!({"deal_ids": deals, "warehouse_id": f.warehouse, "cod_amount": 10_000}),
+        )
+        .await?;
+    for deal in &deals {
+        for _ in 0..per_deal {
+            api.id(
+                "/v1/parcels",
+                json!({"shipment_id": shipment, "package_type": "box", "weight_kg": 1.25,
+                       "contents": [{"deal_id": deal, "item_id": f.x, "batch": "B1", "quantity": 1},
+                                    {"deal_id": deal, "item_id": f.y, "quantity": 2}]}),
+            )
+            .await?;
+        }
+    }
+    Ok(shipment)
+}
+
 /// The movements a dispatch of `shipment` posts, built outside the clock: one `ship` movement
-/// per parcel content line, consuming the deal's reservation of that item and batch.
+/// per parcel content line, consuming its deal's reservation of that item and batch.
 async fn ship_movements(db: &Db, shipment: i64, admin: i64) -> anyhow::Result<Vec<NewMovement>> {
     let s = shipping::get(db, shipment).await?;
-    let reservations: Vec<(i64, i64, Option<i64>, i64)> = depot::on_read!(db, pool => {
-        sqlx::query_as("select id, item_id, batch_id, location_id from reservations where deal_id = $1")
-            .bind(s.deal_id)
+    let mut reservations: Vec<(i64, i64, Option<i64>, i64, i64)> = Vec::new();
+    for deal in &s.deal_ids {
+        let of_deal: Vec<(i64, i64, Option<i64>, i64, i64)> = depot::on_read!(db, pool => {
+            sqlx::query_as(
+                "select id, item_id, batch_id, location_id, deal_id from reservations where deal_id = $1",
+            )
+            .bind(deal)
             .fetch_all(pool)
             .await?
-    });
+        });
+        reservations.extend(of_deal);
+    }
     let mut out = Vec::new();
     for p in &s.parcels {
         for c in &p.contents {
             let r = reservations
                 .iter()
-                .find(|r| r.1 == c.item_id && r.2 == c.batch_id)
+                .find(|r| r.4 == c.deal_id && r.1 == c.item_id && r.2 == c.batch_id)
                 .ok_or_else(|| anyhow::anyhow!("no reservation for item {}", c.item_id))?;
             out.push(NewMovement {
                 item_id: c.item_id,
@@ -201,7 +252,7 @@ async fn ship_movements(db: &Db, shipment: i64, admin: i64) -> anyhow::Result<Ve
                 device_id: None,
                 document_type: Some("shipment".into()),
                 document_id: Some(shipment),
-                deal_id: Some(s.deal_id),
+                deal_id: Some(c.deal_id),
                 note: Some(format!("parcel {}", p.code)),
                 reservation_id: Some(r.0),
             });
@@ -264,6 +315,8 @@ async fn timed<T>(
 struct Figures {
     dispatch: Series,
     raw_post: Series,
+    consolidated: Series,
+    consolidated_raw: Series,
     zpl: Series,
     zpl_ceiling: Series,
     pdf: Series,
@@ -311,6 +364,30 @@ async fn run_once(
         let (d, raw) = timed(async { Ok(ledger::post(db, movements).await?) }).await?;
         anyhow::ensure!(raw.len() == n_movements);
         fig.raw_post.push(d);
+    }
+
+    // Issue 22: a consolidated shipment of 10 deals against the raw post of its movements.
+    let together = packed_consolidated(api, f).await?;
+    let twin_together = packed_consolidated(api, f).await?;
+    let movements = ship_movements(db, twin_together, admin).await?;
+    let n_together = movements.len();
+    if raw_first {
+        let (d, raw) = timed(async { Ok(ledger::post(db, movements.clone()).await?) }).await?;
+        anyhow::ensure!(raw.len() == n_together);
+        fig.consolidated_raw.push(d);
+    }
+    let (d, (_, posted)) =
+        timed(async { Ok(shipping::dispatch(db, together, actor).await?) }).await?;
+    anyhow::ensure!(
+        posted.len() == n_together,
+        "consolidated dispatch posted {}",
+        posted.len()
+    );
+    fig.consolidated.push(d);
+    if !raw_first {
+        let (d, raw) = timed(async { Ok(ledger::post(db, movements).await?) }).await?;
+        anyhow::ensure!(raw.len() == n_together);
+        fig.consolidated_raw.push(d);
     }
 
     let labels = &state.labels;
@@ -447,6 +524,12 @@ async fn bench(state: AppState, runs: usize, backend: &str) -> anyhow::Result<()
         };
         row("dispatch (190 ship movements)", &fig.dispatch, Some(&fig.raw_post));
         row("  ceiling: ledger::post of the same 190", &fig.raw_post, None);
+        row(
+            "consolidated: 100 boxes of 10 deals (200)",
+            &fig.consolidated,
+            Some(&fig.consolidated_raw),
+        );
+        row("  ceiling: ledger::post of the same 200", &fig.consolidated_raw, None);
         row(
             &format!("labels ZPL {DPI} dpi, 100 in one ({zpl_bytes} B)"),
             &fig.zpl,

@@ -56,6 +56,12 @@ pub struct Deal {
     pub amount: i64,
     /// The lead this deal was converted from.
     pub lead_id: Option<i64>,
+    /// Where the deal's goods go: one of the customer's addresses (default: its preferred
+    /// shipping address).
+    pub ship_to_address_id: Option<i64>,
+    /// The customer's own reference for the deal (their order number), printed on delivery
+    /// notes.
+    pub customer_reference: Option<String>,
     pub lines: Vec<DealLine>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -77,6 +83,8 @@ struct DealRow {
     lost_reason: Option<String>,
     currency: String,
     lead_id: Option<i64>,
+    ship_to_address_id: Option<i64>,
+    customer_reference: Option<String>,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
     closed_at: Option<OffsetDateTime>,
@@ -97,6 +105,8 @@ impl DealRow {
                 .iter()
                 .fold(0i64, |sum, l| sum.saturating_add(l.line_total)),
             lead_id: self.lead_id,
+            ship_to_address_id: self.ship_to_address_id,
+            customer_reference: self.customer_reference,
             lines,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -106,7 +116,8 @@ impl DealRow {
 }
 
 const COLUMNS: &str = "d.id, d.customer_id, d.owner_id, d.title, d.stage, d.status, d.lost_reason, \
-    d.currency, d.lead_id, d.created_at, d.updated_at, d.closed_at";
+    d.currency, d.lead_id, d.ship_to_address_id, d.customer_reference, d.created_at, d.updated_at, \
+    d.closed_at";
 
 /// A line as given. In a PATCH, a line with the `id` of an existing line of the deal updates it,
 /// lines without `id` are added, existing lines left out are removed.
@@ -146,6 +157,13 @@ pub struct NewDeal {
     pub currency: Option<String>,
     #[serde(default)]
     pub lines: Vec<NewDealLine>,
+    /// One of the customer's addresses the goods go to (default: its preferred shipping
+    /// address).
+    #[serde(default)]
+    pub ship_to_address_id: Option<i64>,
+    /// The customer's own reference for the deal (up to 40 characters).
+    #[serde(default)]
+    pub customer_reference: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -163,6 +181,69 @@ pub struct DealPatch {
     pub owner_id: Option<i64>,
     /// Replaces the lines (see `NewDealLine.id`); only while the deal is open.
     pub lines: Option<Vec<NewDealLine>>,
+    /// One of the customer's addresses; `null`: its preferred shipping address.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub ship_to_address_id: Option<Option<i64>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub customer_reference: Option<Option<String>>,
+}
+
+/// The longest customer reference.
+const REFERENCE_MAX: usize = 40;
+
+/// Sets where the deal's goods go and the customer's reference, in the caller's transaction
+/// (`None`: unchanged; `Some(None)`: cleared). The address must be one of the customer's (422
+/// on `ship_to_address_id`).
+async fn set_delivery(
+    tx: &mut Tx,
+    deal_id: i64,
+    customer_id: i64,
+    ship_to_address_id: Option<Option<i64>>,
+    customer_reference: Option<Option<String>>,
+) -> Result<()> {
+    let reference =
+        customer_reference.map(|r| r.map(|r| r.trim().to_string()).filter(|r| !r.is_empty()));
+    if let Some(Some(r)) = &reference {
+        let mut checks = Checks::new();
+        checks.max_len("customer_reference", r, REFERENCE_MAX);
+        checks.finish()?;
+    }
+    if let Some(Some(address)) = ship_to_address_id {
+        let owner = on_tx!(&mut *tx, conn => {
+            sqlx::query_scalar::<_, i64>("select customer_id from customer_addresses where id = $1")
+                .bind(address)
+                .fetch_optional(&mut *conn)
+                .await?
+        });
+        if owner != Some(customer_id) {
+            return Err(Error::invalid(
+                "ship_to_address_id",
+                format!("customer {customer_id} has no address with id {address}"),
+            ));
+        }
+    }
+    if let Some(address) = ship_to_address_id {
+        on_tx!(&mut *tx, conn => {
+            sqlx::query("update deals set ship_to_address_id = $2 where id = $1")
+                .bind(deal_id)
+                .bind(address)
+                .execute(&mut *conn)
+                .await?;
+        });
+    }
+    if let Some(reference) = reference {
+        on_tx!(&mut *tx, conn => {
+            sqlx::query("update deals set customer_reference = $2 where id = $1")
+                .bind(deal_id)
+                .bind(reference)
+                .execute(&mut *conn)
+                .await?;
+        });
+    }
+    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -411,6 +492,16 @@ pub async fn create(db: &Db, viewer: Viewer, new: NewDeal) -> Result<Deal> {
     let at = now();
     let mut tx = db.begin().await?;
     let id = insert(&mut tx, &values, at).await?;
+    if new.ship_to_address_id.is_some() || new.customer_reference.is_some() {
+        set_delivery(
+            &mut tx,
+            id,
+            customer_id,
+            new.ship_to_address_id.map(Some),
+            new.customer_reference.map(Some),
+        )
+        .await?;
+    }
     tx.commit().await?;
     load(db, id).await
 }
@@ -624,6 +715,16 @@ pub async fn update_in(
     });
     if let Some(list) = &lines {
         replace_lines(tx, id, list).await?;
+    }
+    if patch.ship_to_address_id.is_some() || patch.customer_reference.is_some() {
+        set_delivery(
+            tx,
+            id,
+            current.customer_id,
+            patch.ship_to_address_id,
+            patch.customer_reference,
+        )
+        .await?;
     }
     Ok(DealChange {
         before: current.status,

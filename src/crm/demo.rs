@@ -191,6 +191,8 @@ pub async fn load(db: &Db, head_id: i64, ron_id: i64, rita_id: i64) -> Result<De
             lost_reason: None,
             currency: None,
             lines: vec![line(rack, 12, 18_900)],
+            ship_to_address_id: None,
+            customer_reference: None,
         },
     )
     .await?;
@@ -206,6 +208,8 @@ pub async fn load(db: &Db, head_id: i64, ron_id: i64, rita_id: i64) -> Result<De
             lost_reason: None,
             currency: None,
             lines: vec![line(yoghurt, 48, 129), line(milk, 60, 99)],
+            ship_to_address_id: None,
+            customer_reference: None,
         },
     )
     .await?;
@@ -221,6 +225,8 @@ pub async fn load(db: &Db, head_id: i64, ron_id: i64, rita_id: i64) -> Result<De
             lost_reason: Some("bought elsewhere".into()),
             currency: None,
             lines: vec![],
+            ship_to_address_id: None,
+            customer_reference: None,
         },
     )
     .await?;
@@ -236,6 +242,8 @@ pub async fn load(db: &Db, head_id: i64, ron_id: i64, rita_id: i64) -> Result<De
             lost_reason: None,
             currency: None,
             lines: vec![line(yoghurt, 24, 119)],
+            ship_to_address_id: None,
+            customer_reference: None,
         },
     )
     .await?;

@@ -241,7 +241,9 @@ pub async fn documents(db: &Db, deal_id: i64) -> Result<Vec<Document>> {
         sqlx::query_as::<_, (String, i64)>(
             "select 'pick_list', pick_list_id from pick_list_lines where deal_id = $1
              union select 'parcel', id from parcels where deal_id = $1
+             union select 'parcel', parcel_id from parcel_contents where deal_id = $1
              union select 'shipment', id from shipments where deal_id = $1
+             union select 'shipment', shipment_id from shipment_deals where deal_id = $1
              union select 'return', id from stock_returns where deal_id = $1
              union select distinct document_type, document_id from stock_movements
                    where deal_id = $1 and document_type is not null and document_id is not null",

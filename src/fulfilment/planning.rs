@@ -673,8 +673,9 @@ pub async fn release_expired(db: &Db) -> Result<usize> {
 }
 
 /// A shipment's status change after dispatch, from the API or its carrier, in one transaction
-/// with what follows from it: a failed delivery that the warehouse takes back is booked as a return of the
-/// deal; once everything of a won deal is delivered, the deal moves on to its next stage.
+/// with what follows from it: a failed delivery that the warehouse takes back is booked as a return of
+/// its deals; once everything of a won deal is delivered, the deal moves on to its next stage (each
+/// deal of a shipment that carries several).
 pub async fn set_shipment_status(
     db: &Db,
     id: i64,
@@ -682,7 +683,7 @@ pub async fn set_shipment_status(
     actor: Actor,
 ) -> Result<()> {
     let mut tx = db.begin().await?;
-    let deal_id = if change.to == shipping::Status::Returned && change.book_return {
+    let deal_ids = if change.to == shipping::Status::Returned && change.book_return {
         shipping::return_whole_in(&mut tx, db, id, change.location_id, change.note, actor).await?
     } else {
         shipping::set_status_in(
@@ -695,7 +696,10 @@ pub async fn set_shipment_status(
         .await?
     };
     if change.to == shipping::Status::Delivered {
-        advance_when_delivered(&mut tx, deal_id).await?;
+        // Every deal the shipment carries moves on once all of it is delivered.
+        for deal_id in deal_ids {
+            advance_when_delivered(&mut tx, deal_id).await?;
+        }
     }
     tx.commit().await
 }

@@ -27,6 +27,11 @@ use crate::{in_tx, on_read, on_tx};
 /// `batch_id`, `quantity` in base units).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct ContentLine {
+    /// The deal the goods are packed for: one of the shipment's deals. Left out, the goods go
+    /// to the parcel's deal, or (in a shipment of several deals) to the first of its deals
+    /// that has them picked and not yet packed, split across its deals when one holds too few.
+    #[serde(default)]
+    pub deal_id: Option<i64>,
     #[serde(default)]
     pub item_id: Option<i64>,
     #[serde(default)]
@@ -82,6 +87,9 @@ pub struct NewParcel {
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ParcelContent {
+    /// The deal these goods are for (a parcel of a shipment of several deals may hold goods of
+    /// several of them).
+    pub deal_id: i64,
     pub item_id: i64,
     pub batch_id: Option<i64>,
     pub quantity: i64,
@@ -90,7 +98,10 @@ pub struct ParcelContent {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Parcel {
     pub id: i64,
+    /// The deal the parcel was opened for.
     pub deal_id: i64,
+    /// Every deal whose goods it holds (its own deal while it is empty), in id order.
+    pub deal_ids: Vec<i64>,
     pub warehouse_id: i64,
     pub shipment_id: Option<i64>,
     pub parent_id: Option<i64>,
@@ -129,7 +140,7 @@ const PACKABLE: &str = "select coalesce((select cast(sum(quantity) as bigint) fr
                   - coalesce((select cast(sum(c.quantity) as bigint) from parcel_contents c
                               join parcels p on p.id = c.parcel_id
                               left join shipments s on s.id = p.shipment_id
-                              where p.deal_id = $1 and p.warehouse_id = $2 and c.item_id = $3
+                              where c.deal_id = $1 and p.warehouse_id = $2 and c.item_id = $3
                                 and c.batch_key = $4
                                 and (s.id is null or s.status in ('draft', 'packed'))), 0)";
 
@@ -156,48 +167,66 @@ fn mm(cm: f64) -> i64 {
     (cm * 10.0).round() as i64
 }
 
-/// Puts `contents` ((item, batch, quantity)) into parcel `id` in the caller's transaction; the
-/// same item and batch add up. Packers of one deal take turns (the deal's row), so the check
-/// after inserting sees every other parcel of the deal and no two packers pack the same goods.
+/// One content line as it is packed: goods of one deal, item and batch, from line `line` of the
+/// request (a line may be split across the deals of a shipment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packed {
+    line: usize,
+    deal_id: i64,
+    item_id: i64,
+    batch_id: Option<i64>,
+    quantity: i64,
+}
+
+/// Puts `contents` into parcel `id` in the caller's transaction; the same deal, item and batch
+/// add up. Packers of one deal take turns (the deal's row; several deals are taken in id order,
+/// so two packers of the same deals never wait for each other crosswise), so the check after
+/// inserting sees every other parcel of each deal and no two packers pack the same goods.
 async fn insert_contents(
     tx: &mut Tx,
     id: i64,
-    deal_id: i64,
     warehouse_id: i64,
-    contents: &[(i64, Option<i64>, i64)],
+    contents: &[Packed],
 ) -> Result<()> {
-    crate::crm::deals::lock(tx, deal_id, None).await?;
-    for (item, batch, quantity) in contents {
+    let deals: std::collections::BTreeSet<i64> = contents.iter().map(|c| c.deal_id).collect();
+    for deal_id in deals {
+        crate::crm::deals::lock(tx, deal_id, None).await?;
+    }
+    for c in contents {
         on_tx!(&mut *tx, conn => {
             sqlx::query(
-                "insert into parcel_contents (parcel_id, item_id, batch_id, batch_key, quantity)
-                 values ($1, $2, $3, $4, $5)
-                 on conflict (parcel_id, item_id, batch_key) do update
+                "insert into parcel_contents (parcel_id, deal_id, item_id, batch_id, batch_key, quantity)
+                 values ($1, $2, $3, $4, $5, $6)
+                 on conflict (parcel_id, deal_id, item_id, batch_key) do update
                  set quantity = parcel_contents.quantity + excluded.quantity",
             )
             .bind(id)
-            .bind(item)
-            .bind(batch)
-            .bind(batch.unwrap_or(0))
-            .bind(quantity)
+            .bind(c.deal_id)
+            .bind(c.item_id)
+            .bind(c.batch_id)
+            .bind(c.batch_id.unwrap_or(0))
+            .bind(c.quantity)
             .execute(&mut *conn)
             .await?;
         });
     }
-    for (i, (item, batch, _)) in contents.iter().enumerate() {
+    for c in contents {
         let left: i64 = on_tx!(&mut *tx, conn => {
             sqlx::query_scalar(PACKABLE)
-                .bind(deal_id)
+                .bind(c.deal_id)
                 .bind(warehouse_id)
-                .bind(item)
-                .bind(batch.unwrap_or(0))
+                .bind(c.item_id)
+                .bind(c.batch_id.unwrap_or(0))
                 .fetch_one(&mut *conn)
                 .await?
         });
         if left < 0 {
             return Err(Error::conflict(
-                format!("contents[{i}].quantity"),
-                "another parcel of the deal took these goods meanwhile: scan again",
+                format!("contents[{}].quantity", c.line),
+                format!(
+                    "another parcel of deal {} took these goods meanwhile: scan again",
+                    c.deal_id
+                ),
             ));
         }
     }
@@ -325,28 +354,32 @@ pub async fn create_parcel(
                     format!("shipment {sid} is {}: it takes no more parcels", row.status),
                 ));
             }
-            for (field, given, own) in [
-                ("deal_id", new.deal_id, row.deal_id),
-                ("warehouse_id", new.warehouse_id, row.warehouse_id),
-            ] {
-                if given.is_some_and(|g| g != own) {
-                    return Err(Error::invalid(
-                        field,
-                        format!("shipment {sid} has {field} {own}"),
-                    ));
-                }
+            let deals = deals_of(db, sid).await?;
+            if let Some(given) = new.deal_id
+                && !deals.contains(&given)
+            {
+                return Err(Error::invalid(
+                    "deal_id",
+                    format!("shipment {sid} carries deals {deals:?}, not deal {given}"),
+                ));
             }
-            Some(row)
+            if new.warehouse_id.is_some_and(|g| g != row.warehouse_id) {
+                return Err(Error::invalid(
+                    "warehouse_id",
+                    format!("shipment {sid} has warehouse_id {}", row.warehouse_id),
+                ));
+            }
+            Some((row, deals))
         }
         None => None,
     };
     let deal_id = new
         .deal_id
-        .or(shipment.as_ref().map(|s| s.deal_id))
+        .or(shipment.as_ref().map(|(s, _)| s.deal_id))
         .ok_or_else(|| Error::invalid("deal_id", "is required (or shipment_id)"))?;
     let warehouse_id = match new
         .warehouse_id
-        .or(shipment.as_ref().map(|s| s.warehouse_id))
+        .or(shipment.as_ref().map(|(s, _)| s.warehouse_id))
     {
         Some(w) => w,
         None => default_warehouse(db, deal_id, &[]).await?,
@@ -365,12 +398,21 @@ pub async fn create_parcel(
                 format!("no warehouse with id {warehouse_id}"),
             )
         })?;
-    let contents = checked_contents(db, deal_id, warehouse_id, &new.contents).await?;
+    // The deals whose goods may go in: the shipment's (its own deal first), else the parcel's.
+    let candidates = match &shipment {
+        Some((_, deals)) => {
+            let mut c = vec![deal_id];
+            c.extend(deals.iter().copied().filter(|d| *d != deal_id));
+            c
+        }
+        None => vec![deal_id],
+    };
+    let contents = checked_contents(db, &candidates, warehouse_id, &new.contents).await?;
     if let Some(parent) = new.parent_id {
         let p = parcel_row(db, parent)
             .await
             .map_err(|_| Error::invalid("parent_id", format!("no parcel with id {parent}")))?;
-        if p.deal_id != deal_id {
+        if !candidates.contains(&p.deal_id) {
             return Err(Error::invalid(
                 "parent_id",
                 "the pallet belongs to another deal",
@@ -403,7 +445,7 @@ pub async fn create_parcel(
         .fetch_one(&mut *conn)
         .await?
     });
-    insert_contents(&mut tx, id, deal_id, warehouse_id, &contents).await?;
+    insert_contents(&mut tx, id, warehouse_id, &contents).await?;
     if let Some(shipment_id) = new.shipment_id {
         join_shipment(&mut tx, id, shipment_id, at).await?;
     }
@@ -412,8 +454,10 @@ pub async fn create_parcel(
 }
 
 /// Adds goods to a parcel that has not shipped (scanned in one by one at the packing table).
+/// In a shipment of several deals, goods of any of them may go in.
 pub async fn add_contents(db: &Db, id: i64, lines: &[ContentLine]) -> Result<Parcel> {
     let p = parcel_row(db, id).await?;
+    let mut candidates = vec![p.deal_id];
     if let Some(sid) = p.shipment_id {
         let status = shipment_row(db, sid).await?.status;
         if !matches!(status, Status::Draft | Status::Packed) {
@@ -422,26 +466,33 @@ pub async fn add_contents(db: &Db, id: i64, lines: &[ContentLine]) -> Result<Par
                 format!("parcel {id} is in a {status} shipment: it is closed"),
             ));
         }
+        candidates.extend(
+            deals_of(db, sid)
+                .await?
+                .into_iter()
+                .filter(|d| *d != p.deal_id),
+        );
     }
     if lines.is_empty() {
         return Err(Error::invalid("contents", "must not be empty"));
     }
-    let contents = checked_contents(db, p.deal_id, p.warehouse_id, lines).await?;
+    let contents = checked_contents(db, &candidates, p.warehouse_id, lines).await?;
     let mut tx = db.begin().await?;
-    insert_contents(&mut tx, id, p.deal_id, p.warehouse_id, &contents).await?;
+    insert_contents(&mut tx, id, p.warehouse_id, &contents).await?;
     tx.commit().await?;
     parcel(db, id).await
 }
 
-/// The contents as (item, batch, quantity), each within what the deal holds reserved in the
-/// warehouse and has not packed yet (lines of one request counted together).
+/// The contents as packed lines, each within what its deal holds reserved in the warehouse and
+/// has not packed yet (lines of one request counted together). A line naming no deal goes to
+/// the first of `deals` that has the goods, split over the next ones when it holds too few.
 async fn checked_contents(
     db: &Db,
-    deal_id: i64,
+    deals: &[i64],
     warehouse_id: i64,
     lines: &[ContentLine],
-) -> Result<Vec<(i64, Option<i64>, i64)>> {
-    let mut contents: Vec<(i64, Option<i64>, i64)> = Vec::new();
+) -> Result<Vec<Packed>> {
+    let mut contents: Vec<Packed> = Vec::new();
     for (i, c) in lines.iter().enumerate() {
         let field = |f: &str| format!("contents[{i}].{f}");
         let item_id = c
@@ -456,6 +507,18 @@ async fn checked_contents(
                 "must be greater than zero",
             ));
         }
+        let line_deals: Vec<i64> = match c.deal_id {
+            Some(d) if deals.contains(&d) => vec![d],
+            Some(d) => {
+                return Err(Error::invalid(
+                    field("deal_id"),
+                    format!(
+                        "deal {d} is not packed here: the parcel takes goods of deals {deals:?}"
+                    ),
+                ));
+            }
+            None => deals.to_vec(),
+        };
         let batch_id = match (c.batch_id, c.batch.as_deref()) {
             (Some(id), _) => Some(id),
             (None, Some(code)) => Some(
@@ -471,23 +534,44 @@ async fn checked_contents(
             ),
             (None, None) => None,
         };
-        let earlier: i64 = contents
-            .iter()
-            .filter(|(it, b, _)| *it == item_id && *b == batch_id)
-            .map(|c| c.2)
-            .sum();
-        let free =
-            packable(db, deal_id, warehouse_id, item_id, batch_id.unwrap_or(0)).await? - earlier;
-        if quantity > free {
+        let mut left = quantity;
+        let mut free_total = 0;
+        let mut taken = Vec::new();
+        for deal_id in &line_deals {
+            let earlier: i64 = contents
+                .iter()
+                .filter(|p| p.deal_id == *deal_id && p.item_id == item_id && p.batch_id == batch_id)
+                .map(|p| p.quantity)
+                .sum();
+            let free = packable(db, *deal_id, warehouse_id, item_id, batch_id.unwrap_or(0)).await?
+                - earlier;
+            free_total += free.max(0);
+            let take = left.min(free.max(0));
+            if take > 0 {
+                taken.push(Packed {
+                    line: i,
+                    deal_id: *deal_id,
+                    item_id,
+                    batch_id,
+                    quantity: take,
+                });
+                left -= take;
+            }
+            if left == 0 {
+                break;
+            }
+        }
+        if left > 0 {
+            let whose = match line_deals.as_slice() {
+                [one] => format!("deal {one} has"),
+                _ => format!("deals {line_deals:?} have"),
+            };
             return Err(Error::invalid(
                 field("quantity"),
-                format!(
-                    "deal {deal_id} has {} of this item and batch picked and not yet packed",
-                    free.max(0)
-                ),
+                format!("{whose} {free_total} of this item and batch picked and not yet packed"),
             ));
         }
-        contents.push((item_id, batch_id, quantity));
+        contents.extend(taken);
     }
     Ok(contents)
 }
@@ -509,7 +593,8 @@ pub async fn parcel(db: &Db, id: i64) -> Result<Parcel> {
     let r = parcel_row(db, id).await?;
     let contents = on_read!(db, pool => {
         sqlx::query_as::<_, ParcelContent>(
-            "select item_id, batch_id, quantity from parcel_contents where parcel_id = $1 order by id",
+            "select deal_id, item_id, batch_id, quantity from parcel_contents where parcel_id = $1
+             order by id",
         )
         .bind(id)
         .fetch_all(pool)
@@ -531,9 +616,16 @@ pub fn parcel_code(id: i64, sscc: Option<&str>) -> String {
 }
 
 fn to_parcel(r: ParcelRow, contents: Vec<ParcelContent>) -> Parcel {
+    let mut deal_ids: Vec<i64> = contents.iter().map(|c| c.deal_id).collect();
+    if deal_ids.is_empty() {
+        deal_ids.push(r.deal_id);
+    }
+    deal_ids.sort_unstable();
+    deal_ids.dedup();
     Parcel {
         id: r.id,
         deal_id: r.deal_id,
+        deal_ids,
         warehouse_id: r.warehouse_id,
         shipment_id: r.shipment_id,
         parent_id: r.parent_id,
@@ -575,19 +667,20 @@ async fn parcels_of(db: &Db, shipment_ids: &[i64]) -> Result<HashMap<i64, Vec<Pa
     });
     let contents = on_read!(db, pool => {
         let sql = format!(
-            "select c.parcel_id, c.item_id, c.batch_id, c.quantity
+            "select c.parcel_id, c.deal_id, c.item_id, c.batch_id, c.quantity
              from parcel_contents c join parcels p on p.id = c.parcel_id
              where p.shipment_id in ({list}) order by c.parcel_id, c.id"
         );
-        let mut q = sqlx::query_as::<_, (i64, i64, Option<i64>, i64)>(&sql);
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, Option<i64>, i64)>(&sql);
         for id in shipment_ids {
             q = q.bind(id);
         }
         q.fetch_all(pool).await?
     });
     let mut by_parcel: HashMap<i64, Vec<ParcelContent>> = HashMap::new();
-    for (parcel_id, item_id, batch_id, quantity) in contents {
+    for (parcel_id, deal_id, item_id, batch_id, quantity) in contents {
         by_parcel.entry(parcel_id).or_default().push(ParcelContent {
+            deal_id,
             item_id,
             batch_id,
             quantity,
@@ -650,7 +743,20 @@ pub struct ShipTo {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewShipment {
-    pub deal_id: i64,
+    /// The deal shipped; with `deal_ids`, one of them (the shipment's `deal_id`).
+    #[serde(default)]
+    pub deal_id: Option<i64>,
+    /// Several deals shipped together: one customer's, from one warehouse, to one address
+    /// (422 naming `deal_ids[i]` for the deal that differs).
+    #[serde(default)]
+    pub deal_ids: Vec<i64>,
+    /// With `ready: true` and no deals given: the shipment takes every deal of this customer
+    /// whose reserved goods in the warehouse are all packed, with their parcels that are in no
+    /// shipment yet (the answer's `deal_ids` says which).
+    #[serde(default)]
+    pub customer_id: Option<i64>,
+    #[serde(default)]
+    pub ready: bool,
     /// Default: the parcels' warehouse, else the deal's (or the only one).
     #[serde(default)]
     pub warehouse_id: Option<i64>,
@@ -663,9 +769,18 @@ pub struct NewShipment {
     /// Default `economy`.
     #[serde(default = "default_service_level")]
     pub service_level: ServiceLevel,
-    /// Cash on delivery, in minor units of the deal's currency.
+    /// Cash on delivery, in minor units of the deals' currency: the total collected. With
+    /// several deals it is shared in proportion to the deals' values (unless `cod_shares`).
     #[serde(default)]
     pub cod_amount: Option<i64>,
+    /// What each deal asks on delivery; the shipment collects their sum (which `cod_amount`,
+    /// when also given, must equal).
+    #[serde(default)]
+    pub cod_shares: Vec<CodShare>,
+    /// `true`: cash on delivery of what the deals are worth (each deal asks the sum of its
+    /// lines, quantity × unit price).
+    #[serde(default)]
+    pub cash_on_delivery: bool,
     /// Default `sender`.
     #[serde(default = "default_paid_by")]
     pub paid_by: PaidBy,
@@ -686,6 +801,13 @@ fn default_paid_by() -> PaidBy {
     PaidBy::Sender
 }
 
+/// One deal's part of a shipment's cash on delivery, in minor units of its currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+pub struct CodShare {
+    pub deal_id: i64,
+    pub cod_amount: i64,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Event {
     pub status: String,
@@ -698,7 +820,11 @@ pub struct Event {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Shipment {
     pub id: i64,
+    /// The deal shipped; for a shipment of several deals, the one it was created for first
+    /// (all of them are in `deal_ids`).
     pub deal_id: i64,
+    /// Every deal the shipment carries, in id order.
+    pub deal_ids: Vec<i64>,
     pub warehouse_id: i64,
     pub status: Status,
     pub carrier: String,
@@ -707,6 +833,9 @@ pub struct Shipment {
     pub ship_to: ShipTo,
     pub cod_amount: Option<i64>,
     pub cod_currency: Option<String>,
+    /// Each deal's part of `cod_amount` (empty without cash on delivery); the collection,
+    /// `cod_collected_at`, is recorded once for the shipment and counts for every share.
+    pub cod_shares: Vec<CodShare>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub cod_collected_at: Option<OffsetDateTime>,
     pub paid_by: PaidBy,
@@ -756,15 +885,16 @@ async fn default_warehouse(db: &Db, deal_id: i64, parcel_ids: &[i64]) -> Result<
     }
 }
 
-/// The customer's name and preferred shipping address (or its first), as label lines.
+/// The customer's name and the deal's address (else the customer's preferred shipping address,
+/// else its first), as label lines.
 async fn default_ship_to(db: &Db, deal_id: i64) -> Result<ShipTo> {
     let (name, line1, line2, postal, city, country) = on_read!(db, pool => {
         sqlx::query_as::<_, (String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)>(
             "select c.legal_name, a.line1, a.line2, a.postal_code, a.city, a.country
              from deals d join customers c on c.id = d.customer_id
-             left join customer_addresses a on a.id = (
+             left join customer_addresses a on a.id = coalesce(d.ship_to_address_id, (
                  select id from customer_addresses where customer_id = c.id
-                 order by case when preferred_shipping then 0 else 1 end, id limit 1)
+                 order by case when preferred_shipping then 0 else 1 end, id limit 1))
              where d.id = $1",
         )
         .bind(deal_id)
@@ -793,27 +923,315 @@ async fn default_ship_to(db: &Db, deal_id: i64) -> Result<ShipTo> {
     })
 }
 
-pub async fn create(db: &Db, mut new: NewShipment, user_id: Option<i64>) -> Result<Shipment> {
-    let warehouse_id = match new.warehouse_id {
-        Some(w) => w,
-        None => default_warehouse(db, new.deal_id, &new.parcel_ids).await?,
+/// The most deals one shipment carries.
+pub const MAX_DEALS: usize = 100;
+
+/// A deal as a shipment sees it.
+#[derive(sqlx::FromRow)]
+struct DealTerms {
+    id: i64,
+    customer_id: i64,
+    currency: String,
+    warehouse_id: Option<i64>,
+    /// What the deal is worth: its lines, quantity × unit price.
+    value: i64,
+}
+
+/// The deals to ship (the first is the shipment's `deal_id`) and the field each came from.
+fn requested_deals(new: &NewShipment) -> Result<Vec<(i64, String)>> {
+    if new.deal_ids.is_empty() {
+        let deal_id = new.deal_id.ok_or_else(|| {
+            Error::invalid(
+                "deal_id",
+                "is required (or deal_ids, or customer_id with ready)",
+            )
+        })?;
+        return Ok(vec![(deal_id, "deal_id".into())]);
+    }
+    if new.deal_ids.len() > MAX_DEALS {
+        return Err(Error::invalid(
+            "deal_ids",
+            format!("at most {MAX_DEALS} deals per shipment"),
+        ));
+    }
+    let mut out: Vec<(i64, String)> = Vec::with_capacity(new.deal_ids.len());
+    for (i, id) in new.deal_ids.iter().enumerate() {
+        if out.iter().any(|(d, _)| d == id) {
+            return Err(Error::invalid(
+                format!("deal_ids[{i}]"),
+                format!("deal {id} is listed twice"),
+            ));
+        }
+        out.push((*id, format!("deal_ids[{i}]")));
+    }
+    if let Some(first) = new.deal_id {
+        let at = out.iter().position(|(d, _)| *d == first).ok_or_else(|| {
+            Error::invalid("deal_id", format!("deal {first} is not one of deal_ids"))
+        })?;
+        out.swap(0, at);
+    }
+    Ok(out)
+}
+
+async fn deal_terms(db: &Db, ids: &[i64]) -> Result<HashMap<i64, DealTerms>> {
+    let list = crate::db::placeholders(1, ids.len());
+    let rows = on_read!(db, pool => {
+        let sql = format!(
+            "select d.id, d.customer_id, d.currency, d.warehouse_id,
+                    cast(coalesce((select sum(l.quantity * l.unit_price) from deal_lines l
+                                   where l.deal_id = d.id), 0) as bigint) as value
+             from deals d where d.id in ({list})"
+        );
+        let mut q = sqlx::query_as::<_, DealTerms>(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await?
+    });
+    Ok(rows.into_iter().map(|d| (d.id, d)).collect())
+}
+
+/// The customer's deals that are ready to ship from a warehouse: every unit a deal holds
+/// reserved there is packed, in parcels of which at least one is in no shipment yet. Answers
+/// the warehouse, the deals (in id order) and those parcels.
+async fn ready_deals(
+    db: &Db,
+    customer_id: i64,
+    warehouse_id: Option<i64>,
+) -> Result<(i64, Vec<i64>, Vec<i64>)> {
+    let waiting = on_read!(db, pool => {
+        sqlx::query_as::<_, (i64, i64)>(
+            "select distinct c.deal_id, p.warehouse_id from parcel_contents c
+             join parcels p on p.id = c.parcel_id join deals d on d.id = c.deal_id
+             where d.customer_id = $1 and p.shipment_id is null
+               and ($2 is null or p.warehouse_id = $2)
+             order by c.deal_id",
+        )
+        .bind(customer_id)
+        .bind(warehouse_id)
+        .fetch_all(pool)
+        .await?
+    });
+    let mut ready: Vec<(i64, i64)> = Vec::new();
+    for (deal_id, warehouse_id) in waiting {
+        // Reserved there less packed there (in parcels not yet dispatched): nothing left.
+        let unpacked = on_read!(db, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "select coalesce((select cast(sum(quantity) as bigint) from reservations
+                                  where deal_id = $1 and warehouse_id = $2), 0)
+                      - coalesce((select cast(sum(c.quantity) as bigint) from parcel_contents c
+                                  join parcels p on p.id = c.parcel_id
+                                  left join shipments s on s.id = p.shipment_id
+                                  where c.deal_id = $1 and p.warehouse_id = $2
+                                    and (s.id is null or s.status in ('draft', 'packed'))), 0)",
+            )
+            .bind(deal_id)
+            .bind(warehouse_id)
+            .fetch_one(pool)
+            .await?
+        });
+        if unpacked <= 0 {
+            ready.push((deal_id, warehouse_id));
+        }
+    }
+    let Some(&(_, warehouse)) = ready.first() else {
+        return Err(Error::invalid(
+            "customer_id",
+            format!(
+                "no deal of customer {customer_id} is ready: packed in full, in parcels that are in no shipment"
+            ),
+        ));
     };
-    new.warehouse_id = Some(warehouse_id);
-    let carrier = new.carrier.clone().unwrap_or_else(|| "own_fleet".into());
-    carriers::by_name(&carrier)
-        .ok_or_else(|| Error::invalid("carrier", format!("no carrier named '{carrier}'")))?;
-    if let Some(a) = new.cod_amount
+    if ready.iter().any(|(_, w)| *w != warehouse) {
+        let mut warehouses: Vec<i64> = ready.iter().map(|r| r.1).collect();
+        warehouses.sort_unstable();
+        warehouses.dedup();
+        return Err(Error::invalid(
+            "warehouse_id",
+            format!(
+                "customer {customer_id} has deals ready in warehouses {warehouses:?}: give warehouse_id"
+            ),
+        ));
+    }
+    let deals: Vec<i64> = ready.iter().map(|r| r.0).collect();
+    let list = crate::db::placeholders(2, deals.len());
+    let parcels = on_read!(db, pool => {
+        let sql = format!(
+            "select id from parcels where shipment_id is null and warehouse_id = $1
+               and deal_id in ({list}) order by id"
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(warehouse);
+        for id in &deals {
+            q = q.bind(id);
+        }
+        q.fetch_all(pool).await?
+    });
+    Ok((warehouse, deals, parcels))
+}
+
+/// Each deal's part of the cash on delivery: as asked (`cod_shares`), what the deals are worth
+/// (`cash_on_delivery`), or a total (`cod_amount`) shared in proportion to the deals' values
+/// (evenly when they are worth nothing), the last deal taking what rounding leaves.
+fn cod_split(new: &NewShipment, deals: &[&DealTerms]) -> Result<Option<Vec<(i64, i64)>>> {
+    let total = new.cod_amount;
+    if let Some(a) = total
         && a <= 0
     {
         return Err(Error::invalid("cod_amount", "must be greater than zero"));
     }
-    let currency = on_read!(db, pool => {
-        sqlx::query_scalar::<_, String>("select currency from deals where id = $1")
-            .bind(new.deal_id)
-            .fetch_optional(pool)
-            .await?
-    })
-    .ok_or_else(|| Error::invalid("deal_id", format!("no deal with id {}", new.deal_id)))?;
+    let shares: Vec<(i64, i64)> = if !new.cod_shares.is_empty() {
+        let mut out = Vec::with_capacity(deals.len());
+        for (i, share) in new.cod_shares.iter().enumerate() {
+            if !deals.iter().any(|d| d.id == share.deal_id) {
+                return Err(Error::invalid(
+                    format!("cod_shares[{i}].deal_id"),
+                    format!("deal {} is not shipped here", share.deal_id),
+                ));
+            }
+            if out.iter().any(|(d, _)| *d == share.deal_id) {
+                return Err(Error::invalid(
+                    format!("cod_shares[{i}].deal_id"),
+                    format!("deal {} is listed twice", share.deal_id),
+                ));
+            }
+            if share.cod_amount < 0 {
+                return Err(Error::invalid(
+                    format!("cod_shares[{i}].cod_amount"),
+                    "must not be negative",
+                ));
+            }
+            out.push((share.deal_id, share.cod_amount));
+        }
+        for d in deals {
+            if !out.iter().any(|(id, _)| *id == d.id) {
+                out.push((d.id, 0));
+            }
+        }
+        let sum: i64 = out.iter().map(|s| s.1).sum();
+        if total.is_some_and(|t| t != sum) {
+            return Err(Error::invalid(
+                "cod_amount",
+                format!("is not the sum of cod_shares ({sum})"),
+            ));
+        }
+        out
+    } else if let Some(total) = total {
+        let worth: i64 = deals.iter().map(|d| d.value.max(0)).sum();
+        let mut left = total;
+        let mut out = Vec::with_capacity(deals.len());
+        for (i, d) in deals.iter().enumerate() {
+            let share = if i + 1 == deals.len() {
+                left
+            } else if worth > 0 {
+                (i128::from(total) * i128::from(d.value.max(0)) / i128::from(worth)) as i64
+            } else {
+                total / deals.len() as i64
+            };
+            left -= share;
+            out.push((d.id, share));
+        }
+        out
+    } else if new.cash_on_delivery {
+        deals.iter().map(|d| (d.id, d.value.max(0))).collect()
+    } else {
+        return Ok(None);
+    };
+    if shares.iter().map(|s| s.1).sum::<i64>() <= 0 {
+        return Err(Error::invalid(
+            "cod_amount",
+            "cash on delivery must come to more than zero",
+        ));
+    }
+    Ok(Some(shares))
+}
+
+pub async fn create(db: &Db, mut new: NewShipment, user_id: Option<i64>) -> Result<Shipment> {
+    if new.ready && new.deal_id.is_none() && new.deal_ids.is_empty() {
+        let customer_id = new
+            .customer_id
+            .ok_or_else(|| Error::invalid("customer_id", "is required with ready"))?;
+        let (warehouse, deals, parcels) = ready_deals(db, customer_id, new.warehouse_id).await?;
+        new.warehouse_id = Some(warehouse);
+        new.deal_ids = deals;
+        if new.parcel_ids.is_empty() {
+            new.parcel_ids = parcels;
+        }
+    }
+    let requested = requested_deals(&new)?;
+    let ids: Vec<i64> = requested.iter().map(|r| r.0).collect();
+    let terms = deal_terms(db, &ids).await?;
+    let mut deals: Vec<&DealTerms> = Vec::with_capacity(requested.len());
+    for (id, field) in &requested {
+        deals.push(
+            terms
+                .get(id)
+                .ok_or_else(|| Error::invalid(field.clone(), format!("no deal with id {id}")))?,
+        );
+    }
+    let first = deals[0];
+    let warehouse_id = match new.warehouse_id {
+        Some(w) => w,
+        None => default_warehouse(db, first.id, &new.parcel_ids).await?,
+    };
+    new.warehouse_id = Some(warehouse_id);
+    let ship_to_of_first = default_ship_to(db, first.id).await;
+    if let Some(customer) = new.customer_id
+        && first.customer_id != customer
+    {
+        return Err(Error::invalid(
+            requested[0].1.clone(),
+            format!("deal {} is not customer {customer}'s", first.id),
+        ));
+    }
+    for ((id, field), deal) in requested.iter().zip(&deals).skip(1) {
+        if deal.customer_id != first.customer_id {
+            return Err(Error::invalid(
+                field.clone(),
+                format!(
+                    "deal {id} is customer {}'s, deal {} customer {}'s: a shipment carries one customer's deals",
+                    deal.customer_id, first.id, first.customer_id
+                ),
+            ));
+        }
+        if let Some(w) = deal.warehouse_id
+            && w != warehouse_id
+        {
+            return Err(Error::invalid(
+                field.clone(),
+                format!(
+                    "deal {id} is fulfilled from warehouse {w}, the shipment leaves from warehouse {warehouse_id}"
+                ),
+            ));
+        }
+        if let (Ok(a), Ok(b)) = (&ship_to_of_first, default_ship_to(db, *id).await)
+            && a.address != b.address
+        {
+            return Err(Error::invalid(
+                field.clone(),
+                format!(
+                    "deal {id} goes to another address than deal {}: a shipment goes to one address",
+                    first.id
+                ),
+            ));
+        }
+        if deal.currency != first.currency
+            && (new.cod_amount.is_some() || new.cash_on_delivery || !new.cod_shares.is_empty())
+        {
+            return Err(Error::invalid(
+                field.clone(),
+                format!(
+                    "deal {id} is in {}, deal {} in {}: cash on delivery is collected in one currency",
+                    deal.currency, first.id, first.currency
+                ),
+            ));
+        }
+    }
+    let carrier = new.carrier.clone().unwrap_or_else(|| "own_fleet".into());
+    carriers::by_name(&carrier)
+        .ok_or_else(|| Error::invalid("carrier", format!("no carrier named '{carrier}'")))?;
+    let shares = cod_split(&new, &deals)?;
+    let cod_amount = shares.as_ref().map(|s| s.iter().map(|s| s.1).sum::<i64>());
+    let currency = first.currency.clone();
     let ship_to = match new.ship_to.clone() {
         Some(t) => {
             let mut checks = Checks::new();
@@ -822,7 +1240,7 @@ pub async fn create(db: &Db, mut new: NewShipment, user_id: Option<i64>) -> Resu
             checks.finish()?;
             t
         }
-        None => default_ship_to(db, new.deal_id).await?,
+        None => ship_to_of_first?,
     };
     for (i, id) in new.parcel_ids.iter().enumerate() {
         let p = parcel_row(db, *id).await.map_err(|_| {
@@ -831,7 +1249,7 @@ pub async fn create(db: &Db, mut new: NewShipment, user_id: Option<i64>) -> Resu
                 format!("no parcel with id {id}"),
             )
         })?;
-        if p.deal_id != new.deal_id || p.warehouse_id != warehouse_id {
+        if !ids.contains(&p.deal_id) || p.warehouse_id != warehouse_id {
             return Err(Error::invalid(
                 format!("parcel_ids[{i}]"),
                 "belongs to another deal or warehouse",
@@ -857,20 +1275,34 @@ pub async fn create(db: &Db, mut new: NewShipment, user_id: Option<i64>) -> Resu
                  created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) returning id",
         )
-        .bind(new.deal_id)
+        .bind(first.id)
         .bind(new.warehouse_id)
         .bind(status.as_str())
         .bind(&carrier)
         .bind(new.service_level)
         .bind(ship_to.name.trim())
         .bind(ship_to.address.trim())
-        .bind(new.cod_amount)
-        .bind(new.cod_amount.map(|_| currency.clone()))
+        .bind(cod_amount)
+        .bind(cod_amount.map(|_| currency.clone()))
         .bind(new.paid_by)
         .bind(user_id)
         .bind(at)
         .fetch_one(&mut *tx)
         .await?;
+        for deal in &ids {
+            let share = shares
+                .as_ref()
+                .and_then(|s| s.iter().find(|s| s.0 == *deal))
+                .map(|s| s.1);
+            sqlx::query(
+                "insert into shipment_deals (shipment_id, deal_id, cod_amount) values ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(deal)
+            .bind(share)
+            .execute(&mut *tx)
+            .await?;
+        }
         for parcel in &new.parcel_ids {
             let changed = sqlx::query(
                 "update parcels set shipment_id = $1 where id = $2 and shipment_id is null",
@@ -893,6 +1325,19 @@ pub async fn create(db: &Db, mut new: NewShipment, user_id: Option<i64>) -> Resu
         id
     });
     get(db, id).await
+}
+
+/// The deals shipment `id` carries, in id order.
+pub async fn deals_of(db: &Db, id: i64) -> Result<Vec<i64>> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "select deal_id from shipment_deals where shipment_id = $1
+             union select deal_id from shipments where id = $1 order by 1",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+    }))
 }
 
 const SHIPMENT_COLUMNS: &str = "id, deal_id, warehouse_id, status, carrier, service_level,
@@ -924,6 +1369,24 @@ pub async fn get(db: &Db, id: i64) -> Result<Shipment> {
 async fn complete(db: &Db, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut parcels = parcels_of(db, &ids).await?;
+    let mut deals: HashMap<i64, Vec<(i64, Option<i64>)>> = HashMap::new();
+    if !ids.is_empty() {
+        let list = crate::db::placeholders(1, ids.len());
+        let found = on_read!(db, pool => {
+            let sql = format!(
+                "select shipment_id, deal_id, cod_amount from shipment_deals
+                 where shipment_id in ({list}) order by shipment_id, deal_id"
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64, Option<i64>)>(&sql);
+            for id in &ids {
+                q = q.bind(id);
+            }
+            q.fetch_all(pool).await?
+        });
+        for (shipment_id, deal_id, cod) in found {
+            deals.entry(shipment_id).or_default().push((deal_id, cod));
+        }
+    }
     let mut events: HashMap<i64, Vec<Event>> = HashMap::new();
     if !ids.is_empty() {
         let list = crate::db::placeholders(1, ids.len());
@@ -949,11 +1412,30 @@ async fn complete(db: &Db, rows: Vec<ShipmentRow>) -> Result<Vec<Shipment>> {
     }
     Ok(rows
         .into_iter()
-        .map(|r| Shipment {
+        .map(|r| {
+            let carried = deals
+                .remove(&r.id)
+                .unwrap_or_else(|| vec![(r.deal_id, r.cod_amount)]);
+            (r, carried)
+        })
+        .map(|(r, carried)| Shipment {
             parcels: parcels.remove(&r.id).unwrap_or_default(),
             events: events.remove(&r.id).unwrap_or_default(),
             id: r.id,
             deal_id: r.deal_id,
+            deal_ids: carried.iter().map(|d| d.0).collect(),
+            cod_shares: match r.cod_amount {
+                Some(_) => carried
+                    .iter()
+                    .filter_map(|&(deal_id, cod)| {
+                        cod.map(|cod_amount| CodShare {
+                            deal_id,
+                            cod_amount,
+                        })
+                    })
+                    .collect(),
+                None => Vec::new(),
+            },
             warehouse_id: r.warehouse_id,
             status: r.status,
             carrier: r.carrier,
@@ -988,18 +1470,22 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
     }
     let carrier = carriers::by_name(&shipment.carrier)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("carrier {} vanished", shipment.carrier)))?;
-    // Every reservation the deal holds in the warehouse, read once; each content line takes
-    // from its item and batch's reservations, largest first, what earlier lines left.
+    // Every reservation the shipment's deals hold in the warehouse, read once; each content
+    // line takes from its own deal's reservations of its item and batch, largest first, what
+    // earlier lines left.
+    let list = crate::db::placeholders(2, shipment.deal_ids.len());
     let mut held = on_read!(db, pool => {
-        sqlx::query_as::<_, (i64, i64, i64, i64, i64)>(
-            "select id, item_id, batch_key, location_id, quantity from reservations
-             where deal_id = $1 and warehouse_id = $2 and quantity > 0
-             order by quantity desc, id",
-        )
-        .bind(shipment.deal_id)
-        .bind(shipment.warehouse_id)
-        .fetch_all(pool)
-        .await?
+        let sql = format!(
+            "select id, deal_id, item_id, batch_key, location_id, quantity from reservations
+             where warehouse_id = $1 and deal_id in ({list}) and quantity > 0
+             order by quantity desc, id"
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, i64, i64, i64)>(&sql)
+            .bind(shipment.warehouse_id);
+        for deal in &shipment.deal_ids {
+            q = q.bind(deal);
+        }
+        q.fetch_all(pool).await?
     });
     let mut checked = std::collections::HashSet::new();
     let mut movements = Vec::new();
@@ -1010,11 +1496,11 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
             }
             let batch_key = c.batch_id.unwrap_or(0);
             let mut left = c.quantity;
-            for (reservation, item, key, location, quantity) in held.iter_mut() {
+            for (reservation, deal, item, key, location, quantity) in held.iter_mut() {
                 if left == 0 {
                     break;
                 }
-                if *item != c.item_id || *key != batch_key || *quantity == 0 {
+                if *deal != c.deal_id || *item != c.item_id || *key != batch_key || *quantity == 0 {
                     continue;
                 }
                 let take = left.min(*quantity);
@@ -1029,7 +1515,7 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
                     device_id: actor.device_id,
                     document_type: Some("shipment".into()),
                     document_id: Some(id),
-                    deal_id: Some(shipment.deal_id),
+                    deal_id: Some(c.deal_id),
                     note: Some(format!("parcel {}", parcel.code)),
                     reservation_id: Some(*reservation),
                 });
@@ -1040,8 +1526,8 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
                 return Err(Error::conflict(
                     "parcels",
                     format!(
-                        "parcel {} holds {left} more of item {} than the deal has reserved",
-                        parcel.code, c.item_id
+                        "parcel {} holds {left} more of item {} than deal {} has reserved",
+                        parcel.code, c.item_id, c.deal_id
                     ),
                 ));
             }
@@ -1106,23 +1592,32 @@ async fn certificate_check(db: &Db, item_id: i64, batch_id: Option<i64>) -> Resu
 }
 
 /// A status change after dispatch, from the API or the carrier, in the caller's transaction.
-/// Delivering a cash-on-delivery shipment records the payment as collected. Answers the deal
-/// the shipment belongs to: what follows (the deal moving on when all is delivered) is the
-/// caller's.
+/// Delivering a cash-on-delivery shipment records the payment as collected (once, for every
+/// deal's share). Answers the deals the shipment carries: what follows (each deal moving on
+/// when all of it is delivered) is the caller's.
 pub async fn set_status_in(
     tx: &mut Tx,
     id: i64,
     to: Status,
     source: &str,
     note: Option<&str>,
-) -> Result<i64> {
-    let (from, deal_id) = on_tx!(&mut *tx, conn => {
-        sqlx::query_as::<_, (Status, i64)>("select status, deal_id from shipments where id = $1")
+) -> Result<Vec<i64>> {
+    let from = on_tx!(&mut *tx, conn => {
+        sqlx::query_scalar::<_, Status>("select status from shipments where id = $1")
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?
     })
     .ok_or_else(|| Error::not_found("shipment", id))?;
+    let deal_ids = on_tx!(&mut *tx, conn => {
+        sqlx::query_scalar::<_, i64>(
+            "select deal_id from shipment_deals where shipment_id = $1
+             union select deal_id from shipments where id = $1 order by 1",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?
+    });
     if !from.next().contains(&to) {
         return Err(Error::conflict(
             "status",
@@ -1152,7 +1647,7 @@ pub async fn set_status_in(
         ));
     }
     record_event(tx, id, to, source, note, at).await?;
-    Ok(deal_id)
+    Ok(deal_ids)
 }
 
 /// Keeps a status change in the shipment's history.
@@ -1218,12 +1713,17 @@ pub async fn parcel_label(db: &Db, id: i64) -> Result<documents::ParcelLabel> {
         .ok_or_else(|| Error::not_found("parcel", id))
 }
 
-/// The data of a shipment's delivery note (template `delivery-note`).
+/// The data of a shipment's delivery note (template `delivery-note`): its lines grouped by deal
+/// (in deal order, parcel and line order within a deal). With several deals, each deal's lines
+/// follow a heading row naming the deal's reference and title, and `deals` lists them.
 pub async fn delivery_note_data(db: &Db, id: i64) -> Result<serde_json::Value> {
     let shipment = shipment_row(db, id).await?;
     let warehouse = crate::catalog::warehouses::get(db, shipment.warehouse_id).await?;
-    // Every content line with its item and batch, in parcel and line order: one query.
+    // Every content line with its deal, item and batch, by deal: one query.
     type Line = (
+        i64,
+        String,
+        Option<String>,
         String,
         String,
         String,
@@ -1233,27 +1733,53 @@ pub async fn delivery_note_data(db: &Db, id: i64) -> Result<serde_json::Value> {
     );
     let rows = on_read!(db, pool => {
         sqlx::query_as::<_, Line>(
-            "select i.code, i.name, i.unit, b.code, b.expiry_date, c.quantity
+            "select c.deal_id, d.title, d.customer_reference, i.code, i.name, i.unit, b.code,
+                    b.expiry_date, c.quantity
              from parcel_contents c join parcels p on p.id = c.parcel_id
+             join deals d on d.id = c.deal_id
              join items i on i.id = c.item_id left join batches b on b.id = c.batch_id
-             where p.shipment_id = $1 order by p.id, c.id",
+             where p.shipment_id = $1 order by c.deal_id, p.id, c.id",
         )
         .bind(id)
         .fetch_all(pool)
         .await?
     });
-    let lines: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|(code, name, unit, batch, expiry, quantity)| {
-            serde_json::json!({
+    let mut deals: Vec<serde_json::Value> = Vec::new();
+    type Group = (i64, String, Option<String>, Vec<serde_json::Value>);
+    let mut groups: Vec<Group> = Vec::new();
+    for (deal_id, title, customer_reference, code, name, unit, batch, expiry, quantity) in rows {
+        if groups.last().is_none_or(|g| g.0 != deal_id) {
+            groups.push((deal_id, title, customer_reference, Vec::new()));
+        }
+        if let Some(group) = groups.last_mut() {
+            group.3.push(serde_json::json!({
                 "item_code": code, "item_name": name, "batch": batch,
                 "expiry": expiry.map(|d| d.to_string()), "quantity": quantity, "unit": unit,
-            })
-        })
-        .collect();
+                "deal_reference": format!("DPT-DEAL-{deal_id}"),
+            }));
+        }
+    }
+    let several = groups.len() > 1;
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    for (deal_id, title, customer_reference, group) in groups {
+        let reference = format!("DPT-DEAL-{deal_id}");
+        if several {
+            let heading = match &customer_reference {
+                Some(r) => format!("{title} (your ref. {r})"),
+                None => title.clone(),
+            };
+            lines.push(serde_json::json!({"item_code": reference, "item_name": heading}));
+        }
+        deals.push(serde_json::json!({
+            "reference": reference, "title": title, "customer_reference": customer_reference,
+            "lines": group.clone(),
+        }));
+        lines.extend(group);
+    }
     Ok(serde_json::json!({
         "document": {"number": format!("DN-{id}"), "date": crate::db::now().date().to_string()},
         "deal": {"reference": format!("DPT-DEAL-{}", shipment.deal_id)},
+        "deals": deals,
         "ship_from": {"name": warehouse.name, "address": warehouse.address},
         "ship_to": {"name": shipment.ship_to_name, "address": shipment.ship_to_address},
         "shipment": {"tracking": shipment.tracking_number},
@@ -1271,7 +1797,7 @@ pub async fn return_whole_in(
     location_id: Option<i64>,
     note: Option<String>,
     actor: Actor,
-) -> Result<i64> {
+) -> Result<Vec<i64>> {
     let shipment = get(db, id).await?;
     if shipment.status != Status::FailedDelivery {
         return Err(Error::conflict(
@@ -1283,11 +1809,15 @@ pub async fn return_whole_in(
         ));
     }
     // The status changes first: a second return of the same shipment loses the race here.
-    let deal_id = set_status_in(tx, id, Status::Returned, "api", note.as_deref()).await?;
-    let lines = shipment
+    let deal_ids = set_status_in(tx, id, Status::Returned, "api", note.as_deref()).await?;
+    let contents: Vec<&ParcelContent> = shipment
         .parcels
         .iter()
         .flat_map(|p| p.contents.iter())
+        .collect();
+    let deals: Vec<Option<i64>> = contents.iter().map(|c| Some(c.deal_id)).collect();
+    let lines = contents
+        .iter()
         .map(|c| returns::ReturnLine {
             item_id: c.item_id,
             batch_id: c.batch_id,
@@ -1308,23 +1838,36 @@ pub async fn return_whole_in(
             lines,
             note,
         },
+        &deals,
         actor,
     )
     .await?;
-    Ok(deal_id)
+    Ok(deal_ids)
 }
 
-/// The deal's shipments, oldest first, with parcels and status history.
+/// The deal's shipments, oldest first, with parcels and status history, including shipments it
+/// shares with other deals of its customer: of those, only the parcels that hold its goods,
+/// only its own content lines, and only its share of the cash on delivery.
 pub async fn of_deal(db: &Db, deal_id: i64) -> Result<Vec<Shipment>> {
     let rows = on_read!(db, pool => {
         sqlx::query_as::<_, ShipmentRow>(&format!(
-            "select {SHIPMENT_COLUMNS} from shipments where deal_id = $1 order by id"
+            "select {SHIPMENT_COLUMNS} from shipments
+             where deal_id = $1 or id in (select shipment_id from shipment_deals where deal_id = $1)
+             order by id"
         ))
         .bind(deal_id)
         .fetch_all(pool)
         .await?
     });
-    complete(db, rows).await
+    let mut shipments = complete(db, rows).await?;
+    for s in shipments.iter_mut().filter(|s| s.deal_ids.len() > 1) {
+        s.cod_shares.retain(|c| c.deal_id == deal_id);
+        s.parcels.retain_mut(|p| {
+            p.contents.retain(|c| c.deal_id == deal_id);
+            !p.contents.is_empty() || p.deal_id == deal_id
+        });
+    }
+    Ok(shipments)
 }
 
 /// Delivered per item for the deal: the contents of its delivered shipments.
@@ -1333,7 +1876,7 @@ pub async fn delivered_by_item(tx: &mut Tx, deal_id: i64) -> Result<Vec<(i64, i6
         sqlx::query_as::<_, (i64, i64)>(
             "select c.item_id, cast(sum(c.quantity) as bigint) from parcel_contents c
              join parcels p on p.id = c.parcel_id join shipments s on s.id = p.shipment_id
-             where s.deal_id = $1 and s.status = 'delivered' group by c.item_id",
+             where c.deal_id = $1 and s.status = 'delivered' group by c.item_id",
         )
         .bind(deal_id)
         .fetch_all(&mut *tx)

@@ -64,10 +64,65 @@ pub struct NewReturn {
     pub note: Option<String>,
 }
 
+/// A return as the API takes it: a [`NewReturn`] whose lines may each name their deal.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ReturnRequest {
+    /// The deal the goods were shipped for; default: the shipment's (against a shipment of
+    /// several deals, each line's).
+    #[serde(default)]
+    pub deal_id: Option<i64>,
+    /// The shipment the goods came from (one of the deal's).
+    #[serde(default)]
+    pub shipment_id: Option<i64>,
+    /// Default: the shipment's warehouse.
+    #[serde(default)]
+    pub warehouse_id: Option<i64>,
+    /// Where good goods are put back (and damaged ones are booked before the write-off);
+    /// default: where the shipment left from (its packing location).
+    #[serde(default)]
+    pub location_id: Option<i64>,
+    pub lines: Vec<RequestedLine>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A returned line that may name its deal.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct RequestedLine {
+    /// The deal the goods were shipped for. Default: the return's `deal_id`; against a
+    /// shipment of several deals, the one deal that shipped this item (and batch) in it
+    /// (422 naming `lines[i].deal_id` when several did).
+    #[serde(default)]
+    pub deal_id: Option<i64>,
+    #[serde(flatten)]
+    pub line: ReturnLine,
+}
+
+impl ReturnRequest {
+    /// The return and each line's deal, when named.
+    pub fn split(self) -> (NewReturn, Vec<Option<i64>>) {
+        let deals = self.lines.iter().map(|l| l.deal_id).collect();
+        (
+            NewReturn {
+                deal_id: self.deal_id,
+                shipment_id: self.shipment_id,
+                warehouse_id: self.warehouse_id,
+                location_id: self.location_id,
+                lines: self.lines.into_iter().map(|l| l.line).collect(),
+                note: self.note,
+            },
+            deals,
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Return {
     pub id: i64,
+    /// The deal the return was booked for (the first of `deal_ids`).
     pub deal_id: i64,
+    /// Every deal whose goods came back in it, in id order.
+    pub deal_ids: Vec<i64>,
     pub shipment_id: Option<i64>,
     pub warehouse_id: i64,
     pub location_id: i64,
@@ -109,8 +164,18 @@ async fn returnable(tx: &mut Tx, deal_id: i64) -> Result<HashMap<(i64, i64), i64
 
 /// Books a return and posts its movements, in one transaction.
 pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
+    create_requested(db, new, &[], actor).await
+}
+
+/// [`create`] with each line's deal where named (`deals[i]` for `new.lines[i]`).
+pub async fn create_requested(
+    db: &Db,
+    new: NewReturn,
+    deals: &[Option<i64>],
+    actor: Actor,
+) -> Result<Return> {
     let mut tx = db.begin().await?;
-    let r = create_in(&mut tx, db, new, actor).await?;
+    let r = create_in(&mut tx, db, new, deals, actor).await?;
     tx.commit().await?;
     Ok(r)
 }
@@ -118,23 +183,42 @@ pub async fn create(db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
 /// [`create`] in the caller's transaction: the deal takes its turn (returns of one deal go one
 /// after another), so what it may still return is read as it stands and nothing comes back
 /// more than it was shipped; the return and its movements are written together.
-pub async fn create_in(tx: &mut Tx, db: &Db, new: NewReturn, actor: Actor) -> Result<Return> {
+pub async fn create_in(
+    tx: &mut Tx,
+    db: &Db,
+    new: NewReturn,
+    deals: &[Option<i64>],
+    actor: Actor,
+) -> Result<Return> {
     check_lines(&new)?;
-    let origin = origin(tx, db, &new).await?;
-    match crate::crm::deals::lock(tx, origin.deal_id, None).await {
-        Ok(_) => {}
-        Err(Error::NotFound { .. }) => {
-            return Err(Error::invalid(
-                "deal_id",
-                format!("no deal with id {}", origin.deal_id),
-            ));
+    let named = |i: usize| deals.get(i).copied().flatten();
+    let origin = origin(tx, db, &new, named(0)).await?;
+    let line_deals = line_deals(tx, &new, deals, &origin).await?;
+    let mut locked: Vec<i64> = line_deals.clone();
+    locked.push(origin.deal_id);
+    locked.sort_unstable();
+    locked.dedup();
+    // Deals take their turns in id order, so two returns of the same deals never wait crosswise.
+    let mut left = HashMap::new();
+    for deal_id in locked {
+        match crate::crm::deals::lock(tx, deal_id, None).await {
+            Ok(_) => {}
+            Err(Error::NotFound { .. }) => {
+                let field = match deals.iter().position(|d| *d == Some(deal_id)) {
+                    Some(i) => format!("lines[{i}].deal_id"),
+                    None => "deal_id".into(),
+                };
+                return Err(Error::invalid(field, format!("no deal with id {deal_id}")));
+            }
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
+        left.insert(deal_id, returnable(tx, deal_id).await?);
     }
-    let mut left = returnable(tx, origin.deal_id).await?;
     let mut batches_of_lines = Vec::with_capacity(new.lines.len());
     for (i, line) in new.lines.iter().enumerate() {
-        batches_of_lines.push(returned_batch(tx, i, line, origin.deal_id, &mut left).await?);
+        let deal_id = line_deals[i];
+        let of_deal = left.entry(deal_id).or_default();
+        batches_of_lines.push(returned_batch(tx, i, line, deal_id, of_deal).await?);
     }
     let at = now();
     let id = on_tx!(tx, tx => {
@@ -154,11 +238,16 @@ pub async fn create_in(tx: &mut Tx, db: &Db, new: NewReturn, actor: Actor) -> Re
         .fetch_one(&mut *tx)
         .await?
     });
-    let movements = return_movements(&new, &batches_of_lines, &origin, id, actor);
+    let movements = return_movements(&new, &batches_of_lines, &line_deals, &origin, id, actor);
     let posted = ledger::post_in(tx, movements).await.map_err(relabel)?;
+    let mut deal_ids = line_deals.clone();
+    deal_ids.push(origin.deal_id);
+    deal_ids.sort_unstable();
+    deal_ids.dedup();
     Ok(Return {
         id,
         deal_id: origin.deal_id,
+        deal_ids,
         shipment_id: new.shipment_id,
         warehouse_id: origin.warehouse_id,
         location_id: origin.location_id,
@@ -207,11 +296,18 @@ struct Origin {
     deal_id: i64,
     warehouse_id: i64,
     location_id: i64,
+    /// The deals of the shipment it comes back from (empty without one).
+    shipment_deals: Vec<i64>,
 }
 
 /// The deal, warehouse and location of a return: as given, else (against a shipment) the
 /// shipment's deal and warehouse and the location it left from.
-async fn origin(tx: &mut Tx, db: &Db, new: &NewReturn) -> Result<Origin> {
+async fn origin(
+    tx: &mut Tx,
+    db: &Db,
+    new: &NewReturn,
+    first_line_deal: Option<i64>,
+) -> Result<Origin> {
     let shipped = match new.shipment_id {
         Some(shipment) => {
             let row = on_tx!(tx, tx => {
@@ -229,28 +325,51 @@ async fn origin(tx: &mut Tx, db: &Db, new: &NewReturn) -> Result<Origin> {
             .ok_or_else(|| {
                 Error::invalid("shipment_id", format!("no shipment with id {shipment}"))
             })?;
-            if new.deal_id.is_some_and(|d| d != row.0) {
+            let deals = on_tx!(tx, tx => {
+                sqlx::query_scalar::<_, i64>(
+                    "select deal_id from shipment_deals where shipment_id = $1
+                     union select deal_id from shipments where id = $1 order by 1",
+                )
+                .bind(shipment)
+                .fetch_all(&mut *tx)
+                .await?
+            });
+            if let Some(d) = new.deal_id
+                && !deals.contains(&d)
+            {
                 return Err(Error::invalid(
                     "shipment_id",
-                    format!(
-                        "shipment {shipment} is not deal {}'s",
-                        new.deal_id.unwrap_or_default()
-                    ),
+                    format!("shipment {shipment} is not deal {d}'s"),
                 ));
             }
-            Some(row)
+            Some((row, deals))
         }
         None => None,
     };
+    let (shipped, shipment_deals) = match shipped {
+        Some((row, deals)) => (Some(row), deals),
+        None => (None, Vec::new()),
+    };
+    // A return against a shipment of several deals needs no deal of its own: it is booked for
+    // the deal its first line names, else the shipment's first.
     let required = |given: Option<i64>, default: Option<i64>, field: &str| {
         given
             .or(default)
             .ok_or_else(|| Error::invalid(field, "is required (or shipment_id, whose it then is)"))
     };
     let origin = Origin {
-        deal_id: required(new.deal_id, shipped.map(|s| s.0), "deal_id")?,
+        deal_id: required(
+            new.deal_id,
+            if shipment_deals.len() > 1 {
+                first_line_deal.or(shipped.map(|s| s.0))
+            } else {
+                shipped.map(|s| s.0).or(first_line_deal)
+            },
+            "deal_id",
+        )?,
         warehouse_id: required(new.warehouse_id, shipped.map(|s| s.1), "warehouse_id")?,
         location_id: required(new.location_id, shipped.and_then(|s| s.2), "location_id")?,
+        shipment_deals,
     };
     let location = match warehouses::location(db, origin.location_id).await {
         Ok(location) => location,
@@ -272,6 +391,92 @@ async fn origin(tx: &mut Tx, db: &Db, new: &NewReturn) -> Result<Origin> {
         ));
     }
     Ok(origin)
+}
+
+/// The deal of each line: as named (one of the shipment's deals), else the return's own deal
+/// when it names one or its shipment carries one deal, else the one deal of the shipment that
+/// shipped the line's item (and batch) in it.
+async fn line_deals(
+    tx: &mut Tx,
+    new: &NewReturn,
+    named: &[Option<i64>],
+    origin: &Origin,
+) -> Result<Vec<i64>> {
+    let several = origin.shipment_deals.len() > 1;
+    let mut out = Vec::with_capacity(new.lines.len());
+    for (i, line) in new.lines.iter().enumerate() {
+        let field = format!("lines[{i}].deal_id");
+        let deal_id = match named.get(i).copied().flatten() {
+            Some(d) => {
+                if new.shipment_id.is_some() && !origin.shipment_deals.contains(&d) {
+                    return Err(Error::invalid(
+                        field,
+                        format!(
+                            "deal {d} did not ship in shipment {}",
+                            new.shipment_id.unwrap_or_default()
+                        ),
+                    ));
+                }
+                if new.shipment_id.is_none() && d != origin.deal_id {
+                    return Err(Error::invalid(
+                        field,
+                        format!("is not the return's deal {}", origin.deal_id),
+                    ));
+                }
+                d
+            }
+            None if new.deal_id.is_some() || !several => origin.deal_id,
+            None => {
+                let shipment = new.shipment_id.unwrap_or_default();
+                let batch = match (line.batch_id, line.batch.as_deref().map(str::trim)) {
+                    (Some(id), _) => Some(id),
+                    (None, Some(code)) if !code.is_empty() => {
+                        batches::by_code_in(tx, line.item_id, code)
+                            .await?
+                            .map(|b| b.id)
+                    }
+                    _ => None,
+                };
+                let shippers = on_tx!(tx, tx => {
+                    sqlx::query_scalar::<_, i64>(
+                        "select distinct deal_id from stock_movements
+                         where document_type = 'shipment' and document_id = $1
+                           and movement_type = 'ship' and item_id = $2
+                           and ($3 is null or batch_id = $3) and deal_id is not null
+                         order by deal_id",
+                    )
+                    .bind(shipment)
+                    .bind(line.item_id)
+                    .bind(batch)
+                    .fetch_all(&mut *tx)
+                    .await?
+                });
+                match shippers.as_slice() {
+                    [one] => *one,
+                    [] => {
+                        return Err(Error::invalid(
+                            format!("lines[{i}].item_id"),
+                            format!(
+                                "shipment {shipment} shipped no item {} of that batch",
+                                line.item_id
+                            ),
+                        ));
+                    }
+                    several => {
+                        return Err(Error::invalid(
+                            field,
+                            format!(
+                                "deals {several:?} shipped item {} in shipment {shipment}: name the deal",
+                                line.item_id
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        out.push(deal_id);
+    }
+    Ok(out)
 }
 
 /// The batch line `i` goes back into (given, or the deal's only batch of the item), checked
@@ -340,29 +545,32 @@ async fn returned_batch(
 fn return_movements(
     new: &NewReturn,
     batches_of_lines: &[Option<i64>],
+    deals_of_lines: &[i64],
     origin: &Origin,
     id: i64,
     actor: Actor,
 ) -> Vec<NewMovement> {
-    let movement = |line: &ReturnLine, batch_id: Option<i64>, quantity: i64, kind| NewMovement {
-        item_id: line.item_id,
-        batch_id,
-        warehouse_id: origin.warehouse_id,
-        location_id: origin.location_id,
-        quantity,
-        kind,
-        user_id: actor.user_id,
-        device_id: actor.device_id,
-        document_type: Some("return".into()),
-        document_id: Some(id),
-        deal_id: Some(origin.deal_id),
-        note: line.reason.as_deref().map(str::trim).map(str::to_string),
-        reservation_id: None,
-    };
+    let movement =
+        |line: &ReturnLine, deal_id: i64, batch_id: Option<i64>, quantity: i64, kind| NewMovement {
+            item_id: line.item_id,
+            batch_id,
+            warehouse_id: origin.warehouse_id,
+            location_id: origin.location_id,
+            quantity,
+            kind,
+            user_id: actor.user_id,
+            device_id: actor.device_id,
+            document_type: Some("return".into()),
+            document_id: Some(id),
+            deal_id: Some(deal_id),
+            note: line.reason.as_deref().map(str::trim).map(str::to_string),
+            reservation_id: None,
+        };
     let mut movements = Vec::new();
-    for (line, batch_id) in new.lines.iter().zip(batches_of_lines) {
+    for ((line, batch_id), deal_id) in new.lines.iter().zip(batches_of_lines).zip(deals_of_lines) {
         movements.push(movement(
             line,
+            *deal_id,
             *batch_id,
             line.quantity,
             MovementType::Return,
@@ -370,6 +578,7 @@ fn return_movements(
         if line.condition == Condition::Damaged {
             movements.push(movement(
                 line,
+                *deal_id,
                 *batch_id,
                 -line.quantity,
                 MovementType::WriteOff,
@@ -406,9 +615,14 @@ async fn with_movements(db: &Db, row: ReturnRow) -> Result<Return> {
     )
     .await?
     .items;
+    let mut deal_ids: Vec<i64> = movements.iter().filter_map(|m| m.deal_id).collect();
+    deal_ids.push(row.deal_id);
+    deal_ids.sort_unstable();
+    deal_ids.dedup();
     Ok(Return {
         id: row.id,
         deal_id: row.deal_id,
+        deal_ids,
         shipment_id: row.shipment_id,
         warehouse_id: row.warehouse_id,
         location_id: row.location_id,

@@ -8,6 +8,7 @@ mod scratch_db;
 
 mod auth;
 mod catalog;
+mod consolidated;
 mod counts;
 mod crm;
 mod demo;

@@ -114,8 +114,12 @@ async fn parcel_label(
     q.render(&s.labels, label.template, &label.data)
 }
 
-/// Create a shipment for a deal: ship-to (default: the customer's preferred shipping
-/// address), carrier (`own_fleet`), service level, cash on delivery, who pays, its parcels.
+/// Create a shipment for a deal, or for several deals of one customer (`deal_ids`: one
+/// warehouse, one address; 422 naming `deal_ids[i]` for the deal that differs), or for the
+/// customer's deals that are packed and waiting (`customer_id` with `ready: true`; the answer's
+/// `deal_ids` says which): ship-to (default: the deal's address, else the customer's preferred
+/// shipping address), carrier (`own_fleet`), service level, cash on delivery (one amount, each
+/// deal's share in `cod_shares`), who pays, its parcels.
 #[utoipa::path(post, path = "/v1/shipments", tag = "shipping", request_body = NewShipment,
     responses((status = 201, body = Shipment), ErrorResponses), security(("bearer" = [])))]
 async fn create_shipment(

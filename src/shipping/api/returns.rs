@@ -12,26 +12,29 @@ use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::render::LabelQuery;
 use crate::api::schemas::{Binary, routes};
 use crate::auth::{Access, Principal, Role};
-use crate::shipping::returns::{self, NewReturn, Return, ReturnFilter};
+use crate::shipping::returns::{self, Return, ReturnFilter, ReturnRequest};
 
 const RECEIVERS: Access = Access::WAREHOUSE_FLOOR;
 const READERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Warehouse]);
 
 /// Book goods coming back from a deal: each line back into the batch it was shipped from
 /// (`good`) or written off with its reason (`damaged`). At most what was shipped for the deal
-/// (less what came back already) can be returned, per item and batch.
-#[utoipa::path(post, path = "/v1/returns", operation_id = "create_return", tag = "returns", request_body = NewReturn,
+/// (less what came back already) can be returned, per item and batch. Against a shipment of
+/// several deals, each line names its deal (`lines[i].deal_id`) unless only one deal shipped
+/// its item and batch in it.
+#[utoipa::path(post, path = "/v1/returns", operation_id = "create_return", tag = "returns", request_body = ReturnRequest,
     responses((status = 201, body = Return), ErrorResponses), security(("bearer" = [])))]
 async fn create(
     State(s): State<AppState>,
     p: Principal,
-    JsonBody(body): JsonBody<NewReturn>,
+    JsonBody(body): JsonBody<ReturnRequest>,
 ) -> ApiResult<(StatusCode, Json<Return>)> {
     p.check(RECEIVERS)?;
     let actor = crate::api::callers::actor(&p);
+    let (new, deals) = body.split();
     Ok((
         StatusCode::CREATED,
-        Json(returns::create(&s.db, body, actor).await?),
+        Json(returns::create_requested(&s.db, new, &deals, actor).await?),
     ))
 }
 
