@@ -270,7 +270,14 @@ impl<'a> Planner<'a> {
                 if got == missing {
                     // Nothing else changed (the deal is locked): the outcome needs no second
                     // read, so a hot balance's row lock is held for fewer round trips.
-                    return Ok(outcome_of(holder, item_id, want, reserved + got, &demands, None));
+                    return Ok(outcome_of(
+                        holder,
+                        item_id,
+                        want,
+                        reserved + got,
+                        &demands,
+                        None,
+                    ));
                 }
                 message = self
                     .raise(tx, holder, item_id, missing - got, depth)
@@ -521,7 +528,9 @@ async fn outcome(
         .map(|r| r.quantity)
         .sum();
     let demands = supply::of_holder(tx, holder).await?;
-    Ok(outcome_of(holder, item_id, want, reserved, &demands, message))
+    Ok(outcome_of(
+        holder, item_id, want, reserved, &demands, message,
+    ))
 }
 
 /// A holder's outcome from what it holds (`reserved`) and its orders.
