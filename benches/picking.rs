@@ -396,19 +396,7 @@ async fn pick_without_http(
                 .scanning
                 .scan_field(&state.db, &caller, step.scan.clone(), None)
                 .await?;
-            let scanned = match result.target(None, "picked")? {
-                depot::scanning::Target::Location(id) => picking::Scanned::Location(id),
-                depot::scanning::Target::Goods {
-                    item_id,
-                    per_pack,
-                    batch,
-                    ..
-                } => picking::Scanned::Goods {
-                    item_id,
-                    per_pack,
-                    batch,
-                },
-            };
+            let scanned: picking::Scanned = result.target(None, "picked")?.into();
             let actor = depot::stock::operations::Actor {
                 user_id: Some(picker.id),
                 device_id: None,

@@ -210,19 +210,7 @@ async fn pick_scan(
                 .scanning
                 .scan_field(&s.db, &crate::api::callers::caller(&p), scan, body.profile)
                 .await?;
-            match result.target(body.batch, "picked")? {
-                crate::scanning::Target::Location(id) => picking::Scanned::Location(id),
-                crate::scanning::Target::Goods {
-                    item_id,
-                    per_pack,
-                    batch,
-                    ..
-                } => picking::Scanned::Goods {
-                    item_id,
-                    per_pack,
-                    batch,
-                },
-            }
+            result.target(body.batch, "picked")?.into()
         }
         (None, Some(location), _) => picking::Scanned::Location(location),
         (None, None, Some(item_id)) => picking::Scanned::Goods {

@@ -668,6 +668,24 @@ pub enum Scanned {
     },
 }
 
+impl From<crate::scanning::Target> for Scanned {
+    fn from(target: crate::scanning::Target) -> Scanned {
+        match target {
+            crate::scanning::Target::Location(id) => Scanned::Location(id),
+            crate::scanning::Target::Goods {
+                item_id,
+                per_pack,
+                batch,
+                ..
+            } => Scanned::Goods {
+                item_id,
+                per_pack,
+                batch,
+            },
+        }
+    }
+}
+
 /// Why a pick was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
