@@ -1487,13 +1487,10 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
         }
         q.fetch_all(pool).await?
     });
-    let mut checked = std::collections::HashSet::new();
+    certificates_check(db, &shipment.parcels).await?;
     let mut movements = Vec::new();
     for parcel in &shipment.parcels {
         for c in &parcel.contents {
-            if checked.insert((c.item_id, c.batch_id)) {
-                certificate_check(db, c.item_id, c.batch_id).await?;
-            }
             let batch_key = c.batch_id.unwrap_or(0);
             let mut left = c.quantity;
             for (reservation, deal, item, key, location, quantity) in held.iter_mut() {
@@ -1557,7 +1554,49 @@ pub async fn dispatch(db: &Db, id: i64, actor: Actor) -> Result<(Shipment, Vec<M
     record_event(&mut tx, id, Status::Dispatched, "api", None, at).await?;
     let posted = ledger::post_in(&mut tx, movements).await?;
     tx.commit().await?;
-    Ok((get(db, id).await?, posted))
+    // The answer is the shipment read above with what this transaction changed, not a second
+    // read of its 100 parcels: a packed shipment's parcels no longer change, and the
+    // conditional update proved nothing else did.
+    let mut shipment = shipment;
+    shipment.status = Status::Dispatched;
+    shipment.tracking_number = Some(tracking);
+    shipment.events.push(Event {
+        status: Status::Dispatched.as_str().into(),
+        source: "api".into(),
+        note: None,
+        at,
+    });
+    Ok((shipment, posted))
+}
+
+/// The certificate check for every item and batch the parcels hold: one query finds which of
+/// the items need a certificate (usually none), and only those are checked one by one.
+async fn certificates_check(db: &Db, parcels: &[Parcel]) -> Result<()> {
+    let mut items: Vec<i64> = parcels
+        .iter()
+        .flat_map(|p| p.contents.iter().map(|c| c.item_id))
+        .collect();
+    items.sort_unstable();
+    items.dedup();
+    if items.is_empty() {
+        return Ok(());
+    }
+    let list = crate::db::placeholders(1, items.len());
+    let needing: Vec<i64> = on_read!(db, pool => {
+        let sql = format!("select id from items where requires_certificate and id in ({list})");
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        for item in &items {
+            q = q.bind(item);
+        }
+        q.fetch_all(pool).await?
+    });
+    let mut checked = std::collections::HashSet::new();
+    for c in parcels.iter().flat_map(|p| &p.contents) {
+        if needing.contains(&c.item_id) && checked.insert((c.item_id, c.batch_id)) {
+            certificate_check(db, c.item_id, c.batch_id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Refuses to ship an item that needs a certificate unless its batch has one recorded (by

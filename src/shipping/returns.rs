@@ -192,8 +192,13 @@ pub async fn create_in(
 ) -> Result<Return> {
     check_lines(&new)?;
     let named = |i: usize| deals.get(i).copied().flatten();
-    let origin = origin(tx, db, &new, named(0)).await?;
+    let mut origin = origin(tx, db, &new, named(0)).await?;
     let line_deals = line_deals(tx, &new, deals, &origin).await?;
+    if new.deal_id.is_none() {
+        // Booked for the first deal whose goods came back, not for a deal of the shipment none
+        // of whose lines are in it.
+        origin.deal_id = line_deals.iter().copied().min().unwrap_or(origin.deal_id);
+    }
     let mut locked: Vec<i64> = line_deals.clone();
     locked.push(origin.deal_id);
     locked.sort_unstable();
@@ -647,7 +652,7 @@ pub async fn get(db: &Db, id: i64) -> Result<Return> {
 
 /// The data of the return's A4 return note (template `return-note`): its number `RN-<id>`, its
 /// barcode `DPT-RET-<id>`, the deal, the shipment, the customer, the warehouse and one line per
-/// returned line (a `return` movement, `damaged` when a write-off of it follows).
+/// returned line (a `return` movement, `damaged` when a write-off of it follows) with its deal.
 pub async fn document_data(db: &Db, id: i64) -> Result<serde_json::Value> {
     let ret = get(db, id).await?;
     let warehouse = warehouses::get(db, ret.warehouse_id).await?;
@@ -690,7 +695,10 @@ pub async fn document_data(db: &Db, id: i64) -> Result<serde_json::Value> {
                     Some(b) => Some(batches::get(db, b).await?),
                     None => None,
                 };
+                // Against a shipment of several deals each line names its own.
+                let deal = m.deal_id.unwrap_or(ret.deal_id);
                 lines.push(serde_json::json!({
+                    "deal": format!("DPT-DEAL-{deal}"),
                     "item_code": item.code, "item_name": item.name,
                     "batch": batch.as_ref().map(|b| b.code.clone()),
                     "expiry": batch.as_ref().and_then(|b| b.expiry_date).map(|d| d.to_string()),

@@ -12,6 +12,7 @@ use crate::stock::{GS, date_in, yymmdd};
 
 crate::on_both!(
     three_deals_of_one_customer_ship_together,
+    two_deals_packed_by_scan_into_one_parcel,
     deals_that_differ_do_not_ship_together,
     racing_packers_never_overpack_either_deal,
 );
@@ -23,6 +24,8 @@ fn gs1(batch: &str, days: i64) -> String {
 struct Floor {
     item: i64,
     wh: i64,
+    /// Where the goods were received.
+    bin: i64,
     customer: i64,
     /// The customer's second (not preferred) address.
     branch: i64,
@@ -65,6 +68,7 @@ async fn floor(app: &TestApp, units: i64) -> Floor {
     Floor {
         item,
         wh,
+        bin: bins[0],
         customer: customer["id"].as_i64().unwrap(),
         branch,
     }
@@ -315,6 +319,119 @@ async fn three_deals_of_one_customer_ship_together(app: TestApp) {
     assert_eq!(view["lines"][0]["shipped"], 5, "{view}");
     let (_, view) = app.get(&format!("/v1/deals/{d2}/fulfilment"), &admin).await;
     assert_eq!(view["lines"][0]["shipped"], 5, "{view}");
+    let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
+    assert_eq!(consistency["consistent"], true, "{consistency}");
+}
+
+/// Two deals of one customer, each reserved a batch of its own, packed by scan into one parcel,
+/// dispatched, delivered; a returned line is booked against the one deal that shipped its
+/// batch without naming it, and the return note shows that deal.
+async fn two_deals_packed_by_scan_into_one_parcel(app: TestApp) {
+    let admin = app.admin_token.clone();
+    let (_, packer) = app.user("packer", "warehouse", None).await;
+    // 4 units of R1 (expiring first) for the first deal, then 5 of R2 for the second.
+    let f = floor(&app, 4).await;
+    let d1 = deal(&app, f.customer, f.item, 4, f.wh, json!({})).await;
+    app.receive(
+        f.wh,
+        f.bin,
+        json!([{"item_id": f.item, "quantity": 5, "batch": "R2", "expiry": date_in(60)}]),
+        false,
+    )
+    .await;
+    let d2 = deal(&app, f.customer, f.item, 5, f.wh, json!({})).await;
+
+    let (status, shipment) = app
+        .post(
+            "/v1/shipments",
+            &admin,
+            json!({"deal_ids": [d1, d2], "warehouse_id": f.wh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{shipment}");
+    let sid = shipment["id"].as_i64().unwrap();
+    // One parcel, two scans: each batch goes to the deal that holds it.
+    let (status, parcel) = app
+        .post(
+            "/v1/parcels",
+            &packer,
+            json!({"shipment_id": sid, "contents": [
+                {"scan": gs1("R2", 60), "quantity": 5},
+                {"scan": gs1("R1", 30), "quantity": 4}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{parcel}");
+    assert_eq!(parcel["deal_ids"], json!([d1, d2]), "{parcel}");
+    for c in parcel["contents"].as_array().unwrap() {
+        let want = if c["quantity"] == 4 { d1 } else { d2 };
+        assert_eq!(c["deal_id"], want, "{parcel}");
+    }
+    // Nothing of either deal is left to pack.
+    let (status, body) = app
+        .post(
+            &format!("/v1/parcels/{}/contents", parcel["id"]),
+            &packer,
+            json!({"contents": [{"scan": gs1("R1", 30), "quantity": 1}]}),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {body}");
+
+    let (status, dispatched) = app
+        .post(&format!("/v1/shipments/{sid}/dispatch"), &admin, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dispatched}");
+    assert_eq!(dispatched["shipment"]["status"], "dispatched");
+    assert!(dispatched["shipment"]["tracking_number"].is_string());
+    let (_, again) = app.get(&format!("/v1/shipments/{sid}"), &admin).await;
+    assert_eq!(
+        again, dispatched["shipment"],
+        "the dispatch answers the shipment as read back"
+    );
+    let (status, delivered) = app
+        .post(
+            &format!("/v1/shipments/{sid}/status"),
+            &admin,
+            json!({"status": "delivered"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{delivered}");
+    for deal in [d1, d2] {
+        let (_, view) = app
+            .get(&format!("/v1/deals/{deal}/fulfilment"), &admin)
+            .await;
+        assert_eq!(view["complete"], true, "{view}");
+    }
+
+    // R2 went to the second deal only: the line needs no deal.
+    let (status, ret) = app
+        .post(
+            "/v1/returns",
+            &admin,
+            json!({"shipment_id": sid, "lines": [{"item_id": f.item, "batch": "R2",
+                   "quantity": 2, "condition": "damaged", "reason": "crushed"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ret}");
+    assert_eq!(ret["deal_ids"], json!([d2]), "{ret}");
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/returns/{}/document", ret["id"])))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (text, _) = crate::returns::pdf_text_and_code(&response.bytes().await.unwrap());
+    assert!(
+        text.lines().any(|l| l.contains(&format!("DPT-DEAL-{d2}"))
+            && l.contains("R2")
+            && l.contains("crushed")),
+        "the returned line with its deal:\n{text}"
+    );
+    let (_, view) = app.get(&format!("/v1/deals/{d2}/fulfilment"), &admin).await;
+    assert_eq!(view["lines"][0]["shipped"], 3, "{view}");
+    let (_, view) = app.get(&format!("/v1/deals/{d1}/fulfilment"), &admin).await;
+    assert_eq!(view["lines"][0]["shipped"], 4, "{view}");
     let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
     assert_eq!(consistency["consistent"], true, "{consistency}");
 }

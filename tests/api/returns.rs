@@ -255,7 +255,7 @@ fn poppler(name: &str) -> &'static str {
 
 /// The PDF's text (pdftotext, layout kept) and the Code 128 symbol on its first page
 /// (rasterised at 300 dpi by pdftoppm, decoded with rxing).
-fn pdf_text_and_code(pdf: &[u8]) -> (String, String) {
+pub(crate) fn pdf_text_and_code(pdf: &[u8]) -> (String, String) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
