@@ -69,6 +69,10 @@ pub struct Config {
     /// socket peer; comma-separated in `DEPOT_TRUSTED_PROXIES`. Empty: the peer is the client.
     #[serde(deserialize_with = "ip_list")]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// On SIGTERM or Ctrl-C, seconds `/readyz` answers 503 ("draining") while requests are
+    /// still served, before the listener closes: longer than a load balancer needs to see the
+    /// instance down (docs/operations.md). 0: close at once.
+    pub shutdown_drain_secs: u64,
 }
 
 /// A list of IP addresses, as a TOML array or one comma-separated string (environment).
@@ -116,6 +120,7 @@ impl Default for Config {
             gs1_company_prefix: None,
             sscc_extension_digit: 0,
             trusted_proxies: Vec::new(),
+            shutdown_drain_secs: 0,
         }
     }
 }

@@ -36,6 +36,12 @@ enum Command {
     Openapi,
     /// Re-derive every stock balance from the ledger; exit 1 on any mismatch.
     Check,
+    /// Write a consistent online backup of the SQLite database (which may be in use by a
+    /// running Depot) to FILE, a new SQLite file to start Depot on. PostgreSQL: pg_dump.
+    Backup {
+        /// The backup file to create (never overwritten).
+        file: PathBuf,
+    },
     /// Administration from the command line (recovery).
     Admin {
         #[command(subcommand)]
@@ -113,6 +119,16 @@ async fn main() -> anyhow::Result<()> {
                 user.username,
                 user.id,
                 user.role.as_str()
+            );
+        }
+        Command::Backup { file } => {
+            let started = std::time::Instant::now();
+            let bytes = depot::db::backup_sqlite(&config.database_url, &file).await?;
+            println!(
+                "backup of {} written to {} ({bytes} bytes, {:.1} s)",
+                config.redacted_database_url(),
+                file.display(),
+                started.elapsed().as_secs_f64()
             );
         }
         Command::Migrate => {

@@ -5,84 +5,27 @@
 //! quantities), answers that did arrive must replay byte for byte, and the ledger must be
 //! consistent. On SQLite and PostgreSQL, over several crash rounds.
 
+#[path = "common/binary.rs"]
+#[allow(dead_code)] // each drill uses part of it
+mod binary;
 #[path = "common/scratch_db.rs"]
+#[allow(dead_code)]
 mod scratch_db;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use binary::{Depot, login, post};
 use reqwest::StatusCode;
 use scratch_db::ScratchDb;
 use serde_json::{Value, json};
 
-const ADMIN_PASSWORD: &str = "crash-test-admin";
 const ROUNDS: usize = 3;
 /// New requests of each kind per round.
 const PER_KIND: usize = 30;
 const CLIENTS: usize = 8;
-
-struct Depot {
-    child: Child,
-    base: String,
-}
-
-impl Depot {
-    fn start(database_url: &str, work: &std::path::Path) -> Depot {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_depot"))
-            .arg("serve")
-            .current_dir(work)
-            .env("DEPOT_DATABASE_URL", database_url)
-            .env("DEPOT_LISTEN", format!("127.0.0.1:{port}"))
-            .env("DEPOT_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("DEPOT_JOBS", "false")
-            .env("DEPOT_LOG", "error")
-            // Answers wait 100 ms after their commit, so the kills catch requests whose work
-            // committed but whose answer never left: the case that must not apply twice.
-            .env("DEPOT_DRILL_PAUSE_AFTER_COMMIT_MS", "100")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start depot");
-        Depot {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn ready(&self, client: &reqwest::Client) {
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            if let Ok(r) = client.get(format!("{}/readyz", self.base)).send().await
-                && r.status().is_success()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("depot did not come up at {}", self.base);
-    }
-
-    /// SIGKILL: no graceful shutdown, nothing flushed.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Depot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -137,31 +80,6 @@ async fn send(
     let replayed = response.headers().contains_key("idempotent-replayed");
     let body = response.bytes().await?.to_vec();
     Ok((status, body, replayed))
-}
-
-async fn post(client: &reqwest::Client, base: &str, token: &str, path: &str, body: Value) -> Value {
-    let response = client
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let value: Value = response.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "POST {path}: {status} {value}");
-    value
-}
-
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let response = client
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().expect("a token").to_string()
 }
 
 async fn set_up(client: &reqwest::Client, base: &str, token: &str) -> World {
@@ -360,7 +278,13 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
     let mut sent: Vec<Keyed> = Vec::new();
     let mut world = None;
     for round in 0..ROUNDS {
-        let depot = Depot::start(&scratch.url, &work);
+        let depot = Depot::start(
+            &scratch.url,
+            &work,
+            // Answers wait 100 ms after their commit, so the kills catch requests whose work
+            // committed but whose answer never left: the case that must not apply twice.
+            &[("DEPOT_DRILL_PAUSE_AFTER_COMMIT_MS", "100")],
+        );
         depot.ready(&client).await;
         let token = login(&client, &depot.base).await;
         if world.is_none() {
@@ -398,7 +322,13 @@ async fn crash_rounds(scratch: ScratchDb, backend: &str) {
         let _ = loader.await;
     }
     // Recovery: every request without an answer is sent again with its key, until answered.
-    let depot = Depot::start(&scratch.url, &work);
+    let depot = Depot::start(
+        &scratch.url,
+        &work,
+        // Answers wait 100 ms after their commit, so the kills catch requests whose work
+        // committed but whose answer never left: the case that must not apply twice.
+        &[("DEPOT_DRILL_PAUSE_AFTER_COMMIT_MS", "100")],
+    );
     depot.ready(&client).await;
     let token = login(&client, &depot.base).await;
     let world = world.unwrap();

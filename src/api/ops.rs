@@ -120,10 +120,18 @@ async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// Readiness: not shutting down, and the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, body = Health), (status = 503, body = Problem, content_type = "application/problem+json")))]
 async fn readyz(State(state): State<AppState>) -> Response {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "this instance is shutting down; send requests to another",
+        )
+        .into_response();
+    }
     match state.db.ping().await {
         Ok(()) => Json(Health { status: "ready" }).into_response(),
         Err(e) => {

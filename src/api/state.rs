@@ -26,6 +26,9 @@ pub struct AppState {
     pub in_flight: crate::api::idempotency::InFlight,
     /// The API's own routes, for requests Depot sends itself.
     pub dispatch: Dispatch,
+    /// Set when shutdown begins: `/readyz` answers 503 so a load balancer stops sending
+    /// requests before the listener closes.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The API's routes with their plumbing, for requests Depot sends to itself (the operations

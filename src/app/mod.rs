@@ -92,6 +92,7 @@ impl AppState {
             login_throttle: Arc::new(crate::auth::throttle::LoginThrottle::new(Default::default())),
             in_flight: Default::default(),
             dispatch: Default::default(),
+            draining: Default::default(),
         })
     }
 
@@ -120,6 +121,22 @@ pub async fn serve(
         )
     } else {
         None
+    };
+    // Shutdown: readiness turns false first; after the drain period (time for a load balancer's
+    // health checks to take this instance out) the listener closes and in-flight requests
+    // finish.
+    let draining = state.draining.clone();
+    let drain = std::time::Duration::from_secs(state.config.shutdown_drain_secs);
+    let shutdown = async move {
+        shutdown.await;
+        draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        if !drain.is_zero() {
+            tracing::info!(
+                seconds = drain.as_secs(),
+                "draining: /readyz answers 503 until the listener closes"
+            );
+            tokio::time::sleep(drain).await;
+        }
     };
     // The peer address feeds login throttling (api::auth::ClientIp).
     axum::serve(

@@ -448,6 +448,59 @@ macro_rules! in_tx {
     }};
 }
 
+/// A consistent online backup of the SQLite database at `url` into the new file `to`: SQLite's
+/// `VACUUM INTO` copies one read snapshot (every transaction committed before it began, none
+/// after) through a read-only connection of its own, so a running Depot keeps writing
+/// meanwhile. The copy is written beside `to`, synced, then renamed into place, so `to` is
+/// either absent or whole. Answers the backup's size in bytes. PostgreSQL is backed up with
+/// its own tools (docs/operations.md).
+pub async fn backup_sqlite(url: &str, to: &std::path::Path) -> anyhow::Result<u64> {
+    use sqlx::{ConnectOptions, Connection};
+    anyhow::ensure!(
+        url.starts_with("sqlite:"),
+        "depot backup copies a SQLite database; back PostgreSQL up with pg_dump or \
+         pg_basebackup (docs/operations.md)"
+    );
+    anyhow::ensure!(
+        !to.exists(),
+        "{} exists already: a backup never overwrites a file",
+        to.display()
+    );
+    let mut partial = to.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let _ = std::fs::remove_file(&partial);
+    let mut conn = SqliteConnectOptions::from_str(url)
+        .context("invalid SQLite URL")?
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .with_context(|| format!("cannot open SQLite database {url}"))?;
+    let target = partial
+        .to_str()
+        .context("the backup's path is not UTF-8")?
+        .to_string();
+    let copied = sqlx::query("vacuum into $1")
+        .bind(&target)
+        .execute(&mut conn)
+        .await;
+    conn.close().await.ok();
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e).context("VACUUM INTO failed");
+    }
+    std::fs::File::open(&partial)
+        .and_then(|f| f.sync_all())
+        .context("syncing the backup")?;
+    std::fs::rename(&partial, to).context("moving the backup into place")?;
+    if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The rename itself is durable only once the folder is synced.
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).ok();
+    }
+    Ok(std::fs::metadata(to)?.len())
+}
+
 /// The current time, truncated to microseconds so that both backends store the same value.
 pub fn now() -> time::OffsetDateTime {
     let t = time::OffsetDateTime::now_utc();
