@@ -42,6 +42,10 @@ pub enum Error {
     /// The database is momentarily unable to serve (pool exhausted, locked).
     #[error("database busy")]
     Busy,
+    /// The database cannot be reached or cannot write now: a restart, a failover, a standby
+    /// not yet promoted. Nothing was applied; the same request may be sent again.
+    #[error("database unavailable")]
+    Unavailable,
     #[error(transparent)]
     Database(sqlx::Error),
     #[error(transparent)]
@@ -162,6 +166,9 @@ impl From<sqlx::Error> for Error {
         match &err {
             sqlx::Error::RowNotFound => Error::not_found("record", "?"),
             sqlx::Error::PoolTimedOut => Error::Busy,
+            sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                Error::Unavailable
+            }
             sqlx::Error::Database(db) => match db.kind() {
                 ErrorKind::UniqueViolation => Error::Conflict {
                     field: None,
@@ -180,6 +187,14 @@ impl From<sqlx::Error> for Error {
                 // SQLITE_BUSY / SQLITE_LOCKED, PostgreSQL serialization failure or deadlock.
                 _ if matches!(db.code().as_deref(), Some("5" | "6" | "40001" | "40P01")) => {
                     Error::Busy
+                }
+                // PostgreSQL shutting down or starting (57P01-57P03), a lost connection (08…),
+                // or a read-only standby asked to write (25006): during a failover.
+                _ if db.code().is_some_and(|c| {
+                    c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "25006")
+                }) =>
+                {
+                    Error::Unavailable
                 }
                 _ => Error::Database(err),
             },

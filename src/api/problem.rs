@@ -185,11 +185,26 @@ impl From<Error> for ApiError {
                 p.retry_after = Some(retry_after_secs);
                 p
             }
-            Error::Busy => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "the database is busy; retry with the same Idempotency-Key",
-            ),
+            Error::Busy => {
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "the database is busy; retry with the same Idempotency-Key",
+                );
+                p.retry_after = Some(1);
+                p
+            }
+            Error::Unavailable => {
+                tracing::warn!("database unavailable");
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database-unavailable",
+                    "the database cannot be reached or cannot write now (restart or failover); \
+                     retry with the same Idempotency-Key and it applies once",
+                );
+                p.retry_after = Some(1);
+                p
+            }
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 internal()
