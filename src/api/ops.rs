@@ -146,10 +146,48 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Gauges read at scrape time: the database pools, replica lag, job leases and the print
+/// queue. A gauge that cannot be read now keeps its last value (the scrape still answers).
+async fn refresh_gauges(state: &AppState) {
+    for (pool, open, idle) in state.db.pool_stats() {
+        metrics::gauge!("depot_db_pool_connections", "pool" => pool, "state" => "open")
+            .set(f64::from(open));
+        metrics::gauge!("depot_db_pool_connections", "pool" => pool, "state" => "idle")
+            .set(idle as f64);
+    }
+    for (replica, lag) in state.db.replica_lag().await {
+        metrics::gauge!("depot_db_replica_lag_seconds", "replica" => replica).set(lag);
+    }
+    if let Ok(leases) = crate::jobs::leases(&state.db).await {
+        for (job, holder, expires_in) in leases {
+            let mine = if holder == *state.instance_id {
+                1.0
+            } else {
+                0.0
+            };
+            metrics::gauge!("depot_job_lease_expires_in_seconds", "job" => job.clone())
+                .set(expires_in);
+            metrics::gauge!("depot_job_lease_held_here", "job" => job).set(mine);
+        }
+    }
+    if let Ok(q) = crate::printing::jobs::queue_stats(&state.db).await {
+        for (status, n) in [
+            ("queued", q.queued),
+            ("sending", q.sending),
+            ("failed", q.failed),
+        ] {
+            metrics::gauge!("depot_print_jobs", "status" => status).set(n as f64);
+        }
+        metrics::gauge!("depot_print_queue_oldest_seconds").set(q.oldest_queued_secs);
+        metrics::gauge!("depot_printers_failing").set(q.failing_printers as f64);
+    }
+}
+
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics_text(State(state): State<AppState>) -> Response {
+    refresh_gauges(&state).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

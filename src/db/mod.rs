@@ -144,6 +144,34 @@ impl Db {
         .context("applying migrations")
     }
 
+    /// Each pool's connections: (pool, open, idle), for `/metrics`.
+    pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
+        match &*self.backend {
+            Backend::Sqlite { read, write, .. } => vec![
+                ("sqlite_read", read.size(), read.num_idle()),
+                ("sqlite_write", write.size(), write.num_idle()),
+            ],
+            Backend::Postgres(pool) => vec![("postgres", pool.size(), pool.num_idle())],
+        }
+    }
+
+    /// PostgreSQL: each streaming replica's replay lag in seconds, as the primary sees it
+    /// (`pg_stat_replication`; empty without replicas, on SQLite, or without the right to read
+    /// it: `pg_monitor`).
+    pub async fn replica_lag(&self) -> Vec<(String, f64)> {
+        let Backend::Postgres(pool) = &*self.backend else {
+            return Vec::new();
+        };
+        sqlx::query_as::<_, (String, f64)>(
+            "select coalesce(application_name, client_addr::text, 'replica'),
+                    coalesce(extract(epoch from replay_lag), 0)::float8
+             from pg_stat_replication",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default()
+    }
+
     /// Readiness: one round trip to the database.
     pub async fn ping(&self) -> crate::error::Result<()> {
         crate::on_read!(self, pool => {

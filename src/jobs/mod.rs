@@ -177,3 +177,20 @@ pub async fn run_reservation_expiry_once(db: &Db, holder: &str) {
         Err(e) => tracing::warn!(error = %e, "cannot take the reservation expiry job lease"),
     }
 }
+
+/// Every lease row: the job, its holder and how long until it expires (negative: expired and
+/// free to take), for `/metrics`.
+pub async fn leases(db: &Db) -> Result<Vec<(String, String, f64)>> {
+    let rows = on_read!(db, pool => {
+        sqlx::query_as::<_, (String, String, OffsetDateTime)>(
+            "select name, holder, expires_at from job_leases order by name",
+        )
+        .fetch_all(pool)
+        .await?
+    });
+    let at = now();
+    Ok(rows
+        .into_iter()
+        .map(|(name, holder, expires)| (name, holder, (expires - at).as_seconds_f64()))
+        .collect())
+}

@@ -453,3 +453,53 @@ pub async fn requeue_stale(db: &Db, stale_after: std::time::Duration) -> Result<
     });
     Ok(n)
 }
+
+/// The print queue at a glance, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct QueueStats {
+    pub queued: i64,
+    pub sending: i64,
+    /// Jobs given up on after their last attempt.
+    pub failed: i64,
+    /// Age of the oldest queued job, 0 when none waits.
+    pub oldest_queued_secs: f64,
+    /// Printers with a queued job that has failed at least once: offline or refusing.
+    pub failing_printers: i64,
+}
+
+pub async fn queue_stats(db: &Db) -> Result<QueueStats> {
+    let mut view = db.snapshot().await?;
+    let stats = crate::on_tx!(&mut view, conn => {
+        let counts = sqlx::query_as::<_, (String, i64)>(
+            "select status, count(*) from print_jobs
+             where status in ('queued', 'sending', 'failed') group by status",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let oldest = sqlx::query_scalar::<_, OffsetDateTime>(
+            "select created_at from print_jobs where status = 'queued' order by id limit 1",
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        let failing_printers = sqlx::query_scalar::<_, i64>(
+            "select count(distinct printer_id) from print_jobs
+             where status = 'queued' and attempts > 0",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let mut stats = QueueStats {
+            failing_printers,
+            oldest_queued_secs: oldest.map_or(0.0, |t| (now() - t).as_seconds_f64().max(0.0)),
+            ..QueueStats::default()
+        };
+        for (status, n) in counts {
+            match status.as_str() {
+                "queued" => stats.queued = n,
+                "sending" => stats.sending = n,
+                _ => stats.failed = n,
+            }
+        }
+        stats
+    });
+    Ok(stats)
+}

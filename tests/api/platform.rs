@@ -17,6 +17,15 @@ async fn health_readiness_and_metrics_answer(app: TestApp) {
     let text = text.as_str().unwrap();
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(text.contains("route=\"/v1/items\""), "{text}");
+    // Gauges read at scrape time (issue 20): the pools, the print queue.
+    for gauge in [
+        "depot_db_pool_connections{",
+        "depot_print_jobs{status=\"queued\"}",
+        "depot_print_queue_oldest_seconds",
+        "depot_printers_failing",
+    ] {
+        assert!(text.contains(gauge), "{gauge} missing:\n{text}");
+    }
 }
 
 async fn openapi_documents_every_route_and_docs_page_is_self_contained(app: TestApp) {
