@@ -1,5 +1,5 @@
 //! Issue 20, drill 1: three Depot instances on one PostgreSQL behind HAProxy take a mixed load
-//! of keyed receipts, scans and reservations while each instance in turn is stopped gracefully
+//! of keyed receipts, scans, pick scans and reservations while each instance in turn is stopped gracefully
 //! (SIGTERM) and started again: a rolling restart.
 //!
 //! Each instance drains on SIGTERM: `/readyz` answers 503 for `DEPOT_SHUTDOWN_DRAIN_SECS`
@@ -147,10 +147,13 @@ struct World {
     bin: i64,
     item: i64,
     customer: i64,
+    /// A pick list of a big reserved deal, its picker standing at the bin.
+    pick_list: i64,
 }
 
-/// Client `n`'s loop: a receipt, a scan and a reservation of a new deal, each keyed, until told
-/// to stop. Answers the keys of its receipts and scans and the deals it reserved.
+/// Client `n`'s loop: a receipt, a scan, a pick scan and a reservation of a new deal, each
+/// keyed, until told to stop. Answers the keys of its receipts and scans, the deals it
+/// reserved and its confirmed pick scans.
 async fn client_loop(
     n: usize,
     base: String,
@@ -158,9 +161,10 @@ async fn client_loop(
     w: Arc<World>,
     stop: Arc<AtomicBool>,
     tally: Arc<Tally>,
-) -> (Vec<String>, Vec<String>, Vec<i64>) {
+) -> (Vec<String>, Vec<String>, Vec<i64>, usize) {
     let client = reqwest::Client::new();
     let (mut receipts, mut scans, mut deals) = (Vec::new(), Vec::new(), Vec::new());
+    let mut picks = 0;
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
         i += 1;
@@ -180,6 +184,22 @@ async fn client_loop(
             .is_some()
         {
             scans.push(key);
+        }
+        let body = json!({"scan": "4006381333931", "quantity": 1});
+        let path = format!("/v1/pick-lists/{}/scans", w.pick_list);
+        if let Some(answer) = send(
+            &client,
+            &base,
+            &token,
+            &path,
+            &format!("roll-p-{n}-{i}"),
+            &body,
+            &tally,
+        )
+        .await
+        {
+            assert_eq!(answer["outcome"], "confirmed", "{answer}");
+            picks += 1;
         }
         let body = json!({"customer_id": w.customer, "title": format!("roll {n}-{i}"),
                           "lines": [{"item_id": w.item, "quantity": 1}]});
@@ -213,7 +233,7 @@ async fn client_loop(
             deals.push(deal);
         }
     }
-    (receipts, scans, deals)
+    (receipts, scans, deals, picks)
 }
 
 async fn count(url: &str, sql: &str) -> i64 {
@@ -277,7 +297,15 @@ async fn rolling_restart_behind_haproxy_on_postgres() {
         &base,
         &token,
         "/v1/items",
-        json!({"code": "BOLT", "name": "Bolt"}),
+        json!({"code": "BOLT", "name": "Bolt", "gtins": ["4006381333931"]}),
+    )
+    .await);
+    let packing = id(post(
+        &client,
+        &base,
+        &token,
+        &format!("/v1/warehouses/{warehouse}/locations"),
+        json!({"code": "PACK", "pick_sequence": 99}),
     )
     .await);
     let customer = id(post(
@@ -298,11 +326,48 @@ async fn rolling_restart_behind_haproxy_on_postgres() {
         "lines": [{"item_id": item, "quantity": 100000}]}),
     )
     .await;
+    // The deal the pick scans pick from: reserved and on a pick list, its picker at the bin.
+    let picked_deal = id(post(
+        &client,
+        &base,
+        &token,
+        "/v1/deals",
+        json!({"customer_id": customer,
+        "title": "picked", "lines": [{"item_id": item, "quantity": 20000}]}),
+    )
+    .await);
+    post(
+        &client,
+        &base,
+        &token,
+        &format!("/v1/deals/{picked_deal}/reserve"),
+        json!({"warehouse_id": warehouse}),
+    )
+    .await;
+    let pick_list = id(post(
+        &client,
+        &base,
+        &token,
+        "/v1/pick-lists",
+        json!({"deal_ids": [picked_deal],
+        "warehouse_id": warehouse, "packing_location_id": packing}),
+    )
+    .await);
+    let at_bin = post(
+        &client,
+        &base,
+        &token,
+        &format!("/v1/pick-lists/{pick_list}/scans"),
+        json!({"scan": "RR-A"}),
+    )
+    .await;
+    assert_eq!(at_bin["outcome"], "location", "{at_bin}");
     let world = Arc::new(World {
         warehouse,
         bin,
         item,
         customer,
+        pick_list,
     });
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -334,11 +399,13 @@ async fn rolling_restart_behind_haproxy_on_postgres() {
     }
     stop.store(true, Ordering::Relaxed);
     let (mut receipts, mut scans, mut deals) = (Vec::new(), Vec::new(), Vec::new());
+    let mut picks = 0;
     for c in clients {
-        let (r, s, d) = c.await.unwrap();
+        let (r, s, d, p) = c.await.unwrap();
         receipts.extend(r);
         scans.extend(s);
         deals.extend(d);
+        picks += p;
     }
     let failed = tally.failed.lock().unwrap().clone();
     assert!(
@@ -367,17 +434,32 @@ async fn rolling_restart_behind_haproxy_on_postgres() {
     assert_eq!(
         count(
             url,
-            "select cast(coalesce(sum(quantity), 0) as bigint) from reservations"
+            &format!(
+                "select cast(coalesce(sum(quantity), 0) as bigint) from reservations
+                 where deal_id <> {picked_deal}"
+            )
         )
         .await,
         deals.len() as i64
+    );
+    assert_eq!(
+        count(
+            url,
+            &format!(
+                "select cast(coalesce(sum(picked), 0) as bigint) from pick_list_lines
+                 where pick_list_id = {pick_list}"
+            )
+        )
+        .await,
+        picks as i64,
+        "picked once per confirmed pick scan"
     );
     let (ok, out) = run(url, &["check"]);
     assert!(ok, "depot check after the rolling restart: {out}");
     println!(
         "rolling restart ({INSTANCES} instances, {CLIENTS} clients, drain {DRAIN} s): {} requests, \
-         {} retried by the client, 0 failed; {} receipts, {} scans, {} reservations, none lost or \
-         doubled; SIGTERM to exit {:?}; total {:.1} s",
+         {} retried by the client, 0 failed; {} receipts, {} scans, {picks} pick scans, {} \
+         reservations, none lost or doubled; SIGTERM to exit {:?}; total {:.1} s",
         tally.sent.load(Ordering::Relaxed),
         tally.retried.load(Ordering::Relaxed),
         receipts.len(),
