@@ -223,10 +223,10 @@ async fn copy_table(
         }
         let mut q = sqlx::query(&sql);
         for row in chunk {
-            for c in 0..columns.len() {
+            for (c, (column, _)) in columns.iter().enumerate() {
                 q = q.bind(
                     as_text(row, c)
-                        .with_context(|| format!("{table}.{}: unreadable value", columns[c].0))?,
+                        .with_context(|| format!("{table}.{column}: unreadable value"))?,
                 );
             }
         }
