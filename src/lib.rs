@@ -28,3 +28,4 @@ pub mod shipping;
 pub mod stock;
 pub mod supply;
 pub mod sync;
+pub mod transfer;

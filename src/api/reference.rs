@@ -55,6 +55,10 @@ pub const TAGS: &[Tag] = &[
         description: "Label templates rendered to ZPL, PDF and PNG; SSCCs; print jobs and printers.",
     },
     Tag {
+        name: "data",
+        description: "Whole record kinds out as CSV (and, next, in with a dry run); reports.",
+    },
+    Tag {
         name: "admin",
         description: "Log in, users and roles, devices, health, readiness and metrics.",
     },

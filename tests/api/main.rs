@@ -11,6 +11,7 @@ mod catalog;
 mod consolidated;
 mod counts;
 mod crm;
+mod data;
 mod demo;
 mod dispatch;
 mod fulfilment;
