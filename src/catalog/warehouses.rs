@@ -158,6 +158,18 @@ pub async fn get(db: &Db, id: i64) -> Result<Warehouse> {
     .ok_or_else(|| Error::not_found("warehouse", id))
 }
 
+/// The warehouse with this code, if any.
+pub async fn by_code(db: &Db, code: &str) -> Result<Option<Warehouse>> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_as::<_, Warehouse>(&format!(
+            "select {WAREHOUSE_COLUMNS} from warehouses where code = $1"
+        ))
+        .bind(code)
+        .fetch_optional(pool)
+        .await?
+    }))
+}
+
 pub async fn list(db: &Db, page: Page) -> Result<Paged<Warehouse>> {
     let rows = on_read!(db, pool => {
         sqlx::query_as::<_, Warehouse>(&format!(

@@ -32,6 +32,9 @@ pub struct Scope(Arc<ScopeInner>);
 struct ScopeInner {
     db: Db,
     slot: Arc<Mutex<Slot>>,
+    /// Set by [`discard`]: the request's work rolls back even though it answers, and only its
+    /// idempotency record commits.
+    discarded: std::sync::atomic::AtomicBool,
     after_commit: StdMutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
 
@@ -184,6 +187,19 @@ fn nested() -> Error {
     ))
 }
 
+/// Keeps nothing the running request has written or will write, while it still answers (a
+/// dry run; an import refused for its bad rows): its transaction rolls back at the end and
+/// only its idempotency record commits. Outside a request there is nothing to discard: the
+/// caller's own transactions are its own to drop.
+pub fn discard(db: &Db) {
+    if let Some(scope) = current(db) {
+        scope
+            .0
+            .discarded
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Whether the running code is part of a request with its own transaction on `db`.
 pub fn in_request(db: &Db) -> bool {
     current(db).is_some()
@@ -212,6 +228,7 @@ impl Scope {
                 abandoned: None,
             })),
             after_commit: StdMutex::new(Vec::new()),
+            discarded: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -231,6 +248,15 @@ impl Scope {
     ) -> Result<bool> {
         let mut slot = self.0.slot.clone().lock_owned().await;
         slot.settle().await?;
+        if self.0.discarded.load(std::sync::atomic::Ordering::SeqCst) {
+            // Dropping the transaction rolls the work back; what `last` writes goes alone.
+            slot.tx = None;
+            self.0
+                .after_commit
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
         let tx = match slot.tx.take() {
             Some(tx) => Some(tx),
             None if always_write => Some(self.0.db.begin_own().await?),

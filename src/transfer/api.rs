@@ -1,4 +1,5 @@
-//! HTTP for data in and out: `GET /v1/exports/{kind}`.
+//! HTTP for data in and out: `GET /v1/exports/{kind}`, `POST /v1/imports/{kind}` and its
+//! template.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -12,6 +13,13 @@ use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::routes;
 use crate::auth::{Access, Principal, Role};
 use crate::transfer::exports::{Export, ExportFilter, Kind};
+use crate::transfer::imports::{self, Outcome};
+
+/// Largest import file: what a keyed request may carry (`api::idempotency`).
+const IMPORT_LIMIT: usize = 10 * 1024 * 1024;
+
+/// Imports change master data: admins and heads.
+const IMPORTERS: Access = Access::MANAGERS;
 
 /// Whole-record exports: managers, admins and warehouse staff (the kinds are warehouse data).
 const EXPORTERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Warehouse]);
@@ -64,6 +72,78 @@ async fn export(
         .into_response())
 }
 
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// Check every row and answer what would happen, writing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Imports a CSV file (`text/csv`, UTF-8 with or without BOM or Windows-1252, `,` `;` or tab)
+/// of `items`, `warehouses` or `locations`, matched by natural key. With `dry_run=true` every
+/// row is checked and the answer tells what would happen; nothing is written. A real run
+/// applies all rows or, when any row is bad, none (422 naming every bad cell as
+/// `rows[<row>].<column>`). Importing the same file again changes nothing.
+#[utoipa::path(post, path = "/v1/imports/{kind}", tag = "data",
+    params(("kind" = String, Path, description = "items, warehouses or locations"), ImportParams),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = Outcome), ErrorResponses),
+    security(("bearer" = [])))]
+async fn import(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(kind): Path<String>,
+    Query(params): Query<ImportParams>,
+    body: Bytes,
+) -> ApiResult<axum::Json<Outcome>> {
+    p.check(IMPORTERS)?;
+    let kind = imports::Kind::parse(&kind)?;
+    let table = crate::transfer::csv_in::read(&body)?;
+    let outcome = imports::run(&s.db, kind, &table, params.dry_run).await?;
+    if !params.dry_run && !outcome.errors.is_empty() {
+        return Err(outcome.refusal().into());
+    }
+    Ok(axum::Json(outcome))
+}
+
+/// A template for an import: the documented columns and one example row.
+#[utoipa::path(get, path = "/v1/imports/{kind}/template", tag = "data",
+    params(("kind" = String, Path, description = "items, warehouses or locations")),
+    responses((status = 200, description = "CSV header and an example row", content_type = "text/csv"),
+        ErrorResponses),
+    security(("bearer" = [])))]
+async fn import_template(p: Principal, Path(kind): Path<String>) -> ApiResult<Response> {
+    p.check(IMPORTERS)?;
+    let kind = imports::Kind::parse(&kind)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}-template.csv\"", kind_name(kind)),
+            ),
+        ],
+        kind.template(),
+    )
+        .into_response())
+}
+
+fn kind_name(kind: imports::Kind) -> &'static str {
+    match kind {
+        imports::Kind::Items => "items",
+        imports::Kind::Warehouses => "warehouses",
+        imports::Kind::Locations => "locations",
+    }
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(export))
+    OpenApiRouter::new()
+        .routes(routes!(export))
+        .routes(routes!(import_template))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(import))
+                .layer(axum::extract::DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
 }

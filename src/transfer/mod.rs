@@ -2,4 +2,6 @@
 //! constant memory. (Imports with a dry run come next; see docs/data.md.)
 
 pub mod api;
+pub mod csv_in;
 pub mod exports;
+pub mod imports;

@@ -1,4 +1,5 @@
-//! Issue 18, exports: whole record kinds as CSV, streamed, with the caller's role checked.
+//! Issue 18, data in and out: exports of whole record kinds as CSV, streamed; imports with a
+//! dry run, all rows or none, matched by natural key; the caller's role checked.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,9 @@ use crate::stock::date_in;
 
 crate::on_both!(
     exports_stream_every_row_as_csv,
-    exports_are_for_managers_and_the_floor
+    exports_are_for_managers_and_the_floor,
+    imports_check_every_row_and_apply_all_or_none,
+    warehouses_and_locations_import_and_items_round_trip,
 );
 
 /// The rows of a CSV body as header → value maps.
@@ -164,4 +167,201 @@ async fn exports_are_for_managers_and_the_floor(app: TestApp) {
         .get("/v1/exports/ledger?from=yesterday", &app.admin_token)
         .await;
     assert!(status.is_client_error(), "{status} {body}");
+}
+
+/// POSTs a file as `text/csv`.
+async fn upload(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    file: &[u8],
+) -> (StatusCode, serde_json::Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(file.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+async fn item_count(app: &TestApp) -> usize {
+    let (_, list) = app.get("/v1/items?limit=500", &app.admin_token).await;
+    list["items"].as_array().unwrap().len()
+}
+
+async fn imports_check_every_row_and_apply_all_or_none(app: TestApp) {
+    let admin = app.admin_token.clone();
+    // As Excel writes it in Germany: a byte-order mark would be UTF-8; this is Windows-1252
+    // with semicolons, header names in any case, a quoted name with a line break.
+    let good = b"Code;NAME;unit;Tracking;shelf_life_days;gtins\r\n\
+        K\xC4SE-1;\"Bergk\xE4se\r\n200 g\";pcs;batch;90;4006381333931\r\n\
+        YOG;Yoghurt;pcs;batch;28;09506000134352*1|09506000134369*12\r\n";
+    let (status, dry) = upload(&app, "/v1/imports/items?dry_run=true", &admin, good).await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(
+        dry,
+        json!({"rows": 2, "created": 2, "updated": 0, "unchanged": 0, "errors": []})
+    );
+    assert_eq!(item_count(&app).await, 0, "a dry run writes nothing");
+    let (status, done) = upload(&app, "/v1/imports/items", &admin, good).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["created"], 2);
+    let (_, list) = app.get("/v1/items?code=K%C3%84SE-1", &admin).await;
+    assert_eq!(list["items"][0]["name"], "Bergk\u{e4}se\r\n200 g", "{list}");
+    assert_eq!(list["items"][0]["shelf_life_days"], 90);
+    let (_, yog) = app.get("/v1/items?code=YOG", &admin).await;
+    assert_eq!(
+        yog["items"][0]["gtins"].as_array().unwrap().len(),
+        2,
+        "{yog}"
+    );
+    // The same file again changes nothing; a changed cell updates its item only.
+    let (_, again) = upload(&app, "/v1/imports/items", &admin, good).await;
+    assert_eq!(
+        again,
+        json!({"rows": 2, "created": 0, "updated": 0, "unchanged": 2, "errors": []})
+    );
+    let changed = b"code,name,shelf_life_days\nYOG,Yoghurt,21\n";
+    let (_, changed) = upload(&app, "/v1/imports/items", &admin, changed).await;
+    assert_eq!(changed["updated"], 1, "{changed}");
+    let (_, yog) = app.get("/v1/items?code=YOG", &admin).await;
+    assert_eq!(yog["items"][0]["shelf_life_days"], 21);
+    assert_eq!(
+        yog["items"][0]["gtins"].as_array().unwrap().len(),
+        2,
+        "no gtins column, GTINs kept"
+    );
+
+    // Every bad row at once, with its row (the header is row 1), column and value.
+    let mixed = "code,name,tracking,shelf_life_days,gtins\n\
+        NEW-1,Fine,none,,\n\
+        NEW-2,Bad tracking,sometimes,,\n\
+        NEW-3,Bad days,none,ten,\n\
+        NEW-4,Bad GTIN,none,,4006381333932\n\
+        ,No code,none,,\n\
+        NEW-6,Taken GTIN,none,,4006381333931\n";
+    let (status, dry) = upload(
+        &app,
+        "/v1/imports/items?dry_run=true",
+        &admin,
+        mixed.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(dry["rows"], 6);
+    let errors: Vec<(i64, String, String)> = dry["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["column"].as_str().unwrap().to_string(),
+                e["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        (3, "tracking", "sometimes"),
+        (4, "shelf_life_days", "ten"),
+        (5, "gtins", "4006381333932"),
+        (6, "code", ""),
+        (7, "gtins", "4006381333931"),
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|(r, c, v)| *r == want.0 && c == want.1 && v == want.2),
+            "{want:?} missing from {dry}"
+        );
+    }
+    assert!(
+        errors.iter().all(|(r, _, _)| *r != 2),
+        "the good row has no error: {dry}"
+    );
+    let before = item_count(&app).await;
+    let (status, refused) = upload(&app, "/v1/imports/items", &admin, mixed.as_bytes()).await;
+    assert_problem(status, &refused, 422, Some("rows[3].tracking"));
+    assert_eq!(
+        item_count(&app).await,
+        before,
+        "a refused import applies no row, not even the good one"
+    );
+
+    // Files that are not what they claim.
+    let (status, body) = upload(&app, "/v1/imports/items", &admin, b"name\nNo code column\n").await;
+    assert_problem(status, &body, 422, Some("rows[1].code"));
+    let (status, body) = upload(&app, "/v1/imports/items", &admin, b"").await;
+    assert_problem(status, &body, 422, Some("file"));
+    let (status, body) = upload(&app, "/v1/imports/planets", &admin, b"code\nX\n").await;
+    assert_problem(status, &body, 422, Some("kind"));
+    let (_, keeper) = app.user("keeper", "warehouse", None).await;
+    let (status, _) = upload(&app, "/v1/imports/items", &keeper, good).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn warehouses_and_locations_import_and_items_round_trip(app: TestApp) {
+    let admin = app.admin_token.clone();
+    for kind in ["items", "warehouses", "locations"] {
+        let (status, content_type, template) = app
+            .download(&format!("/v1/imports/{kind}/template"), &admin)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type.as_deref(), Some("text/csv; charset=utf-8"));
+        assert_eq!(
+            rows(&template).len(),
+            1,
+            "{kind}: a header and one example row"
+        );
+        // The template's example imports as it is.
+        let (status, dry) = upload(
+            &app,
+            &format!("/v1/imports/{kind}?dry_run=true"),
+            &admin,
+            &template,
+        )
+        .await;
+        if kind == "locations" {
+            // Its warehouse is not there yet.
+            assert_eq!(dry["errors"][0]["column"], "warehouse_code", "{dry}");
+        } else {
+            assert_eq!(dry["errors"], json!([]), "{kind}: {dry}");
+        }
+        assert_eq!(status, StatusCode::OK);
+    }
+    let warehouses =
+        b"code,name,address\nHH,Hamburg,\"Kaiweg 7\n20457 Hamburg\"\nMUC,M\xC3\xBCnchen,\n";
+    let (status, done) = upload(&app, "/v1/imports/warehouses", &admin, warehouses).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["created"], 2);
+    let locations = b"warehouse_code,code,barcode,pick_sequence\nHH,A-01,,10\nHH,A-02,HH-A-02-X,20\nMUC,A-01,,5\n";
+    let (_, done) = upload(&app, "/v1/imports/locations", &admin, locations).await;
+    assert_eq!(done["created"], 3, "{done}");
+    let (_, again) = upload(&app, "/v1/imports/locations", &admin, locations).await;
+    assert_eq!(again["unchanged"], 3, "{again}");
+    let (status, found) = app
+        .post("/v1/scans", &admin, json!({"data": "HH-A-02-X"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["matches"][0]["type"], "location", "{found}");
+
+    // An export of items imports back as it is: nothing changes.
+    let items = b"code,name,tracking,gtins\nYOG,Yoghurt,batch,09506000134352*1|09506000134369*12\nBOLT,\"Bolt, M8\",none,4006381333931\n";
+    let (_, done) = upload(&app, "/v1/imports/items", &admin, items).await;
+    assert_eq!(done["created"], 2, "{done}");
+    let (_, _, exported) = app.download("/v1/exports/items", &admin).await;
+    let (status, back) = upload(&app, "/v1/imports/items", &admin, &exported).await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    assert_eq!(
+        back,
+        json!({"rows": 2, "created": 0, "updated": 0, "unchanged": 2, "errors": []})
+    );
 }

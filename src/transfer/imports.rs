@@ -1,0 +1,535 @@
+//! Imports: a CSV file of one kind of record, every row checked, applied all or none. Rows match
+//! existing records by their natural key (an item's code, a warehouse's code, a location's
+//! warehouse and code): a matching row that differs updates the record, one that agrees changes
+//! nothing, so importing the same file twice changes nothing. Each row goes through the owning
+//! domain's own create and update, so an import refuses exactly what the API refuses.
+//!
+//! In a request, the rows are applied in its one transaction. A dry run, or a file with any bad
+//! row, is applied just the same and then discarded ([`crate::db::request::discard`]): the
+//! answer tells what would happen, including refusals only the database finds, and nothing is
+//! kept.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::catalog::items::{self, GtinInput, ItemFilter, ItemPatch, NewItem};
+use crate::catalog::warehouses::{
+    self, LocationFilter, LocationPatch, NewLocation, NewWarehouse, WarehousePatch,
+};
+use crate::db::{Db, Page};
+use crate::error::{Error, FieldError, Result};
+use crate::transfer::csv_in::Table;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Items,
+    Warehouses,
+    Locations,
+}
+
+/// A documented column: its name, whether every row needs it, what it holds.
+pub struct Column {
+    pub name: &'static str,
+    pub required: bool,
+    pub about: &'static str,
+    pub example: &'static str,
+}
+
+const fn col(
+    name: &'static str,
+    required: bool,
+    about: &'static str,
+    example: &'static str,
+) -> Column {
+    Column {
+        name,
+        required,
+        about,
+        example,
+    }
+}
+
+const ITEM_COLUMNS: &[Column] = &[
+    col("code", true, "the item's code, its natural key", "YOG-500"),
+    col("name", true, "", "Greek yoghurt 500 g"),
+    col("unit", false, "base unit (default pcs)", "pcs"),
+    col(
+        "tracking",
+        false,
+        "none, batch or serial (default none)",
+        "batch",
+    ),
+    col("shelf_life_days", false, "", "28"),
+    col("min_remaining_shelf_life_days", false, "", "7"),
+    col(
+        "source",
+        false,
+        "purchased or manufactured (default purchased)",
+        "manufactured",
+    ),
+    col("supplier_id", false, "", ""),
+    col("requires_certificate", false, "true or false", "false"),
+    col("lead_time_days", false, "", "2"),
+    col(
+        "gtins",
+        false,
+        "GTINs per packaging level: gtin*quantity joined by |, a bare GTIN counts 1",
+        "09506000134352*1|09506000134369*12",
+    ),
+];
+
+const WAREHOUSE_COLUMNS: &[Column] = &[
+    col("code", true, "the warehouse's code, its natural key", "HH"),
+    col("name", true, "", "Hamburg"),
+    col("address", false, "", "Kaiweg 7, 20457 Hamburg"),
+];
+
+const LOCATION_COLUMNS: &[Column] = &[
+    col("warehouse_code", true, "the warehouse's code", "HH"),
+    col(
+        "code",
+        true,
+        "the location's code within its warehouse",
+        "A-01-03",
+    ),
+    col(
+        "barcode",
+        false,
+        "what its label encodes (default <warehouse>-<code>)",
+        "HH-A-01-03",
+    ),
+    col("pick_sequence", false, "its place on the pick route", "103"),
+];
+
+impl Kind {
+    pub fn parse(raw: &str) -> Result<Kind> {
+        match raw {
+            "items" => Ok(Kind::Items),
+            "warehouses" => Ok(Kind::Warehouses),
+            "locations" => Ok(Kind::Locations),
+            _ => Err(Error::invalid(
+                "kind",
+                "unknown import: items, warehouses or locations",
+            )),
+        }
+    }
+
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            Kind::Items => ITEM_COLUMNS,
+            Kind::Warehouses => WAREHOUSE_COLUMNS,
+            Kind::Locations => LOCATION_COLUMNS,
+        }
+    }
+
+    /// A template file: the header and one example row.
+    pub fn template(self) -> Vec<u8> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(self.columns().iter().map(|c| c.name));
+        let _ = w.write_record(self.columns().iter().map(|c| c.example));
+        w.into_inner().unwrap_or_default()
+    }
+}
+
+/// One bad cell (or row): the spreadsheet row (the header is row 1), the column, the value.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowError {
+    pub row: usize,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// What an import did, or would do.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Outcome {
+    pub rows: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Every bad row of the file; a run with any applies nothing.
+    pub errors: Vec<RowError>,
+}
+
+impl Outcome {
+    /// The bad rows as a problem's field errors (`rows[7].code`), for a refused real run.
+    pub fn refusal(&self) -> Error {
+        Error::Validation(
+            self.errors
+                .iter()
+                .map(|e| FieldError {
+                    field: format!("rows[{}].{}", e.row, e.column),
+                    reason: format!("{} (value {:?})", e.reason, e.value),
+                })
+                .collect(),
+        )
+    }
+}
+
+enum Applied {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Imports `table` as records of `kind`. Without `dry_run` and without bad rows, everything
+/// is applied; otherwise nothing is kept (see the module's documentation).
+pub async fn run(db: &Db, kind: Kind, table: &Table, dry_run: bool) -> Result<Outcome> {
+    let mut outcome = Outcome {
+        rows: table.rows.len(),
+        ..Outcome::default()
+    };
+    let mut header_ok = true;
+    for c in kind.columns().iter().filter(|c| c.required) {
+        if table.column(c.name).is_none() {
+            header_ok = false;
+            outcome.errors.push(RowError {
+                row: 1,
+                column: c.name.into(),
+                value: String::new(),
+                reason: "this column is required: add it to the header".into(),
+            });
+        }
+    }
+    if header_ok {
+        for (row, values) in &table.rows {
+            let cells = cells(kind, table, values);
+            let missing: Vec<RowError> = kind
+                .columns()
+                .iter()
+                .filter(|c| c.required)
+                .filter(|c| {
+                    cells
+                        .get(c.name)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .is_empty()
+                })
+                .map(|c| RowError {
+                    row: *row,
+                    column: c.name.into(),
+                    value: String::new(),
+                    reason: "is required".into(),
+                })
+                .collect();
+            if !missing.is_empty() {
+                outcome.errors.extend(missing);
+                continue;
+            }
+            let applied = match kind {
+                Kind::Items => item(db, &cells).await,
+                Kind::Warehouses => warehouse(db, &cells).await,
+                Kind::Locations => location(db, &cells).await,
+            };
+            match applied {
+                Ok(Applied::Created) => outcome.created += 1,
+                Ok(Applied::Updated) => outcome.updated += 1,
+                Ok(Applied::Unchanged) => outcome.unchanged += 1,
+                Err(e) => outcome.errors.extend(row_errors(*row, &cells, e)),
+            }
+        }
+    }
+    if dry_run || !outcome.errors.is_empty() {
+        crate::db::request::discard(db);
+    }
+    Ok(outcome)
+}
+
+/// A row's cells by documented column name, empty cells left out (a column the file does not
+/// have is not touched on update).
+fn cells(kind: Kind, table: &Table, values: &[String]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for c in kind.columns() {
+        if let Some(i) = table.column(c.name)
+            && let Some(v) = values.get(i)
+        {
+            out.insert(c.name.into(), Value::String(v.clone()));
+        }
+    }
+    out
+}
+
+fn row_errors(row: usize, cells: &Map<String, Value>, e: Error) -> Vec<RowError> {
+    let value_of = |column: &str| {
+        cells
+            .get(column)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let one = |field: String, reason: String| {
+        // A field of the domain's input (`gtins[1].gtin`) is the cell of its column (`gtins`).
+        let column = field
+            .split(['[', '.'])
+            .next()
+            .filter(|c| !c.is_empty())
+            .unwrap_or("row")
+            .to_string();
+        RowError {
+            row,
+            value: value_of(&column),
+            column,
+            reason,
+        }
+    };
+    match e {
+        Error::Validation(fields) => fields.into_iter().map(|f| one(f.field, f.reason)).collect(),
+        Error::Conflict { field, detail } => {
+            vec![one(field.unwrap_or_else(|| "row".into()), detail)]
+        }
+        Error::InvalidBarcode { field, message, .. } => vec![one(field, message)],
+        other => vec![one("row".into(), other.to_string())],
+    }
+}
+
+/// A cell as a JSON value for the domain's input: empty cells are absent, numbers and booleans
+/// typed, everything else text. A cell that cannot be what its column is names itself.
+fn typed(
+    cells: &Map<String, Value>,
+    integers: &[&str],
+    booleans: &[&str],
+) -> Result<Map<String, Value>> {
+    let mut out = Map::new();
+    let mut bad = Vec::new();
+    for (k, v) in cells {
+        let s = v.as_str().unwrap_or("");
+        if s.is_empty() {
+            continue;
+        }
+        let value = if integers.contains(&k.as_str()) {
+            match s.parse::<i64>() {
+                Ok(n) => Value::from(n),
+                Err(_) => {
+                    bad.push(FieldError {
+                        field: k.clone(),
+                        reason: "must be a whole number".into(),
+                    });
+                    continue;
+                }
+            }
+        } else if booleans.contains(&k.as_str()) {
+            match s.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" | "y" => Value::Bool(true),
+                "false" | "no" | "0" | "n" => Value::Bool(false),
+                _ => {
+                    bad.push(FieldError {
+                        field: k.clone(),
+                        reason: "must be true or false".into(),
+                    });
+                    continue;
+                }
+            }
+        } else {
+            Value::String(s.to_string())
+        };
+        out.insert(k.clone(), value);
+    }
+    if bad.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Validation(bad))
+    }
+}
+
+/// The domain's input type from typed cells; a value the type refuses names its column.
+fn input<T: serde::de::DeserializeOwned>(fields: Map<String, Value>) -> Result<T> {
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let column = e.path().to_string();
+        Error::invalid(
+            if column == "." { "row".into() } else { column },
+            e.into_inner().to_string(),
+        )
+    })
+}
+
+/// `gtin*quantity|gtin` → the domain's GTIN inputs.
+fn gtins(cell: &str) -> Result<Vec<GtinInput>> {
+    cell.split('|')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|part| match part.split_once('*') {
+            None => Ok(GtinInput::Plain(part.to_string())),
+            Some((gtin, quantity)) => quantity
+                .trim()
+                .parse::<i64>()
+                .map(|quantity| GtinInput::Level {
+                    gtin: gtin.trim().to_string(),
+                    quantity,
+                })
+                .map_err(|_| {
+                    Error::invalid(
+                        "gtins",
+                        format!("{part}: the quantity after * must be a whole number"),
+                    )
+                }),
+        })
+        .collect()
+}
+
+async fn item(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
+    let mut fields = typed(
+        cells,
+        &[
+            "shelf_life_days",
+            "min_remaining_shelf_life_days",
+            "supplier_id",
+            "lead_time_days",
+        ],
+        &["requires_certificate"],
+    )?;
+    let levels = match fields.remove("gtins") {
+        Some(Value::String(s)) => Some(gtins(&s)?),
+        _ => cells.contains_key("gtins").then(Vec::new),
+    };
+    let code = fields
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let filter = ItemFilter {
+        code: Some(code.clone()),
+        ..ItemFilter::default()
+    };
+    let existing = items::list(db, &filter, Page::first(1)).await?.items.pop();
+    let Some(current) = existing else {
+        let mut new: NewItem = input(fields)?;
+        new.gtins = levels.unwrap_or_default();
+        items::create(db, new).await?;
+        return Ok(Applied::Created);
+    };
+    // Only what the file says: a column it lacks, or an empty cell, leaves the field alone.
+    let wanted: NewItem = input(fields.clone())?;
+    let mut patch = ItemPatch::default();
+    let given = |k: &str| fields.contains_key(k);
+    if wanted.name != current.name {
+        patch.name = Some(wanted.name);
+    }
+    if given("unit") && wanted.unit != current.unit {
+        patch.unit = Some(wanted.unit);
+    }
+    if given("tracking") && wanted.tracking != current.tracking {
+        patch.tracking = Some(wanted.tracking);
+    }
+    if given("shelf_life_days") && wanted.shelf_life_days != current.shelf_life_days {
+        patch.shelf_life_days = Some(wanted.shelf_life_days);
+    }
+    if given("min_remaining_shelf_life_days")
+        && wanted.min_remaining_shelf_life_days != current.min_remaining_shelf_life_days
+    {
+        patch.min_remaining_shelf_life_days = Some(wanted.min_remaining_shelf_life_days);
+    }
+    if given("source") && wanted.source != current.source {
+        patch.source = Some(wanted.source);
+    }
+    if given("supplier_id") && wanted.supplier_id != current.supplier_id {
+        patch.supplier_id = Some(wanted.supplier_id);
+    }
+    if given("requires_certificate") && wanted.requires_certificate != current.requires_certificate
+    {
+        patch.requires_certificate = Some(wanted.requires_certificate);
+    }
+    if given("lead_time_days") && wanted.lead_time_days != current.lead_time_days {
+        patch.lead_time_days = Some(wanted.lead_time_days);
+    }
+    if let Some(levels) = levels {
+        let mut have: Vec<(String, i64)> = current
+            .gtins
+            .iter()
+            .map(|g| (g.gtin.clone(), g.quantity))
+            .collect();
+        let mut want = Vec::new();
+        for level in &levels {
+            let (raw, quantity) = match level {
+                GtinInput::Plain(g) => (g.as_str(), 1),
+                GtinInput::Level { gtin, quantity } => (gtin.as_str(), *quantity),
+            };
+            let gtin = crate::catalog::gtin::normalize(raw)
+                .map_err(|e| Error::invalid("gtins", e.to_string()))?;
+            want.push((gtin, quantity));
+        }
+        have.sort();
+        want.sort();
+        if have != want {
+            patch.gtins = Some(levels);
+        }
+    }
+    if is_empty_item_patch(&patch) {
+        return Ok(Applied::Unchanged);
+    }
+    items::update(db, current.id, patch).await?;
+    Ok(Applied::Updated)
+}
+
+fn is_empty_item_patch(p: &ItemPatch) -> bool {
+    p.name.is_none()
+        && p.unit.is_none()
+        && p.tracking.is_none()
+        && p.shelf_life_days.is_none()
+        && p.min_remaining_shelf_life_days.is_none()
+        && p.source.is_none()
+        && p.supplier_id.is_none()
+        && p.requires_certificate.is_none()
+        && p.lead_time_days.is_none()
+        && p.active.is_none()
+        && p.gtins.is_none()
+}
+
+async fn warehouse(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
+    let fields = typed(cells, &[], &[])?;
+    let wanted: NewWarehouse = input(fields.clone())?;
+    let Some(current) = warehouses::by_code(db, &wanted.code).await? else {
+        warehouses::create(db, wanted).await?;
+        return Ok(Applied::Created);
+    };
+    let mut patch = WarehousePatch::default();
+    if wanted.name != current.name {
+        patch.name = Some(wanted.name);
+    }
+    if fields.contains_key("address") && wanted.address != current.address {
+        patch.address = Some(wanted.address);
+    }
+    if patch.name.is_none() && patch.address.is_none() {
+        return Ok(Applied::Unchanged);
+    }
+    warehouses::update(db, current.id, patch).await?;
+    Ok(Applied::Updated)
+}
+
+async fn location(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
+    let mut fields = typed(cells, &["pick_sequence"], &[])?;
+    let warehouse_code = match fields.remove("warehouse_code") {
+        Some(Value::String(s)) => s,
+        _ => return Err(Error::invalid("warehouse_code", "is required")),
+    };
+    let warehouse = warehouses::by_code(db, &warehouse_code)
+        .await?
+        .ok_or_else(|| Error::invalid("warehouse_code", "no warehouse has this code"))?;
+    let wanted: NewLocation = input(fields.clone())?;
+    let filter = LocationFilter {
+        warehouse_id: Some(warehouse.id),
+        code: Some(wanted.code.clone()),
+        ..LocationFilter::default()
+    };
+    let existing = warehouses::list_locations(db, &filter, Page::first(1))
+        .await?
+        .items
+        .pop();
+    let Some(current) = existing else {
+        warehouses::create_location(db, warehouse.id, wanted).await?;
+        return Ok(Applied::Created);
+    };
+    let mut patch = LocationPatch::default();
+    if let Some(barcode) = wanted.barcode.filter(|b| *b != current.barcode) {
+        patch.barcode = Some(barcode);
+    }
+    if fields.contains_key("pick_sequence") && wanted.pick_sequence != current.pick_sequence {
+        patch.pick_sequence = Some(wanted.pick_sequence);
+    }
+    if patch.barcode.is_none() && patch.pick_sequence.is_none() {
+        return Ok(Applied::Unchanged);
+    }
+    warehouses::update_location(db, current.id, patch).await?;
+    Ok(Applied::Updated)
+}
