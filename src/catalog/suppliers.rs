@@ -108,6 +108,16 @@ pub async fn get(db: &Db, id: i64) -> Result<Supplier> {
     .ok_or_else(|| Error::not_found("supplier", id))
 }
 
+/// The supplier with this code, if any.
+pub async fn by_code(db: &Db, code: &str) -> Result<Option<Supplier>> {
+    Ok(on_read!(db, pool => {
+        sqlx::query_as::<_, Supplier>(&format!("select {COLUMNS} from suppliers where code = $1"))
+            .bind(code)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
 pub async fn list(db: &Db, q: Option<&str>, page: Page) -> Result<Paged<Supplier>> {
     let pattern = q.map(|q| format!("%{}%", q.to_lowercase()));
     let rows = on_read!(db, pool => {

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::AppState;
+use crate::api::callers::actor;
 use crate::api::extract::Query;
 use crate::api::problem::{ApiResult, ErrorResponses};
 use crate::api::schemas::routes;
@@ -81,12 +82,13 @@ pub struct ImportParams {
 }
 
 /// Imports a CSV file (`text/csv`, UTF-8 with or without BOM or Windows-1252, `,` `;` or tab)
-/// of `items`, `warehouses` or `locations`, matched by natural key. With `dry_run=true` every
+/// of `items`, `suppliers`, `warehouses`, `locations` or `opening-stock`, matched by natural
+/// key (opening stock is posted as receipts noted "opening stock"). With `dry_run=true` every
 /// row is checked and the answer tells what would happen; nothing is written. A real run
 /// applies all rows or, when any row is bad, none (422 naming every bad cell as
 /// `rows[<row>].<column>`). Importing the same file again changes nothing.
 #[utoipa::path(post, path = "/v1/imports/{kind}", tag = "data",
-    params(("kind" = String, Path, description = "items, warehouses or locations"), ImportParams),
+    params(("kind" = String, Path, description = "items, suppliers, warehouses, locations or opening-stock"), ImportParams),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = Outcome), ErrorResponses),
     security(("bearer" = [])))]
@@ -100,7 +102,7 @@ async fn import(
     p.check(IMPORTERS)?;
     let kind = imports::Kind::parse(&kind)?;
     let table = crate::transfer::csv_in::read(&body)?;
-    let outcome = imports::run(&s.db, kind, &table, params.dry_run).await?;
+    let outcome = imports::run(&s.db, kind, &table, params.dry_run, actor(&p)).await?;
     if !params.dry_run && !outcome.errors.is_empty() {
         return Err(outcome.refusal().into());
     }
@@ -109,7 +111,7 @@ async fn import(
 
 /// A template for an import: the documented columns and one example row.
 #[utoipa::path(get, path = "/v1/imports/{kind}/template", tag = "data",
-    params(("kind" = String, Path, description = "items, warehouses or locations")),
+    params(("kind" = String, Path, description = "items, suppliers, warehouses, locations or opening-stock")),
     responses((status = 200, description = "CSV header and an example row", content_type = "text/csv"),
         ErrorResponses),
     security(("bearer" = [])))]
@@ -121,20 +123,12 @@ async fn import_template(p: Principal, Path(kind): Path<String>) -> ApiResult<Re
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}-template.csv\"", kind_name(kind)),
+                format!("attachment; filename=\"{}-template.csv\"", kind.name()),
             ),
         ],
         kind.template(),
     )
         .into_response())
-}
-
-fn kind_name(kind: imports::Kind) -> &'static str {
-    match kind {
-        imports::Kind::Items => "items",
-        imports::Kind::Warehouses => "warehouses",
-        imports::Kind::Locations => "locations",
-    }
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

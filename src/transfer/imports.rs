@@ -14,19 +14,28 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::catalog::items::{self, GtinInput, ItemFilter, ItemPatch, NewItem};
+use crate::catalog::suppliers::{self, NewSupplier, SupplierPatch};
 use crate::catalog::warehouses::{
     self, LocationFilter, LocationPatch, NewLocation, NewWarehouse, WarehousePatch,
 };
 use crate::db::{Db, Page};
 use crate::error::{Error, FieldError, Result};
+use crate::stock::ledger::{self as stock_ledger, LedgerFilter};
+use crate::stock::operations::Actor;
+use crate::stock::receipts::{self, NewReceipt, ReceiptLine};
 use crate::transfer::csv_in::Table;
+
+/// The note every opening-stock receipt carries: how a row finds what it posted before.
+pub const OPENING_NOTE: &str = "opening stock";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Items,
+    Suppliers,
     Warehouses,
     Locations,
+    OpeningStock,
 }
 
 /// A documented column: its name, whether every row needs it, what it holds.
@@ -80,6 +89,33 @@ const ITEM_COLUMNS: &[Column] = &[
     ),
 ];
 
+const SUPPLIER_COLUMNS: &[Column] = &[
+    col("code", true, "the supplier's code, its natural key", "ACME"),
+    col("name", true, "", "Acme Dairy Ltd"),
+    col("email", false, "", "orders@acme.example"),
+    col("phone", false, "", "+49 40 123456"),
+    col(
+        "lead_time_days",
+        false,
+        "usual days from order to delivery",
+        "3",
+    ),
+];
+
+const OPENING_STOCK_COLUMNS: &[Column] = &[
+    col("item_code", true, "", "YOG-500"),
+    col("warehouse_code", true, "", "HH"),
+    col("location_code", true, "", "A-01-03"),
+    col(
+        "batch",
+        false,
+        "required for items tracked by batch",
+        "L2611-42",
+    ),
+    col("expiry", false, "ISO date (YYYY-MM-DD)", "2027-01-31"),
+    col("quantity", true, "base units, positive", "120"),
+];
+
 const WAREHOUSE_COLUMNS: &[Column] = &[
     col("code", true, "the warehouse's code, its natural key", "HH"),
     col("name", true, "", "Hamburg"),
@@ -107,11 +143,13 @@ impl Kind {
     pub fn parse(raw: &str) -> Result<Kind> {
         match raw {
             "items" => Ok(Kind::Items),
+            "suppliers" => Ok(Kind::Suppliers),
             "warehouses" => Ok(Kind::Warehouses),
             "locations" => Ok(Kind::Locations),
+            "opening-stock" => Ok(Kind::OpeningStock),
             _ => Err(Error::invalid(
                 "kind",
-                "unknown import: items, warehouses or locations",
+                "unknown import: items, suppliers, warehouses, locations or opening-stock",
             )),
         }
     }
@@ -119,8 +157,20 @@ impl Kind {
     pub fn columns(self) -> &'static [Column] {
         match self {
             Kind::Items => ITEM_COLUMNS,
+            Kind::Suppliers => SUPPLIER_COLUMNS,
             Kind::Warehouses => WAREHOUSE_COLUMNS,
             Kind::Locations => LOCATION_COLUMNS,
+            Kind::OpeningStock => OPENING_STOCK_COLUMNS,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Items => "items",
+            Kind::Suppliers => "suppliers",
+            Kind::Warehouses => "warehouses",
+            Kind::Locations => "locations",
+            Kind::OpeningStock => "opening-stock",
         }
     }
 
@@ -176,7 +226,13 @@ enum Applied {
 
 /// Imports `table` as records of `kind`. Without `dry_run` and without bad rows, everything
 /// is applied; otherwise nothing is kept (see the module's documentation).
-pub async fn run(db: &Db, kind: Kind, table: &Table, dry_run: bool) -> Result<Outcome> {
+pub async fn run(
+    db: &Db,
+    kind: Kind,
+    table: &Table,
+    dry_run: bool,
+    actor: Actor,
+) -> Result<Outcome> {
     let mut outcome = Outcome {
         rows: table.rows.len(),
         ..Outcome::default()
@@ -220,8 +276,10 @@ pub async fn run(db: &Db, kind: Kind, table: &Table, dry_run: bool) -> Result<Ou
             }
             let applied = match kind {
                 Kind::Items => item(db, &cells).await,
+                Kind::Suppliers => supplier(db, &cells).await,
                 Kind::Warehouses => warehouse(db, &cells).await,
                 Kind::Locations => location(db, &cells).await,
+                Kind::OpeningStock => opening_stock(db, &cells, actor).await,
             };
             match applied {
                 Ok(Applied::Created) => outcome.created += 1,
@@ -532,4 +590,158 @@ async fn location(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
     }
     warehouses::update_location(db, current.id, patch).await?;
     Ok(Applied::Updated)
+}
+
+async fn supplier(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
+    let fields = typed(cells, &["lead_time_days"], &[])?;
+    let wanted: NewSupplier = input(fields.clone())?;
+    let Some(current) = suppliers::by_code(db, &wanted.code).await? else {
+        suppliers::create(db, wanted).await?;
+        return Ok(Applied::Created);
+    };
+    let given = |k: &str| fields.contains_key(k);
+    let mut patch = SupplierPatch::default();
+    let mut changed = false;
+    if wanted.name != current.name {
+        patch.name = Some(wanted.name);
+        changed = true;
+    }
+    if given("email") && wanted.email != current.email {
+        patch.email = Some(wanted.email);
+        changed = true;
+    }
+    if given("phone") && wanted.phone != current.phone {
+        patch.phone = Some(wanted.phone);
+        changed = true;
+    }
+    if given("lead_time_days") && wanted.lead_time_days != current.lead_time_days {
+        patch.lead_time_days = Some(wanted.lead_time_days);
+        changed = true;
+    }
+    if !changed {
+        return Ok(Applied::Unchanged);
+    }
+    suppliers::update(db, current.id, patch).await?;
+    Ok(Applied::Updated)
+}
+
+/// Opening stock: a receipt noted "opening stock" per row, so balances still derive from the
+/// ledger. A row whose item, location and batch already have opening stock is unchanged when
+/// the quantity agrees; another quantity is refused (correct stock with a count).
+async fn opening_stock(db: &Db, cells: &Map<String, Value>, actor: Actor) -> Result<Applied> {
+    let fields = typed(cells, &["quantity"], &[])?;
+    let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
+    let item_code = text("item_code").unwrap_or_default();
+    let filter = ItemFilter {
+        code: Some(item_code),
+        ..ItemFilter::default()
+    };
+    let item = items::list(db, &filter, Page::first(1))
+        .await?
+        .items
+        .pop()
+        .ok_or_else(|| Error::invalid("item_code", "no item has this code"))?;
+    let warehouse = warehouses::by_code(db, &text("warehouse_code").unwrap_or_default())
+        .await?
+        .ok_or_else(|| Error::invalid("warehouse_code", "no warehouse has this code"))?;
+    let location_filter = LocationFilter {
+        warehouse_id: Some(warehouse.id),
+        code: text("location_code"),
+        ..LocationFilter::default()
+    };
+    let location = warehouses::list_locations(db, &location_filter, Page::first(1))
+        .await?
+        .items
+        .pop()
+        .ok_or_else(|| {
+            Error::invalid(
+                "location_code",
+                "no location of that warehouse has this code",
+            )
+        })?;
+    let quantity = fields.get("quantity").and_then(Value::as_i64).unwrap_or(0);
+    let expiry = match text("expiry") {
+        Some(raw) => Some(
+            time::Date::parse(&raw, &time::format_description::well_known::Iso8601::DATE)
+                .map_err(|_| Error::invalid("expiry", "must be a date, YYYY-MM-DD"))?,
+        ),
+        None => None,
+    };
+    let batch = text("batch");
+    // What earlier runs posted here.
+    let batch_id = match &batch {
+        Some(code) => crate::stock::batches::by_code(db, item.id, code)
+            .await?
+            .map(|b| b.id),
+        None => None,
+    };
+    if batch.is_none() || batch_id.is_some() {
+        let filter = LedgerFilter {
+            item_id: Some(item.id),
+            location_id: Some(location.id),
+            batch_id,
+            document_type: Some("receipt".into()),
+            ..LedgerFilter::default()
+        };
+        let posted: i64 = stock_ledger::ledger(db, &filter, Page::first(1000))
+            .await?
+            .items
+            .iter()
+            .filter(|m| m.note.as_deref() == Some(OPENING_NOTE) && m.batch_id == batch_id)
+            .map(|m| m.quantity)
+            .sum();
+        if posted == quantity {
+            return Ok(Applied::Unchanged);
+        }
+        if posted != 0 {
+            return Err(Error::invalid(
+                "quantity",
+                format!(
+                    "opening stock of {posted} is posted here already: correct it with a count"
+                ),
+            ));
+        }
+    }
+    receipts::receive(
+        db,
+        NewReceipt {
+            warehouse_id: warehouse.id,
+            location_id: location.id,
+            lines: vec![ReceiptLine {
+                item_id: Some(item.id),
+                quantity: Some(quantity),
+                batch,
+                expiry,
+                production_date: None,
+                scan: None,
+            }],
+            quarantine: false,
+            purchase_order_id: None,
+            production_order_id: None,
+            deal_id: None,
+            note: Some(OPENING_NOTE.into()),
+        },
+        actor.user_id,
+        actor.device_id,
+    )
+    .await
+    .map_err(|e| match e {
+        // The receipt names its one line's fields `lines[0].…`: here they are the row's.
+        Error::Validation(fields) => Error::Validation(
+            fields
+                .into_iter()
+                .map(|mut f| {
+                    f.field = match f.field.rsplit('.').next() {
+                        Some("quantity") => "quantity".into(),
+                        Some("batch") => "batch".into(),
+                        Some("expiry") => "expiry".into(),
+                        _ => f.field,
+                    };
+                    f
+                })
+                .collect(),
+        ),
+        other => other,
+    })?;
+    Ok(Applied::Created)
 }

@@ -14,6 +14,7 @@ crate::on_both!(
     exports_are_for_managers_and_the_floor,
     imports_check_every_row_and_apply_all_or_none,
     warehouses_and_locations_import_and_items_round_trip,
+    opening_stock_and_suppliers_import_once,
 );
 
 /// The rows of a CSV body as header → value maps.
@@ -310,7 +311,13 @@ async fn imports_check_every_row_and_apply_all_or_none(app: TestApp) {
 
 async fn warehouses_and_locations_import_and_items_round_trip(app: TestApp) {
     let admin = app.admin_token.clone();
-    for kind in ["items", "warehouses", "locations"] {
+    for kind in [
+        "items",
+        "suppliers",
+        "warehouses",
+        "locations",
+        "opening-stock",
+    ] {
         let (status, content_type, template) = app
             .download(&format!("/v1/imports/{kind}/template"), &admin)
             .await;
@@ -329,9 +336,15 @@ async fn warehouses_and_locations_import_and_items_round_trip(app: TestApp) {
             &template,
         )
         .await;
-        if kind == "locations" {
-            // Its warehouse is not there yet.
-            assert_eq!(dry["errors"][0]["column"], "warehouse_code", "{dry}");
+        if kind == "locations" || kind == "opening-stock" {
+            // What it refers to is not there yet.
+            assert!(
+                dry["errors"][0]["column"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("_code"),
+                "{dry}"
+            );
         } else {
             assert_eq!(dry["errors"], json!([]), "{kind}: {dry}");
         }
@@ -364,4 +377,120 @@ async fn warehouses_and_locations_import_and_items_round_trip(app: TestApp) {
         back,
         json!({"rows": 2, "created": 0, "updated": 0, "unchanged": 2, "errors": []})
     );
+}
+
+async fn opening_stock_and_suppliers_import_once(app: TestApp) {
+    let admin = app.admin_token.clone();
+    let (_, done) = upload(
+        &app,
+        "/v1/imports/suppliers",
+        &admin,
+        b"code,name,email,lead_time_days\nACME,Acme Dairy,orders@acme.example,3\n",
+    )
+    .await;
+    assert_eq!(done["created"], 1, "{done}");
+    let (_, again) = upload(
+        &app,
+        "/v1/imports/suppliers",
+        &admin,
+        b"code,name,email,lead_time_days\nACME,Acme Dairy,orders@acme.example,3\n",
+    )
+    .await;
+    assert_eq!(again["unchanged"], 1, "{again}");
+    upload(
+        &app,
+        "/v1/imports/warehouses",
+        &admin,
+        b"code,name\nHH,Hamburg\n",
+    )
+    .await;
+    upload(
+        &app,
+        "/v1/imports/locations",
+        &admin,
+        b"warehouse_code,code\nHH,A-01\nHH,B-01\n",
+    )
+    .await;
+    upload(
+        &app,
+        "/v1/imports/items",
+        &admin,
+        b"code,name,tracking\nYOG,Yoghurt,batch\nBOLT,Bolt,none\n",
+    )
+    .await;
+    let expiry = date_in(90);
+    let file = format!(
+        "item_code;warehouse_code;location_code;batch;expiry;quantity\n\
+         YOG;HH;A-01;L1;{expiry};120\nYOG;HH;B-01;L2;{expiry};30\nBOLT;HH;A-01;;;500\n"
+    );
+    let (status, dry) = upload(
+        &app,
+        "/v1/imports/opening-stock?dry_run=true",
+        &admin,
+        file.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(dry["created"], 3, "{dry}");
+    let (_, stock) = app.get("/v1/stock", &admin).await;
+    assert_eq!(
+        stock["items"].as_array().unwrap().len(),
+        0,
+        "a dry run posts nothing: {stock}"
+    );
+    let (status, done) = upload(&app, "/v1/imports/opening-stock", &admin, file.as_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["created"], 3);
+    let (_, stock) = app.get("/v1/stock", &admin).await;
+    let on_hand: i64 = stock["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["on_hand"].as_i64().unwrap())
+        .sum();
+    assert_eq!(on_hand, 650, "{stock}");
+    // The same file again posts nothing; another quantity is refused (a count corrects stock).
+    let (_, again) = upload(&app, "/v1/imports/opening-stock", &admin, file.as_bytes()).await;
+    assert_eq!(
+        again,
+        json!({"rows": 3, "created": 0, "updated": 0, "unchanged": 3, "errors": []})
+    );
+    let changed = file.replace(";500", ";499");
+    let (status, refused) = upload(
+        &app,
+        "/v1/imports/opening-stock",
+        &admin,
+        changed.as_bytes(),
+    )
+    .await;
+    assert_problem(status, &refused, 422, Some("rows[4].quantity"));
+    // A batch item without its batch, a negative quantity, an unknown location: every one named.
+    let bad = "item_code,warehouse_code,location_code,batch,quantity\nYOG,HH,A-01,,5\nBOLT,HH,A-01,,-3\nBOLT,HH,Z-99,,1\n";
+    let (_, dry) = upload(
+        &app,
+        "/v1/imports/opening-stock?dry_run=true",
+        &admin,
+        bad.as_bytes(),
+    )
+    .await;
+    let columns: Vec<(i64, &str)> = dry["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_i64().unwrap(), e["column"].as_str().unwrap()))
+        .collect();
+    assert!(columns.contains(&(2, "batch")), "{dry}");
+    assert!(columns.contains(&(3, "quantity")), "{dry}");
+    assert!(columns.contains(&(4, "location_code")), "{dry}");
+    let (_, ledger) = app.get("/v1/stock/ledger?limit=500", &admin).await;
+    assert!(
+        ledger["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["note"] == "opening stock"),
+        "{ledger}"
+    );
+    let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
+    assert_eq!(consistency["consistent"], true, "{consistency}");
 }
