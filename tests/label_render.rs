@@ -745,6 +745,7 @@ fn long_data() -> Vec<(&'static str, Value)> {
     let mut returned = line.clone();
     returned["condition"] = json!("damaged");
     returned["reason"] = json!(at(40, "Crushed in transit, seal broken at dock."));
+    returned["deal"] = json!(at(20, "DPT-DEAL-12345678901"));
     vec![
         (
             "item",

@@ -616,6 +616,36 @@ pub(crate) async fn load(db: &Db, id: i64) -> Result<Customer> {
         .ok_or_else(|| Error::not_found("customer", id))
 }
 
+/// The customer an import row names: by tax id when it has one, else by its exact legal name
+/// (the first such customer). Not limited to what a viewer sees: the caller reads it with
+/// [`get`] next, which is.
+pub async fn id_by_natural_key(
+    db: &Db,
+    tax_id: Option<&str>,
+    legal_name: &str,
+) -> Result<Option<i64>> {
+    Ok(on_read!(db, pool => {
+        match tax_id {
+            Some(tax_id) => {
+                sqlx::query_scalar::<_, i64>(
+                    "select id from customers where tax_id = $1 order by id limit 1",
+                )
+                .bind(tax_id)
+                .fetch_optional(pool)
+                .await?
+            }
+            None => {
+                sqlx::query_scalar::<_, i64>(
+                    "select id from customers where legal_name = $1 order by id limit 1",
+                )
+                .bind(legal_name)
+                .fetch_optional(pool)
+                .await?
+            }
+        }
+    }))
+}
+
 pub async fn get(db: &Db, viewer: Viewer, id: i64) -> Result<Customer> {
     let row = on_read!(db, pool => {
         sqlx::query_as::<_, CustomerRow>(&format!(

@@ -82,13 +82,13 @@ pub struct ImportParams {
 }
 
 /// Imports a CSV file (`text/csv`, UTF-8 with or without BOM or Windows-1252, `,` `;` or tab)
-/// of `items`, `suppliers`, `warehouses`, `locations` or `opening-stock`, matched by natural
+/// of `items`, `suppliers`, `customers`, `warehouses`, `locations` or `opening-stock`, matched by natural
 /// key (opening stock is posted as receipts noted "opening stock"). With `dry_run=true` every
 /// row is checked and the answer tells what would happen; nothing is written. A real run
 /// applies all rows or, when any row is bad, none (422 naming every bad cell as
 /// `rows[<row>].<column>`). Importing the same file again changes nothing.
 #[utoipa::path(post, path = "/v1/imports/{kind}", tag = "data",
-    params(("kind" = String, Path, description = "items, suppliers, warehouses, locations or opening-stock"), ImportParams),
+    params(("kind" = String, Path, description = "items, suppliers, customers, warehouses, locations or opening-stock"), ImportParams),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = Outcome), ErrorResponses),
     security(("bearer" = [])))]
@@ -99,10 +99,10 @@ async fn import(
     Query(params): Query<ImportParams>,
     body: Bytes,
 ) -> ApiResult<axum::Json<Outcome>> {
-    p.check(IMPORTERS)?;
+    let viewer = crate::crm::visibility::Viewer::from(p.user_in(IMPORTERS)?);
     let kind = imports::Kind::parse(&kind)?;
     let table = crate::transfer::csv_in::read(&body)?;
-    let outcome = imports::run(&s.db, kind, &table, params.dry_run, actor(&p)).await?;
+    let outcome = imports::run(&s.db, kind, &table, params.dry_run, actor(&p), viewer).await?;
     if !params.dry_run && !outcome.errors.is_empty() {
         return Err(outcome.refusal().into());
     }
@@ -111,7 +111,7 @@ async fn import(
 
 /// A template for an import: the documented columns and one example row.
 #[utoipa::path(get, path = "/v1/imports/{kind}/template", tag = "data",
-    params(("kind" = String, Path, description = "items, suppliers, warehouses, locations or opening-stock")),
+    params(("kind" = String, Path, description = "items, suppliers, customers, warehouses, locations or opening-stock")),
     responses((status = 200, description = "CSV header and an example row", content_type = "text/csv"),
         ErrorResponses),
     security(("bearer" = [])))]

@@ -18,6 +18,8 @@ use crate::catalog::suppliers::{self, NewSupplier, SupplierPatch};
 use crate::catalog::warehouses::{
     self, LocationFilter, LocationPatch, NewLocation, NewWarehouse, WarehousePatch,
 };
+use crate::crm::customers::{self, CustomerPatch, NewCustomer};
+use crate::crm::visibility::Viewer;
 use crate::db::{Db, Page};
 use crate::error::{Error, FieldError, Result};
 use crate::stock::ledger::{self as stock_ledger, LedgerFilter};
@@ -33,6 +35,7 @@ pub const OPENING_NOTE: &str = "opening stock";
 pub enum Kind {
     Items,
     Suppliers,
+    Customers,
     Warehouses,
     Locations,
     OpeningStock,
@@ -102,6 +105,41 @@ const SUPPLIER_COLUMNS: &[Column] = &[
     ),
 ];
 
+const CUSTOMER_COLUMNS: &[Column] = &[
+    col(
+        "legal_name",
+        true,
+        "matched by tax_id when given, else by legal_name",
+        "Rudi's Deli GmbH",
+    ),
+    col("tax_id", false, "the natural key when given", "DE123456789"),
+    col(
+        "type",
+        false,
+        "company or person (default company)",
+        "company",
+    ),
+    col("source", false, "", "trade fair"),
+    col("tags", false, "joined by |", "deli|north"),
+    col("phone", false, "", "+49 40 555 0101"),
+    col("email", false, "", "einkauf@rudis.example"),
+    col("min_remaining_shelf_life_days", false, "", "10"),
+    col(
+        "address_line1",
+        false,
+        "a shipping and billing address, with city and country",
+        "Marktplatz 5",
+    ),
+    col("address_line2", false, "", ""),
+    col("address_postal_code", false, "", "20095"),
+    col("address_city", false, "", "Hamburg"),
+    col("address_country", false, "ISO 3166 code", "DE"),
+    col("contact_name", false, "the primary contact", "Rudi Meier"),
+    col("contact_position", false, "", "Purchasing"),
+    col("contact_phone", false, "", "+49 40 555 0102"),
+    col("contact_email", false, "", "rudi@rudis.example"),
+];
+
 const OPENING_STOCK_COLUMNS: &[Column] = &[
     col("item_code", true, "", "YOG-500"),
     col("warehouse_code", true, "", "HH"),
@@ -144,12 +182,14 @@ impl Kind {
         match raw {
             "items" => Ok(Kind::Items),
             "suppliers" => Ok(Kind::Suppliers),
+            "customers" => Ok(Kind::Customers),
             "warehouses" => Ok(Kind::Warehouses),
             "locations" => Ok(Kind::Locations),
             "opening-stock" => Ok(Kind::OpeningStock),
             _ => Err(Error::invalid(
                 "kind",
-                "unknown import: items, suppliers, warehouses, locations or opening-stock",
+                "unknown import: items, suppliers, customers, warehouses, locations or \
+                 opening-stock",
             )),
         }
     }
@@ -158,6 +198,7 @@ impl Kind {
         match self {
             Kind::Items => ITEM_COLUMNS,
             Kind::Suppliers => SUPPLIER_COLUMNS,
+            Kind::Customers => CUSTOMER_COLUMNS,
             Kind::Warehouses => WAREHOUSE_COLUMNS,
             Kind::Locations => LOCATION_COLUMNS,
             Kind::OpeningStock => OPENING_STOCK_COLUMNS,
@@ -168,6 +209,7 @@ impl Kind {
         match self {
             Kind::Items => "items",
             Kind::Suppliers => "suppliers",
+            Kind::Customers => "customers",
             Kind::Warehouses => "warehouses",
             Kind::Locations => "locations",
             Kind::OpeningStock => "opening-stock",
@@ -232,6 +274,7 @@ pub async fn run(
     table: &Table,
     dry_run: bool,
     actor: Actor,
+    viewer: Viewer,
 ) -> Result<Outcome> {
     let mut outcome = Outcome {
         rows: table.rows.len(),
@@ -277,6 +320,7 @@ pub async fn run(
             let applied = match kind {
                 Kind::Items => item(db, &cells).await,
                 Kind::Suppliers => supplier(db, &cells).await,
+                Kind::Customers => customer(db, &cells, viewer).await,
                 Kind::Warehouses => warehouse(db, &cells).await,
                 Kind::Locations => location(db, &cells).await,
                 Kind::OpeningStock => opening_stock(db, &cells, actor).await,
@@ -744,4 +788,160 @@ async fn opening_stock(db: &Db, cells: &Map<String, Value>, actor: Actor) -> Res
         other => other,
     })?;
     Ok(Applied::Created)
+}
+
+/// A customer with (on creation) its one address and primary contact. An existing customer's
+/// own fields are updated from the row; its addresses and contacts are left as they are (edit
+/// those in the app: a file has no way to say which address a row means).
+async fn customer(db: &Db, cells: &Map<String, Value>, viewer: Viewer) -> Result<Applied> {
+    let mut fields = typed(cells, &["min_remaining_shelf_life_days"], &[])?;
+    let mut take = |prefix: &str| {
+        let keys: Vec<String> = fields
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        let mut part = Map::new();
+        for k in keys {
+            if let Some(v) = fields.remove(&k) {
+                part.insert(k[prefix.len()..].to_string(), v);
+            }
+        }
+        part
+    };
+    let address = take("address_");
+    let contact = take("contact_");
+    if let Some(Value::String(tags)) = fields.get("tags").cloned() {
+        let list: Vec<Value> = tags
+            .split('|')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| Value::String(t.into()))
+            .collect();
+        fields.insert("tags".into(), Value::Array(list));
+    }
+    let legal_name = fields
+        .get("legal_name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let tax_id = fields
+        .get("tax_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let existing = customers::id_by_natural_key(db, tax_id.as_deref(), &legal_name).await?;
+    let Some(id) = existing else {
+        let mut new = fields.clone();
+        if !address.is_empty() {
+            // An address needs these three; say which cell lacks one.
+            let missing: Vec<FieldError> = ["line1", "city", "country"]
+                .into_iter()
+                .filter(|k| !address.contains_key(*k))
+                .map(|k| FieldError {
+                    field: format!("address_{k}"),
+                    reason: "is required with an address".into(),
+                })
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::Validation(missing));
+            }
+            new.insert(
+                "addresses".into(),
+                Value::Array(vec![Value::Object(address)]),
+            );
+        }
+        if !contact.is_empty() {
+            new.insert(
+                "contacts".into(),
+                Value::Array(vec![Value::Object(contact)]),
+            );
+        }
+        let new: NewCustomer = input(new).map_err(|e| match e {
+            // `addresses[0].city` is the cell `address_city`.
+            Error::Validation(list) => Error::Validation(
+                list.into_iter()
+                    .map(|mut f| {
+                        f.field = nested_column(&f.field);
+                        f
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })?;
+        customers::create(db, viewer, new)
+            .await
+            .map_err(|e| match e {
+                Error::Validation(list) => Error::Validation(
+                    list.into_iter()
+                        .map(|mut f| {
+                            f.field = nested_column(&f.field);
+                            f
+                        })
+                        .collect(),
+                ),
+                other => other,
+            })?;
+        return Ok(Applied::Created);
+    };
+    let current = customers::get(db, viewer, id).await.map_err(|_| {
+        Error::invalid(
+            "legal_name",
+            "a customer with this key exists and is not yours to change",
+        )
+    })?;
+    let wanted: NewCustomer = input(fields.clone())?;
+    let given = |k: &str| fields.contains_key(k);
+    let mut patch = CustomerPatch::default();
+    let mut changed = false;
+    if wanted.legal_name != current.legal_name {
+        patch.legal_name = Some(wanted.legal_name);
+        changed = true;
+    }
+    if given("tax_id") && wanted.tax_id != current.tax_id {
+        patch.tax_id = Some(wanted.tax_id);
+        changed = true;
+    }
+    if given("type") && wanted.kind != current.kind {
+        patch.kind = Some(wanted.kind);
+        changed = true;
+    }
+    if given("source") && wanted.source != current.source {
+        patch.source = Some(wanted.source);
+        changed = true;
+    }
+    if given("tags") && wanted.tags != current.tags {
+        patch.tags = Some(wanted.tags);
+        changed = true;
+    }
+    if given("phone") && wanted.phone != current.phone {
+        patch.phone = Some(wanted.phone);
+        changed = true;
+    }
+    if given("email") && wanted.email != current.email {
+        patch.email = Some(wanted.email);
+        changed = true;
+    }
+    if given("min_remaining_shelf_life_days")
+        && wanted.min_remaining_shelf_life_days != current.min_remaining_shelf_life_days
+    {
+        patch.min_remaining_shelf_life_days = Some(wanted.min_remaining_shelf_life_days);
+        changed = true;
+    }
+    if !changed {
+        return Ok(Applied::Unchanged);
+    }
+    customers::update(db, viewer, id, patch).await?;
+    Ok(Applied::Updated)
+}
+
+/// `addresses[0].city` → `address_city`, `contacts[0].email` → `contact_email`.
+fn nested_column(field: &str) -> String {
+    let rest = field.rsplit('.').next().unwrap_or(field);
+    if field.starts_with("addresses") {
+        format!("address_{rest}")
+    } else if field.starts_with("contacts") {
+        format!("contact_{rest}")
+    } else {
+        field.to_string()
+    }
 }

@@ -402,17 +402,21 @@ async fn two_deals_packed_by_scan_into_one_parcel(app: TestApp) {
         assert_eq!(view["complete"], true, "{view}");
     }
 
-    // R2 went to the second deal only: the line needs no deal.
+    // R2 went to the second deal only and R1 to the first: the lines need no deal, and the
+    // return note shows each line's.
     let (status, ret) = app
         .post(
             "/v1/returns",
             &admin,
-            json!({"shipment_id": sid, "lines": [{"item_id": f.item, "batch": "R2",
-                   "quantity": 2, "condition": "damaged", "reason": "crushed"}]}),
+            json!({"shipment_id": sid, "lines": [
+                {"item_id": f.item, "batch": "R2", "quantity": 2, "condition": "damaged",
+                 "reason": "crushed"},
+                {"item_id": f.item, "batch": "R1", "quantity": 1, "condition": "good"}]}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{ret}");
-    assert_eq!(ret["deal_ids"], json!([d2]), "{ret}");
+    assert_eq!(ret["deal_ids"], json!([d1, d2]), "{ret}");
+    assert_eq!(ret["movements"][0]["deal_id"], d2, "{ret}");
     let response = app
         .client
         .get(app.url(&format!("/v1/returns/{}/document", ret["id"])))
@@ -422,16 +426,16 @@ async fn two_deals_packed_by_scan_into_one_parcel(app: TestApp) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let (text, _) = crate::returns::pdf_text_and_code(&response.bytes().await.unwrap());
-    assert!(
-        text.lines().any(|l| l.contains(&format!("DPT-DEAL-{d2}"))
-            && l.contains("R2")
-            && l.contains("crushed")),
-        "the returned line with its deal:\n{text}"
-    );
+    for deal in [d1, d2] {
+        assert!(
+            text.contains(&format!("DPT-DEAL-{deal}")),
+            "deal {deal} missing from the return note:\n{text}"
+        );
+    }
     let (_, view) = app.get(&format!("/v1/deals/{d2}/fulfilment"), &admin).await;
     assert_eq!(view["lines"][0]["shipped"], 3, "{view}");
     let (_, view) = app.get(&format!("/v1/deals/{d1}/fulfilment"), &admin).await;
-    assert_eq!(view["lines"][0]["shipped"], 4, "{view}");
+    assert_eq!(view["lines"][0]["shipped"], 3, "{view}");
     let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
     assert_eq!(consistency["consistent"], true, "{consistency}");
 }

@@ -15,6 +15,7 @@ crate::on_both!(
     imports_check_every_row_and_apply_all_or_none,
     warehouses_and_locations_import_and_items_round_trip,
     opening_stock_and_suppliers_import_once,
+    customers_import_with_their_address_and_contact,
 );
 
 /// The rows of a CSV body as header → value maps.
@@ -493,4 +494,43 @@ async fn opening_stock_and_suppliers_import_once(app: TestApp) {
     );
     let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
     assert_eq!(consistency["consistent"], true, "{consistency}");
+}
+
+async fn customers_import_with_their_address_and_contact(app: TestApp) {
+    let admin = app.admin_token.clone();
+    let file = "legal_name,tax_id,tags,email,address_line1,address_postal_code,address_city,address_country,contact_name,contact_email\n\
+        Rudi's Deli GmbH,DE123456789,deli|north,einkauf@rudis.example,Marktplatz 5,20095,Hamburg,DE,Rudi Meier,rudi@rudis.example\n\
+        Anna Privat,,,anna@example.org,,,,,,\n";
+    let (status, done) = upload(&app, "/v1/imports/customers", &admin, file.as_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["created"], 2, "{done}");
+    let (_, list) = app.get("/v1/customers?q=rudi", &admin).await;
+    let rudi = &list["items"][0];
+    assert_eq!(rudi["tax_id"], "DE123456789", "{list}");
+    assert_eq!(rudi["tags"], json!(["deli", "north"]));
+    assert_eq!(rudi["addresses"][0]["city"], "Hamburg", "{rudi}");
+    assert_eq!(
+        rudi["preferred_shipping_address_id"],
+        rudi["addresses"][0]["id"]
+    );
+    assert_eq!(rudi["contacts"][0]["name"], "Rudi Meier");
+    // Again: unchanged. Renamed with the same tax id: updated, not a second customer.
+    let (_, again) = upload(&app, "/v1/imports/customers", &admin, file.as_bytes()).await;
+    assert_eq!(again["unchanged"], 2, "{again}");
+    let renamed = file.replace("Rudi's Deli GmbH", "Rudi's Feinkost GmbH");
+    let (_, renamed) = upload(&app, "/v1/imports/customers", &admin, renamed.as_bytes()).await;
+    assert_eq!(renamed["updated"], 1, "{renamed}");
+    let (_, all) = app.get("/v1/customers", &admin).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2, "{all}");
+    // An address without its city names the cell.
+    let bad = "legal_name,address_line1,address_country\nNo City Ltd,Somewhere 1,DE\n";
+    let (_, dry) = upload(
+        &app,
+        "/v1/imports/customers?dry_run=true",
+        &admin,
+        bad.as_bytes(),
+    )
+    .await;
+    assert_eq!(dry["errors"][0]["column"], "address_city", "{dry}");
+    assert_eq!(dry["errors"][0]["row"], 2, "{dry}");
 }
