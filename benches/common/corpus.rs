@@ -671,7 +671,7 @@ fn look(sym: Sym, condition: &str, i: usize, rng: &mut StdRng) -> Look {
     match condition {
         "rotated" => l.deg = rng.gen_range(0.0..360.0),
         "1px module" => {
-            l.module = if linear || i % 2 == 0 { 1 } else { 2 };
+            l.module = if linear || i.is_multiple_of(2) { 1 } else { 2 };
             l.deg = 0.0;
             l.blur = 0.0;
             l.sigma = 2.0;
@@ -783,13 +783,17 @@ fn several_codes(rng: &mut StdRng) -> Sample {
 }
 
 fn no_code(kind: &'static str, i: usize, rng: &mut StdRng) -> Sample {
-    let (w, h) = if i % 2 == 0 { (640, 480) } else { (1280, 960) };
+    let (w, h) = if i.is_multiple_of(2) {
+        (640, 480)
+    } else {
+        (1280, 960)
+    };
     let mut img = background(w, h, rng);
     match kind {
         "plain noise" => {
             let sigma = rng.gen_range(20.0..60.0);
             noise(&mut img, sigma, rng);
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 img = image::imageops::blur(&img, 1.0);
             }
         }
