@@ -1,29 +1,29 @@
-//! Barcode decode benchmark: synthetic "photos" (a code in a larger noisy, blurred, slightly
-//! rotated background), 640x480 and 1920x1080, per format group.
+//! Camera scanning benchmark (issue 19): Depot's decoder against zxing-cpp on the corpus of
+//! `benches/common/corpus.rs` (324 synthetic phone photos from a fixed seed: 12 symbologies under
+//! 11 conditions, photos with several codes, photos with none).
 //!
-//! Run: `cargo bench --bench decode` (release profile). Prints median and p95 per group for
-//! - `rx default`: rxing over the prepared luma with DEFAULT_FORMATS, TryHarder (the service
-//!   default, decode only);
-//! - `rx narrow`: the same with only the group's formats (a device profile);
-//! - `pipeline`: `decode_bytes` from the PNG bytes (PNG decode + downscale + rxing);
-//! - `zxing-cpp`: zxing-cpp over the very same luma pixels, when Python has `zxingcpp`
-//!   (`pip install zxing-cpp==3.1.1 pillow numpy`), run by `benches/decode_zxing_cpp.py` in the
-//!   same run on the images this bench writes to `$DEPOT_BENCH_DIR` (default
-//!   `/tmp/depot-decode-bench`). `DEPOT_BENCH_ZXING=0` skips it.
+//! Run: `cargo bench --bench decode` (release profile). Needs Python with
+//! `pip install zxing-cpp==3.1.1 pillow numpy`: `benches/decode_zxing_cpp.py` decodes, in the
+//! same run, the very pixels Depot decoded (written to `$DEPOT_BENCH_DIR`, default
+//! `/tmp/depot-decode-bench`, with `results.jsonl`: every photo's answers from both).
+//! `DEPOT_BENCH_ZXING=0` skips zxing-cpp; `DEPOT_BENCH_QUICK=1` takes every fourth photo and
+//! one run; `DEPOT_BENCH_EXTRA=1` adds the cost of each format alone on the code-free photos
+//! and the worker-process overhead.
 //!
-//! Then the cost of each format alone on code-free photos, and the worker-process overhead
-//! (spawn + handshake, and one request's round trip).
-//! `DEPOT_BENCH_QUICK=1` uses fewer images and repetitions.
+//! Prints per-symbology and per-condition tables (codes read by each, codes invented, median
+//! and p95 ms per photo and their ratios) and the targets of issue 19, met or not.
+
+#[path = "common/corpus.rs"]
+mod corpus;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use depot::barcode::decode::{
     DEFAULT_FORMATS, DecodeOptions, Decoder, Format, LumaImage, decode_bytes, decode_luma,
-    load_luma,
 };
 use image::{DynamicImage, GrayImage, ImageFormat, Luma};
 use rand::rngs::StdRng;
@@ -74,33 +74,6 @@ fn render(sym: &GrayImage, module: u32, quiet: u32, bar_height: u32) -> GrayImag
     })
 }
 
-fn rotate(img: &GrayImage, deg: f32) -> GrayImage {
-    let (s, c) = deg.to_radians().sin_cos();
-    let (w, h) = (img.width() as f32, img.height() as f32);
-    let nw = (w * c.abs() + h * s.abs()).ceil() as u32;
-    let nh = (w * s.abs() + h * c.abs()).ceil() as u32;
-    let (cx, cy, ncx, ncy) = (w / 2.0, h / 2.0, nw as f32 / 2.0, nh as f32 / 2.0);
-    GrayImage::from_fn(nw, nh, |x, y| {
-        let (dx, dy) = (x as f32 - ncx, y as f32 - ncy);
-        let sx = c * dx + s * dy + cx;
-        let sy = -s * dx + c * dy + cy;
-        let px = |x: f32, y: f32| -> f32 {
-            if x < 0.0 || y < 0.0 || x >= w - 1.0 || y >= h - 1.0 {
-                255.0
-            } else {
-                img.get_pixel(x as u32, y as u32).0[0] as f32
-            }
-        };
-        let (x0, y0) = (sx.floor(), sy.floor());
-        let (fx, fy) = (sx - x0, sy - y0);
-        let v = px(x0, y0) * (1.0 - fx) * (1.0 - fy)
-            + px(x0 + 1.0, y0) * fx * (1.0 - fy)
-            + px(x0, y0 + 1.0) * (1.0 - fx) * fy
-            + px(x0 + 1.0, y0 + 1.0) * fx * fy;
-        Luma([v.round().clamp(0.0, 255.0) as u8])
-    })
-}
-
 fn photo(
     w: u32,
     h: u32,
@@ -148,241 +121,107 @@ fn png(img: &GrayImage) -> Vec<u8> {
     out.into_inner()
 }
 
-// --- cases ------------------------------------------------------------------------------------
-
-struct Group {
-    name: &'static str,
-    narrow: &'static [Format],
-}
-
-const GROUPS: &[Group] = &[
-    Group {
-        name: "ean13/upc-a",
-        narrow: &[Format::Ean13, Format::UpcA],
-    },
-    Group {
-        name: "gs1-128",
-        narrow: &[Format::Code128],
-    },
-    Group {
-        name: "qr",
-        narrow: &[Format::QrCode],
-    },
-    Group {
-        name: "datamatrix gs1",
-        narrow: &[Format::DataMatrix],
-    },
-    Group {
-        name: "pdf417",
-        narrow: &[Format::Pdf417],
-    },
-    Group {
-        name: "aztec",
-        narrow: &[Format::Aztec],
-    },
-    Group {
-        name: "no code",
-        narrow: &[
-            Format::Code128,
-            Format::Ean13,
-            Format::QrCode,
-            Format::DataMatrix,
-        ],
-    },
-];
-
-struct Case {
-    group: usize,
-    size: (u32, u32),
-    png: Vec<u8>,
-    luma: LumaImage,
-    expected: Option<String>,
-    file: String,
-}
-
-fn ean13_check(d12: &str) -> String {
-    let sum: u32 = d12
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    format!("{d12}{}", (10 - sum % 10) % 10)
-}
-
-/// One code (or none) for group `g`; `big` selects module sizes for the 1920x1080 photos.
-fn make_tile(g: usize, i: usize, big: bool, rng: &mut StdRng) -> Option<(GrayImage, String)> {
-    let k = if big { 2 } else { 1 };
-    let (sym, module, quiet, bars, expected) = match g {
-        0 => {
-            let digits: String = (0..12)
-                .map(|_| char::from(b'0' + rng.gen_range(0..10u8)))
-                .collect();
-            let code = ean13_check(&format!("4{}", &digits[1..]));
-            (
-                symbol(BarcodeFormat::EAN_13, &code, false),
-                2 * k,
-                10,
-                70 * k,
-                code,
-            )
-        }
-        1 => {
-            let lot = format!("L{:05}", rng.gen_range(0..100_000));
-            let data = format!("\u{f1}010950600013435210{lot}\u{f1}21S{i:04}");
-            let expected = format!("010950600013435210{lot}\u{1d}21S{i:04}");
-            (
-                symbol(BarcodeFormat::CODE_128, &data, false),
-                2 * k,
-                10,
-                70 * k,
-                expected,
-            )
-        }
-        2 => {
-            let text = format!(
-                "https://depot.example/loc/A-{:02}-{:03}",
-                i,
-                rng.gen_range(0..1000)
-            );
-            (
-                symbol(BarcodeFormat::QR_CODE, &text, false),
-                4 * k,
-                4,
-                0,
-                text,
-            )
-        }
-        3 => {
-            let text = format!(
-                "01095060001343521726123110B{:05}\u{1d}21{i:06}",
-                rng.gen_range(0..100_000)
-            );
-            (
-                symbol(BarcodeFormat::DATA_MATRIX, &text, true),
-                5 * k,
-                3,
-                0,
-                text,
-            )
-        }
-        4 => {
-            let text = format!("SHIP {i} TO DEPOT {}", rng.gen_range(0..1000));
-            (
-                symbol(BarcodeFormat::PDF_417, &text, false),
-                2 * k,
-                4,
-                0,
-                text,
-            )
-        }
-        5 => {
-            let text = format!("AZTEC-{i}-{}", rng.gen_range(0..1000));
-            (
-                symbol(BarcodeFormat::AZTEC, &text, false),
-                4 * k,
-                4,
-                0,
-                text,
-            )
-        }
-        _ => return None,
-    };
-    let tile = render(&sym, module, quiet, bars);
-    // PDF417's rows: keep aspect readable by stretching module height 3x.
-    let tile = if g == 4 {
-        image::imageops::resize(
-            &tile,
-            tile.width(),
-            tile.height() * 3,
-            image::imageops::FilterType::Nearest,
-        )
-    } else {
-        tile
-    };
-    Some((rotate(&tile, rng.gen_range(-6.0..6.0)), expected))
-}
-
-fn build_cases(per_group: usize, dir: &std::path::Path) -> Vec<Case> {
-    let mut cases = Vec::new();
-    let mut rng = StdRng::seed_from_u64(20_260_101);
-    for size in [(640u32, 480u32), (1920, 1080)] {
-        let big = size.0 > 1000;
-        for g in 0..GROUPS.len() {
-            for i in 0..per_group {
-                let tile = make_tile(g, i, big, &mut rng);
-                let blur = rng.gen_range(0.5..1.4f32);
-                let img = match &tile {
-                    Some((t, _)) => {
-                        let max_x = size.0.saturating_sub(t.width()).max(1);
-                        let max_y = size.1.saturating_sub(t.height()).max(1);
-                        let (x, y) = (rng.gen_range(0..max_x), rng.gen_range(0..max_y));
-                        photo(size.0, size.1, Some((t, x, y)), blur, &mut rng)
-                    }
-                    None => photo(size.0, size.1, None, blur, &mut rng),
-                };
-                let bytes = png(&img);
-                let luma = load_luma(&bytes, DecodeOptions::default().max_pixels).expect("luma");
-                let file = format!("{}x{}_{g}_{i}.png", size.0, size.1);
-                let prepared = GrayImage::from_raw(luma.width, luma.height, luma.data.clone())
-                    .expect("luma buffer");
-                prepared.save(dir.join(&file)).expect("writing bench image");
-                cases.push(Case {
-                    group: g,
-                    size,
-                    png: bytes,
-                    luma,
-                    expected: tile.map(|(_, e)| e),
-                    file,
-                });
-            }
-        }
-    }
-    cases
-}
-
 // --- statistics -------------------------------------------------------------------------------
 
-#[derive(Default)]
-struct Samples {
-    ms: Vec<f64>,
-    read: usize,
-    total: usize,
+fn pct(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[idx.min(v.len() - 1)]
 }
 
-impl Samples {
-    fn add(&mut self, d: Duration) {
-        self.ms.push(d.as_secs_f64() * 1000.0);
+/// One decoder's answer for one photo: its texts and the median of its timed runs.
+#[derive(Clone, Default)]
+struct Answer {
+    texts: Vec<String>,
+    ms: f64,
+}
+
+impl Answer {
+    /// Expected codes found.
+    fn hits(&self, expected: &[String]) -> usize {
+        expected
+            .iter()
+            .filter(|e| self.texts.iter().any(|t| corpus::same_text(t, e)))
+            .count()
     }
-    fn pct(&self, p: f64) -> f64 {
-        let mut v = self.ms.clone();
-        v.sort_by(f64::total_cmp);
-        if v.is_empty() {
-            return f64::NAN;
+    /// Codes reported that the photo does not hold.
+    fn invented(&self, expected: &[String]) -> usize {
+        self.texts
+            .iter()
+            .filter(|t| !expected.iter().any(|e| corpus::same_text(t, e)))
+            .count()
+    }
+}
+
+#[derive(Default)]
+struct Row {
+    images: usize,
+    codes: usize,
+    hits: [usize; 2],
+    invented: [usize; 2],
+    ms: [Vec<f64>; 2],
+}
+
+impl Row {
+    fn add(&mut self, expected: &[String], depot: &Answer, zx: &Answer) {
+        self.images += 1;
+        self.codes += expected.len();
+        for (k, a) in [depot, zx].into_iter().enumerate() {
+            self.hits[k] += a.hits(expected);
+            self.invented[k] += a.invented(expected);
+            self.ms[k].push(a.ms);
         }
-        let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
-        v[idx.min(v.len() - 1)]
     }
-    fn cell(&self) -> String {
+    fn hit_ratio(&self) -> f64 {
+        if self.hits[1] == 0 {
+            if self.hits[0] == 0 {
+                1.0
+            } else {
+                f64::INFINITY
+            }
+        } else {
+            self.hits[0] as f64 / self.hits[1] as f64
+        }
+    }
+    fn line(&self, label: &str) -> String {
+        let (m0, m1) = (pct(&self.ms[0], 0.5), pct(&self.ms[1], 0.5));
+        let (p0, p1) = (pct(&self.ms[0], 0.95), pct(&self.ms[1], 0.95));
         format!(
-            "{:7.1} {:7.1} {:>5}",
-            self.pct(0.5),
-            self.pct(0.95),
-            format!("{}/{}", self.read, self.total)
+            "| {label:<16} | {:>4} | {:>5} | {:>5} | {:>5} | {:>6} | {:>3} / {:<3} | {:>6.1} | {:>6.1} | {:>5.2} | {:>6.1} | {:>6.1} | {:>5.2} |",
+            self.images,
+            self.codes,
+            self.hits[0],
+            self.hits[1],
+            if self.codes == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.0}%", 100.0 * self.hit_ratio())
+            },
+            self.invented[0],
+            self.invented[1],
+            m0,
+            m1,
+            m0 / m1,
+            p0,
+            p1,
+            p0 / p1,
         )
     }
 }
 
-fn found(codes: &[depot::barcode::decode::DecodedCode], expected: &Option<String>) -> bool {
-    match expected {
-        Some(e) => codes.iter().any(|c| &c.text == e),
-        None => codes.is_empty(),
-    }
+fn header(first: &str) -> String {
+    format!(
+        "| {first:<16} | imgs | codes | depot | zxing | hits d/z | invented d / z | med d | med z | ratio | p95 d | p95 z | ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
 }
 
 fn main() {
     let quick = std::env::var("DEPOT_BENCH_QUICK").is_ok_and(|v| v == "1");
-    let (per_group, reps) = if quick { (3, 1) } else { (10, 3) };
+    let reps = if quick { 1 } else { 3 };
     let dir = PathBuf::from(
         std::env::var("DEPOT_BENCH_DIR").unwrap_or_else(|_| "/tmp/depot-decode-bench".into()),
     );
@@ -390,53 +229,18 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("bench dir");
 
     let t = Instant::now();
-    let cases = build_cases(per_group, &dir);
-    eprintln!(
-        "generated {} images in {:.1}s",
-        cases.len(),
-        t.elapsed().as_secs_f64()
-    );
-
-    let default = DecodeOptions::default();
-    type Key = ((u32, u32), usize, &'static str);
-    let mut table: BTreeMap<Key, Samples> = BTreeMap::new();
+    let mut samples = corpus::corpus(corpus::SEED);
+    if quick {
+        samples = samples.into_iter().step_by(4).collect();
+    }
+    let options = DecodeOptions::default();
+    let formats: Vec<&str> = DEFAULT_FORMATS.iter().map(|f| f.as_str()).collect();
     let mut manifest = Vec::new();
-    for case in &cases {
-        let narrow = DecodeOptions {
-            formats: GROUPS[case.group].narrow.to_vec(),
-            ..default.clone()
-        };
-        for (variant, opts) in [("rx default", &default), ("rx narrow", &narrow)] {
-            let s = table.entry((case.size, case.group, variant)).or_default();
-            for r in 0..reps {
-                let start = Instant::now();
-                let out = decode_luma(case.luma.clone(), opts);
-                s.add(start.elapsed());
-                if r == 0 {
-                    s.total += 1;
-                    s.read += usize::from(found(&out.codes, &case.expected));
-                }
-            }
-        }
-        let s = table
-            .entry((case.size, case.group, "pipeline"))
-            .or_default();
-        for r in 0..reps {
-            let start = Instant::now();
-            let out = decode_bytes(&case.png, &default).unwrap_or_default();
-            s.add(start.elapsed());
-            if r == 0 {
-                s.total += 1;
-                s.read += usize::from(found(&out, &case.expected));
-            }
-        }
+    for s in &samples {
+        let file = format!("{}.png", s.name);
+        s.image.save(dir.join(&file)).expect("writing bench image");
         manifest.push(serde_json::json!({
-            "file": case.file,
-            "size": format!("{}x{}", case.size.0, case.size.1),
-            "group": case.group,
-            "expected": case.expected,
-            "default": DEFAULT_FORMATS.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-            "narrow": GROUPS[case.group].narrow.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            "name": s.name, "file": file, "formats": formats,
         }));
     }
     std::fs::write(
@@ -444,175 +248,263 @@ fn main() {
         serde_json::to_vec_pretty(&manifest).expect("manifest"),
     )
     .expect("writing manifest");
+    eprintln!(
+        "corpus: {} photos (seed {}) in {:.1}s, written to {}",
+        samples.len(),
+        corpus::SEED,
+        t.elapsed().as_secs_f64(),
+        dir.display()
+    );
 
-    // zxing-cpp on the same luma pixels, same run.
+    // Depot: the service's decode (default formats and options) over the same luma pixels
+    // zxing-cpp gets; decode only (the photo is already luma and below the downscale limit).
+    let t = Instant::now();
+    let mut depot: Vec<Answer> = Vec::new();
+    for s in &samples {
+        let luma = LumaImage {
+            width: s.image.width(),
+            height: s.image.height(),
+            data: s.image.as_raw().clone(),
+            scale_x: 1.0,
+            scale_y: 1.0,
+        };
+        let mut times = Vec::new();
+        let mut texts = Vec::new();
+        for _ in 0..reps {
+            let input = luma.clone();
+            let start = Instant::now();
+            let out = decode_luma(input, &options);
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            texts = out.codes.into_iter().map(|c| c.text).collect();
+        }
+        depot.push(Answer {
+            texts,
+            ms: pct(&times, 0.5),
+        });
+    }
+    eprintln!("depot decoded in {:.1}s", t.elapsed().as_secs_f64());
+
     let zxing = if std::env::var("DEPOT_BENCH_ZXING").is_ok_and(|v| v == "0") {
         None
     } else {
         run_zxing(&dir, reps)
     };
-    if let Some(lines) = &zxing {
-        for line in lines {
-            let (Some(size), Some(group), Some(variant), Some(times)) = (
-                line["size"].as_str(),
-                line["group"].as_u64(),
-                line["variant"].as_str(),
-                line["times_ms"].as_array(),
-            ) else {
-                continue;
-            };
-            let size = if size == "640x480" {
-                (640, 480)
-            } else {
-                (1920, 1080)
-            };
-            let variant = if variant == "default" {
-                "zx default"
-            } else {
-                "zx narrow"
-            };
-            let s = table.entry((size, group as usize, variant)).or_default();
-            s.ms.extend(times.iter().filter_map(|t| t.as_f64()));
-            s.total += 1;
-            s.read += usize::from(line["read"].as_bool().unwrap_or(false));
+    let zx: Vec<Answer> = samples
+        .iter()
+        .map(|s| {
+            zxing
+                .as_ref()
+                .and_then(|lines| lines.iter().find(|l| l["name"] == s.name.as_str()))
+                .map(|l| Answer {
+                    texts: l["texts"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|t| t.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    ms: pct(
+                        &l["times_ms"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|t| t.as_f64()).collect::<Vec<_>>())
+                            .unwrap_or_default(),
+                        0.5,
+                    ),
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+
+    // Per-photo answers, for looking into misses.
+    let mut detail = String::new();
+    for (i, s) in samples.iter().enumerate() {
+        detail.push_str(
+            &serde_json::json!({
+                "name": s.name, "expected": s.expected,
+                "depot": depot[i].texts, "depot_ms": depot[i].ms,
+                "zxing": zx[i].texts, "zxing_ms": zx[i].ms,
+            })
+            .to_string(),
+        );
+        detail.push('\n');
+    }
+    std::fs::write(dir.join("results.jsonl"), detail).expect("writing results");
+
+    let mut by_sym: BTreeMap<usize, Row> = BTreeMap::new();
+    let mut by_condition: BTreeMap<usize, Row> = BTreeMap::new();
+    let mut inverted_linear = Row::default();
+    let mut no_code = Row::default();
+    let mut all = Row::default();
+    let sym_order: Vec<&str> = corpus::Sym::ALL
+        .iter()
+        .map(|s| s.name())
+        .chain(["multi", "no code"])
+        .collect();
+    let condition_order: Vec<&str> = corpus::CONDITIONS
+        .iter()
+        .copied()
+        .chain(["several codes"])
+        .chain(corpus::NO_CODE.iter().copied())
+        .collect();
+    for (i, s) in samples.iter().enumerate() {
+        let (d, z) = (&depot[i], &zx[i]);
+        let g = sym_order.iter().position(|&n| n == s.group).unwrap_or(0);
+        by_sym.entry(g).or_default().add(&s.expected, d, z);
+        let c = condition_order
+            .iter()
+            .position(|&n| n == s.condition)
+            .unwrap_or(0);
+        by_condition.entry(c).or_default().add(&s.expected, d, z);
+        if s.inverted_linear {
+            inverted_linear.add(&s.expected, d, z);
         }
+        if s.expected.is_empty() {
+            no_code.add(&s.expected, d, z);
+        }
+        all.add(&s.expected, d, z);
     }
 
     println!();
     println!(
-        "barcode decode, ms per image (median p95 read); rxing {} formats default, TryHarder; {} images x {} reps per cell",
-        DEFAULT_FORMATS.len(),
-        per_group,
-        reps
+        "camera corpus: {} photos, seed {}; Depot = decode_luma with DecodeOptions::default() \
+         ({} formats); zxing-cpp 3.1.1 with the same formats on the same pixels \
+         (try_rotate, try_downscale, no try_invert); ms per photo = median of {reps} runs",
+        samples.len(),
+        corpus::SEED,
+        DEFAULT_FORMATS.len()
     );
-    let variants: &[&str] = if zxing.is_some() {
-        &[
-            "rx default",
-            "rx narrow",
-            "pipeline",
-            "zx default",
-            "zx narrow",
-        ]
-    } else {
-        &["rx default", "rx narrow", "pipeline"]
-    };
-    print!("{:<10} {:<15}", "size", "group");
-    for v in variants {
-        print!(" | {v:^21}");
+    if zxing.is_none() {
+        println!("(zxing-cpp not run: its columns are empty)");
     }
     println!();
-    for size in [(640u32, 480u32), (1920, 1080)] {
-        for (g, group) in GROUPS.iter().enumerate() {
-            print!(
-                "{:<10} {:<15}",
-                format!("{}x{}", size.0, size.1),
-                group.name
-            );
-            for v in variants {
-                match table.get(&(size, g, *v)) {
-                    Some(s) => print!(" | {}", s.cell()),
-                    None => print!(" | {:^21}", "-"),
-                }
-            }
-            println!();
-        }
+    println!("{}", header("symbology"));
+    for (g, row) in &by_sym {
+        println!("{}", row.line(sym_order[*g]));
     }
-    if zxing.is_some() {
-        println!();
-        println!("rxing / zxing-cpp median ratio (same luma pixels, decode only):");
-        for size in [(640u32, 480u32), (1920, 1080)] {
-            for (g, group) in GROUPS.iter().enumerate() {
-                let ratio =
-                    |a: &str, b: &str| match (table.get(&(size, g, a)), table.get(&(size, g, b))) {
-                        (Some(x), Some(y)) => format!("{:5.1}x", x.pct(0.5) / y.pct(0.5)),
-                        _ => "   -".into(),
-                    };
-                println!(
-                    "{:<10} {:<15} default {}  narrow {}",
-                    format!("{}x{}", size.0, size.1),
-                    group.name,
-                    ratio("rx default", "zx default"),
-                    ratio("rx narrow", "zx narrow")
-                );
-            }
-        }
-        let all = |prefix: &str| {
-            let mut s = Samples::default();
-            for ((_, _, v), x) in &table {
-                if v.starts_with(prefix) && v.ends_with("default") {
-                    s.ms.extend(&x.ms);
-                }
-            }
-            s
-        };
-        let (rx, zx) = (all("rx"), all("zx"));
-        println!(
-            "all images, default formats: rxing median {:.1} ms p95 {:.1} ms; zxing-cpp median {:.1} ms p95 {:.1} ms; ratio {:.1}x (median) {:.1}x (p95)",
-            rx.pct(0.5),
-            rx.pct(0.95),
-            zx.pct(0.5),
-            zx.pct(0.95),
-            rx.pct(0.5) / zx.pct(0.5),
-            rx.pct(0.95) / zx.pct(0.95)
-        );
+    println!("{}", all.line("all"));
+    println!();
+    println!("{}", header("condition"));
+    for (c, row) in &by_condition {
+        println!("{}", row.line(condition_order[*c]));
     }
+    println!("{}", inverted_linear.line("inverted 1D"));
+    println!("{}", all.line("all"));
 
-    per_format_cost(&cases, if quick { 2 } else { 5 });
-    worker_overhead(if quick { 5 } else { 20 });
+    // Targets of issue 19.
+    println!();
+    let hit = all.hit_ratio();
+    println!(
+        "target hits >= 97% of zxing-cpp overall: {:.1}% -> {}",
+        100.0 * hit,
+        ok(hit >= 0.97)
+    );
+    let mut weak: Vec<String> = Vec::new();
+    for (g, row) in &by_sym {
+        if row.images >= 10 && row.codes > 0 && row.hit_ratio() < 0.97 {
+            weak.push(format!("{} {:.0}%", sym_order[*g], 100.0 * row.hit_ratio()));
+        }
+    }
+    for (c, row) in &by_condition {
+        if row.images >= 10 && row.codes > 0 && row.hit_ratio() < 0.97 {
+            weak.push(format!(
+                "{} {:.0}%",
+                condition_order[*c],
+                100.0 * row.hit_ratio()
+            ));
+        }
+    }
+    println!(
+        "target hits >= 97% of zxing-cpp in every group of 10+: {}{}",
+        ok(weak.is_empty()),
+        if weak.is_empty() {
+            String::new()
+        } else {
+            format!(" (below: {})", weak.join(", "))
+        }
+    );
+    let (m, p) = (
+        pct(&all.ms[0], 0.5) / pct(&all.ms[1], 0.5),
+        pct(&all.ms[0], 0.95) / pct(&all.ms[1], 0.95),
+    );
+    println!(
+        "target median <= 1.5x zxing-cpp: {m:.2}x -> {}; p95 <= 1.5x: {p:.2}x -> {}",
+        ok(m <= 1.5),
+        ok(p <= 1.5)
+    );
+    println!(
+        "target no invented codes on code-free photos: depot {} (zxing-cpp {}) -> {}",
+        no_code.invented[0],
+        no_code.invented[1],
+        ok(no_code.invented[0] == 0)
+    );
+    println!(
+        "target inverted 1D read where zxing-cpp fails: depot {}/{} zxing-cpp {}/{} -> {}",
+        inverted_linear.hits[0],
+        inverted_linear.codes,
+        inverted_linear.hits[1],
+        inverted_linear.codes,
+        ok(inverted_linear.hits[0] == inverted_linear.codes)
+    );
+
+    if std::env::var("DEPOT_BENCH_EXTRA").is_ok_and(|v| v == "1") {
+        per_format_cost(&samples, if quick { 2 } else { 5 });
+        worker_overhead(if quick { 5 } else { 20 });
+    }
+}
+
+fn ok(b: bool) -> &'static str {
+    if b { "met" } else { "NOT met" }
 }
 
 /// Each format alone, on the code-free photos: what adding it to a profile costs on a miss.
-fn per_format_cost(cases: &[Case], n: usize) {
+fn per_format_cost(samples: &[corpus::Sample], n: usize) {
     println!();
     println!("cost of each format alone on code-free photos (TryHarder), median ms:");
-    println!("{:<18} {:>9} {:>10}", "format", "640x480", "1920x1080");
-    let blank = GROUPS.len() - 1;
-    let mut rows: Vec<(Format, f64, f64)> = Vec::new();
-    for &format in Format::ALL {
-        let mut med = [0.0; 2];
-        for (k, size) in [(640u32, 480u32), (1920, 1080)].into_iter().enumerate() {
-            let mut s = Samples::default();
-            for case in cases
-                .iter()
-                .filter(|c| c.group == blank && c.size == size)
-                .take(n)
-            {
-                let opts = DecodeOptions {
-                    formats: vec![format],
-                    ..DecodeOptions::default()
-                };
-                let start = Instant::now();
-                let _ = decode_luma(case.luma.clone(), &opts);
-                s.add(start.elapsed());
-            }
-            med[k] = s.pct(0.5);
-        }
-        rows.push((format, med[0], med[1]));
-    }
-    for (f, a, b) in &rows {
-        let mark = if DEFAULT_FORMATS.contains(f) {
-            ""
-        } else {
-            " (not default)"
-        };
-        println!("{:<18} {a:9.1} {b:10.1}{mark}", f.as_str());
-    }
-    for (label, formats) in [("DEFAULT_FORMATS", DEFAULT_FORMATS), ("ALL", Format::ALL)] {
-        let mut s = Samples::default();
-        for case in cases
+    println!("{:<18} {:>9} {:>10}", "format", "640x480", "1280x960");
+    let run = |formats: &[Format], width: u32| -> f64 {
+        let mut ms = Vec::new();
+        for s in samples
             .iter()
-            .filter(|c| c.group == blank && c.size == (1920, 1080))
+            .filter(|s| s.expected.is_empty() && s.image.width() == width)
             .take(n)
         {
+            let luma = LumaImage {
+                width: s.image.width(),
+                height: s.image.height(),
+                data: s.image.as_raw().clone(),
+                scale_x: 1.0,
+                scale_y: 1.0,
+            };
             let opts = DecodeOptions {
                 formats: formats.to_vec(),
                 ..DecodeOptions::default()
             };
             let start = Instant::now();
-            let _ = decode_luma(case.luma.clone(), &opts);
-            s.add(start.elapsed());
+            let _ = decode_luma(luma, &opts);
+            ms.push(start.elapsed().as_secs_f64() * 1000.0);
         }
-        println!("{label:<18} {:>9} {:10.1}", "", s.pct(0.5));
+        pct(&ms, 0.5)
+    };
+    for &format in Format::ALL {
+        let mark = if DEFAULT_FORMATS.contains(&format) {
+            ""
+        } else {
+            " (not default)"
+        };
+        println!(
+            "{:<18} {:9.1} {:10.1}{mark}",
+            format.as_str(),
+            run(&[format], 640),
+            run(&[format], 1280)
+        );
+    }
+    for (label, formats) in [("DEFAULT_FORMATS", DEFAULT_FORMATS), ("ALL", Format::ALL)] {
+        println!(
+            "{label:<18} {:9.1} {:10.1}",
+            run(formats, 640),
+            run(formats, 1280)
+        );
     }
 }
 
@@ -635,39 +527,39 @@ fn worker_overhead(n: usize) {
     ));
     let opts = DecodeOptions::default();
     rt.block_on(async {
-        let mut spawn = Samples::default();
+        let mut spawn = Vec::<f64>::new();
         for _ in 0..n {
             let d = Decoder::with_worker_exe(1, exe);
             let start = Instant::now();
             d.warm_up().await.expect("worker starts");
-            spawn.add(start.elapsed());
+            spawn.push(start.elapsed().as_secs_f64() * 1000.0);
         }
         let d = Decoder::with_worker_exe(1, exe);
         d.warm_up().await.expect("worker starts");
-        let mut via_worker = Samples::default();
-        let mut direct = Samples::default();
+        let mut via_worker = Vec::<f64>::new();
+        let mut direct = Vec::<f64>::new();
         for _ in 0..n {
             let b = small.clone();
             let start = Instant::now();
             let codes = d.decode(b, &opts).await.expect("decode");
-            via_worker.add(start.elapsed());
+            via_worker.push(start.elapsed().as_secs_f64() * 1000.0);
             assert_eq!(codes.len(), 1);
             let start = Instant::now();
             let _ = decode_bytes(&small, &opts);
-            direct.add(start.elapsed());
+            direct.push(start.elapsed().as_secs_f64() * 1000.0);
         }
         println!();
         println!("worker processes ({exe}):");
         println!(
             "  spawn + handshake: median {:.1} ms, p95 {:.1} ms",
-            spawn.pct(0.5),
-            spawn.pct(0.95)
+            pct(&spawn, 0.5),
+            pct(&spawn, 0.95)
         );
         println!(
             "  320x240 QR decode: via warm worker median {:.2} ms, in-process {:.2} ms (IPC + JSON overhead {:.2} ms)",
-            via_worker.pct(0.5),
-            direct.pct(0.5),
-            via_worker.pct(0.5) - direct.pct(0.5)
+            pct(&via_worker, 0.5),
+            pct(&direct, 0.5),
+            pct(&via_worker, 0.5) - pct(&direct, 0.5)
         );
     });
 }

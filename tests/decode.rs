@@ -735,3 +735,61 @@ fn synchronous_decode_bytes_matches() {
     let codes = decode_bytes(&png(&img), &DecodeOptions::default()).unwrap();
     assert_eq!(one(&codes, Format::Ean13).text, "5901234123457");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The camera corpus (benches/common/corpus.rs, the benchmark's photos)
+
+#[path = "../benches/common/corpus.rs"]
+mod corpus;
+
+fn corpus_decode(sample: &corpus::Sample) -> Vec<DecodedCode> {
+    decode_bytes(&png(&sample.image), &DecodeOptions::default()).unwrap()
+}
+
+/// Issue 19: photos of noise, gradients, printed text and bar-like stripes hold no code, and
+/// Depot reports none.
+#[test]
+fn code_free_photos_yield_no_invented_codes() {
+    let samples = corpus::corpus_where(corpus::SEED, |group, _| group == "no code");
+    let mut invented = Vec::new();
+    for s in samples.iter().filter(|s| s.expected.is_empty()) {
+        for code in corpus_decode(s) {
+            invented.push(format!("{}: {} {:?}", s.name, code.format, code.text));
+        }
+    }
+    assert!(invented.is_empty(), "invented codes: {invented:#?}");
+}
+
+/// Issue 19: light-on-dark linear symbols (which zxing-cpp does not read without its
+/// inversion pass) are read, with their GS1 data intact.
+#[test]
+fn inverted_linear_codes_are_read() {
+    let samples = corpus::corpus_where(corpus::SEED, |_, condition| condition == "inverted");
+    let mut missed = Vec::new();
+    for s in samples.iter().filter(|s| s.inverted_linear) {
+        let codes = corpus_decode(s);
+        for e in &s.expected {
+            if !codes.iter().any(|c| corpus::same_text(&c.text, e)) {
+                missed.push(format!("{}: {e:?} (read {codes:?})", s.name));
+            }
+        }
+    }
+    assert!(missed.is_empty(), "missed: {missed:#?}");
+    let img = render(
+        &symbol(
+            BarcodeFormat::CODE_128,
+            "\u{f1}010950600013435210ABC\u{f1}21X",
+            false,
+        ),
+        3,
+        10,
+        80,
+    );
+    let inverted = GrayImage::from_fn(img.width(), img.height(), |x, y| {
+        Luma([255 - img.get_pixel(x, y).0[0]])
+    });
+    let codes = decode_bytes(&png(&inverted), &DecodeOptions::default()).unwrap();
+    let code = one(&codes, Format::Code128);
+    assert_eq!(code.text, "010950600013435210ABC\u{1d}21X");
+    assert_eq!(code.symbology.as_deref(), Some("]C1"));
+}

@@ -66,13 +66,20 @@ pub struct Profile {
 
 const GS: char = '\u{1d}';
 
+/// Spaces, tabs, CR and LF: what keyboard-wedge setups put before and after a scan.
+const WEDGE_WHITESPACE: [char; 4] = [' ', '\t', '\r', '\n'];
+
 impl ScanSettings {
-    /// Restores what the barcode holds from what the scanner typed: drops terminators and a
-    /// prefix, undoes a Caps Lock flip, and turns GS stand-ins back into GS.
+    /// Restores what the barcode holds from what the scanner typed: drops surrounding
+    /// whitespace, terminators and a prefix, undoes a Caps Lock flip, and turns GS stand-ins
+    /// back into GS.
     pub fn normalize(&self, raw: &str) -> String {
-        let mut data = raw;
+        // Wedge setups add spaces, tabs, CR and LF around a scan whatever the profile says;
+        // no barcode Depot reads starts or ends with them.
+        let mut data = raw.trim_matches(WEDGE_WHITESPACE);
         // Terminators can stack ("\r\n" then a tab); strip until none matches.
         loop {
+            data = data.trim_end_matches(WEDGE_WHITESPACE);
             let before = data.len();
             for suffix in self.strip_suffix.iter().filter(|s| !s.is_empty()) {
                 if let Some(rest) = data.strip_suffix(suffix.as_str()) {
@@ -86,7 +93,8 @@ impl ScanSettings {
         if !self.strip_prefix.is_empty() {
             data = data
                 .strip_prefix(self.strip_prefix.as_str())
-                .unwrap_or(data);
+                .unwrap_or(data)
+                .trim_start_matches(WEDGE_WHITESPACE);
         }
         let mut out = if self.caps_lock_flip {
             data.chars().map(flip_case).collect()
@@ -208,6 +216,24 @@ mod tests {
             honeywell.normalize("]d2010950600013435210ABC{GS}21X1\r\n"),
             "]d2010950600013435210ABC\u{1d}21X1"
         );
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_dropped_whatever_the_profile() {
+        let p = profiles();
+        for name in ["generic-wedge", "honeywell", "phone-camera"] {
+            let s = p.scanner(name).unwrap();
+            assert_eq!(
+                s.normalize("  ]E0012345678905 \r\n"),
+                "]E0012345678905",
+                "{name}"
+            );
+            assert_eq!(s.normalize("\t01234565\n\r "), "01234565", "{name}");
+            assert_eq!(s.normalize(" \r\n "), "", "{name}");
+        }
+        // A GS is data, not whitespace.
+        let s = p.scanner("generic-wedge").unwrap();
+        assert_eq!(s.normalize(" \u{1d}10ABC\n"), "\u{1d}10ABC");
     }
 
     #[test]

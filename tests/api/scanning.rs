@@ -473,7 +473,103 @@ async fn photos_are_decoded_and_each_code_resolved(app: TestApp) {
     assert_problem(status, &body, 401, None);
 }
 
+/// A linear symbol as a PNG: 3 px per module, 10 modules of quiet zone, bars 80 px high.
+fn linear_png(format: rxing::BarcodeFormat, contents: &str) -> Vec<u8> {
+    use rxing::{EncodeHintValue, EncodeHints, MultiFormatWriter, Writer};
+    let hints = EncodeHints::default().with(EncodeHintValue::Margin("0".into()));
+    let m = MultiFormatWriter
+        .encode_with_hints(contents, &format, 0, 0, &hints)
+        .unwrap();
+    let (module, quiet, height) = (3u32, 10u32, 80u32);
+    let w = m.getWidth();
+    let img = image::GrayImage::from_fn((w + 2 * quiet) * module, height + 40, |x, y| {
+        let mx = (x / module) as i64 - quiet as i64;
+        let dark =
+            (20..20 + height).contains(&y) && mx >= 0 && (mx as u32) < w && m.get(mx as u32, 0);
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageLuma8(img)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+async fn upc_a_and_upc_e_scans_and_photos_resolve_to_their_gtin(app: TestApp) {
+    let item = app
+        .create(
+            "/v1/items",
+            json!({
+                "code": "CAN", "name": "Canned beans",
+                "gtins": [{"gtin": "00012345678905", "quantity": 1}, {"gtin": "00012345000065", "quantity": 6}]
+            }),
+        )
+        .await;
+    let item_id = item["id"].as_i64().unwrap();
+    let (_, token) = app.user("upc", "warehouse", None).await;
+
+    // As scanners send them: ]E0 + 12 digits (UPC-A), ]E0 + 8 digits (UPC-E), with the
+    // whitespace keyboard-wedge setups add around them.
+    for (data, gtin, quantity) in [
+        ("]E0012345678905", "00012345678905", 1),
+        ("  ]E0012345678905\r\n", "00012345678905", 1),
+        ("]E001234565", "00012345000065", 6),
+        (" ]E001234565 \n", "00012345000065", 6),
+        ("\t012345678905\r\n", "00012345678905", 1),
+    ] {
+        let (status, body) = scan(&app, &token, json!({"data": data})).await;
+        assert_eq!(status, StatusCode::OK, "{data:?}: {body}");
+        assert_eq!(body["kind"], "gtin", "{data:?}");
+        assert_eq!(body["gs1"]["gtin"], gtin, "{data:?}");
+        assert_eq!(body["matches"][0]["id"], item_id, "{data:?}");
+        assert_eq!(body["matches"][0]["quantity"], quantity, "{data:?}");
+        assert_eq!(body["data"], data.trim(), "{data:?}");
+    }
+    // A UPC-E whose check digit does not match its expansion, and whitespace alone.
+    let (status, body) = scan(&app, &token, json!({"data": "]E001234566"})).await;
+    assert_problem(status, &body, 422, Some("data"));
+    let (status, body) = scan(&app, &token, json!({"data": " \r\n"})).await;
+    assert_problem(status, &body, 422, Some("data"));
+
+    // Photographed: each decoded code comes back with its interpreted scan.
+    for (format, contents, symbol_format, gtin) in [
+        (
+            rxing::BarcodeFormat::UPC_A,
+            "012345678905",
+            "upc_a",
+            "00012345678905",
+        ),
+        (
+            rxing::BarcodeFormat::UPC_E,
+            "01234565",
+            "upc_e",
+            "00012345000065",
+        ),
+    ] {
+        let resp = app
+            .client
+            .post(app.url("/v1/scans/decode"))
+            .bearer_auth(&token)
+            .header("content-type", "image/png")
+            .body(linear_png(format, contents))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = resp.json().await.unwrap();
+        let code = &body["codes"][0];
+        assert_eq!(code["format"], symbol_format, "{body}");
+        assert_eq!(code["symbology"], "]E0", "{body}");
+        assert_eq!(code["text"], contents, "{body}");
+        assert!(code.get("error").is_none(), "{body}");
+        assert_eq!(code["scan"]["kind"], "gtin", "{body}");
+        assert_eq!(code["scan"]["gs1"]["gtin"], gtin, "{body}");
+        assert_eq!(code["scan"]["matches"][0]["id"], item_id, "{body}");
+    }
+}
+
 crate::on_both!(
+    upc_a_and_upc_e_scans_and_photos_resolve_to_their_gtin,
     photos_are_decoded_and_each_code_resolved,
     gs1_scans_resolve_to_the_item_with_batch_and_expiry,
     profiles_undo_what_scanners_do_to_the_data,

@@ -11,12 +11,15 @@
 //! 2. In a worker: decode the pixels under `image::Limits`, flatten alpha onto white, apply the
 //!    EXIF orientation, convert to luma and downscale (area averaging) so that the long side is
 //!    at most [`DecodeOptions::max_pixels`].
-//! 3. rxing's `MultiFormatReader` with an explicit `PossibleFormats` set, explicit `TryHarder`,
-//!    and `AssumeGs1` whenever Code 128 is wanted, run repeatedly: each found symbol is painted
-//!    white (1D: its bar extent measured across the scan line) and the image decoded again,
-//!    up to [`MAX_CODES`]. This replaces rxing's `GenericMultipleBarcodeReader`, whose
-//!    recursion re-finds a 1D symbol in the regions above and below its scan line and made a
-//!    photo with one Code 128 cost 4x a photo without any.
+//! 3. Linear symbols (`linear.rs`): Depot's own scan lines (rows, and columns for upright
+//!    symbols) thresholded against their local mean and read by rxing's row decoders, forwards
+//!    and backwards, dark-on-light and light-on-dark, all symbols in one sweep; a code counts
+//!    only when at least two lines (three for UPC-E and EAN-8) read it. 2D symbols: each
+//!    format's rxing reader over one binarisation; each found symbol is painted white and that
+//!    format's reader runs again, up to [`MAX_CODES`]. This replaces rxing's
+//!    `GenericMultipleBarcodeReader`, whose recursion re-finds a 1D symbol in the regions above
+//!    and below its scan line, and `MultiFormatReader`'s 1D search, which accepts a single
+//!    misread row (issue 19: a UPC-E read from a photo of text) and never reads light-on-dark.
 //! 4. Normalise (see `normalize.rs`): GS1 data always comes back as an element string with GS
 //!    (0x1D) separators and no AIM prefix; the AIM identifier is in
 //!    [`DecodedCode::symbology`]. Points are scaled back to the original image's pixel
@@ -52,6 +55,7 @@
 
 mod engine;
 mod format;
+mod linear;
 mod normalize;
 mod pool;
 mod raster;
@@ -75,8 +79,8 @@ pub use worker::{
 pub struct DecodeOptions {
     /// Formats to search for; empty means [`DEFAULT_FORMATS`]. Fewer formats decode faster.
     pub formats: Vec<Format>,
-    /// rxing's TryHarder: scan every row of 1D codes, also rotated, and search 2D codes more
-    /// thoroughly. Finds more codes in photos, at several times the cost on misses.
+    /// Also scan columns for upright linear symbols, and search DataMatrix with rxing's
+    /// TryHarder (the only 2D reader that reads more with it on the camera corpus).
     pub try_harder: bool,
     /// Wall-clock limit for one decode once a worker has it (queue wait is limited by the same
     /// amount separately, then [`DecodeError::Busy`]).

@@ -178,7 +178,7 @@ fn all_digits(s: &str) -> bool {
 /// When this is false and [`interpret`] fails, the error kind is [`Gs1ErrorKind::NotGs1`]; when
 /// it is true, the error says what is wrong with the GS1 data.
 pub fn claims_gs1(raw: &str) -> bool {
-    let raw = trim_line_end(raw);
+    let (_, raw) = trim_whitespace(raw);
     let (sym, data) = split_symbology(raw);
     if let Some(sym) = sym
         && (GS1_SYMBOLOGIES.contains(&sym) || sym == "]E0" || sym == "]E4")
@@ -202,16 +202,28 @@ fn text_claims_gs1(data: &str) -> bool {
     all_digits(data) && (is_gtin_len(data.len()) || data.len() == 18) && has_valid_check_digit(data)
 }
 
-fn trim_line_end(raw: &str) -> &str {
-    raw.trim_end_matches(['\r', '\n'])
+/// What keyboard-wedge setups put around a scan (a space or tab prefix, CR/LF/tab terminators).
+/// None of it can be GS1 data: CSET 82 has no space or control characters other than GS.
+const WEDGE_WHITESPACE: [char; 4] = [' ', '\t', '\r', '\n'];
+
+/// Strips surrounding wedge whitespace; returns how many bytes were cut from the front, so that
+/// error positions still count from the start of the input.
+fn trim_whitespace(raw: &str) -> (usize, &str) {
+    let start = raw.trim_start_matches(WEDGE_WHITESPACE);
+    (
+        raw.len() - start.len(),
+        start.trim_end_matches(WEDGE_WHITESPACE),
+    )
 }
 
 /// Interprets scanner output, detecting its form:
 ///
-/// 1. Trailing CR/LF (keyboard-wedge suffixes) are ignored.
+/// 1. Surrounding spaces, tabs, CR and LF (keyboard-wedge prefixes and terminators) are ignored.
 /// 2. An AIM symbology identifier is stripped and recorded. With a GS1 identifier (`]C1`, `]e0`,
 ///    `]d2`, `]d5`, `]Q3`, `]Q4`, `]J1`) the rest must be a valid element string (a leading GS
-///    is tolerated); `]E0`/`]E4` must carry a GTIN-13/GTIN-8. A composite component appended as
+///    is tolerated); `]E4` must carry a GTIN-8 (EAN-8); `]E0` an EAN-13 (13 digits), a UPC-A
+///    (12 digits) or a UPC-E (8 digits: number system 0 or 1, six digits, the check digit of
+///    the expanded GTIN-12), each with a valid check digit. A composite component appended as
 ///    `|]e0...` (GS1 scan-data convention) is read too. Any other identifier (`]C0`, `]d1`,
 ///    `]Q1`...) is recorded and the data read as unprefixed text below.
 /// 3. A leading GS (FNC1 in first position) means a GS1 element string.
@@ -232,9 +244,9 @@ pub fn interpret(raw: &str) -> Result<Interpretation, Gs1Error> {
 
 /// [`interpret`] with a fixed current year for the two-digit-year window (for tests and replays).
 pub fn interpret_at(raw: &str, current_year: i32) -> Result<Interpretation, Gs1Error> {
-    let raw = trim_line_end(raw);
+    let (lead, raw) = trim_whitespace(raw);
     let (sym, data) = split_symbology(raw);
-    let off = raw.len() - data.len();
+    let off = lead + raw.len() - data.len();
     let symbology = sym.map(str::to_string);
     let year = current_year;
 
@@ -248,9 +260,13 @@ pub fn interpret_at(raw: &str, current_year: i32) -> Result<Interpretation, Gs1E
             return finish(symbology, InputForm::ElementString, parsed, year);
         }
         if sym == "]E0" || sym == "]E4" {
-            let want = if sym == "]E0" { 13 } else { 8 };
             let (main, composite) = split_composite(data);
-            let mut parsed = vec![plain_gtin(main, off, want)?];
+            let gtin = if sym == "]E4" {
+                plain_gtin(main, off, 8)?
+            } else {
+                ean_upc(main, off)?
+            };
+            let mut parsed = vec![gtin];
             if let Some((c_off, c)) = composite {
                 parsed.extend(parse::split_element_string(c, off + c_off, year)?);
             }
@@ -318,6 +334,89 @@ fn split_composite(data: &str) -> (&str, Option<(usize, &str)>) {
     }
 }
 
+/// What `]E0` carries (AIM ISO/IEC 15424, GS1 scan data): EAN-13 as 13 digits, UPC-A as 12,
+/// UPC-E as 8 (number system, six digits, check digit), the last expanded to its GTIN-12.
+fn ean_upc(data: &str, off: usize) -> Result<Parsed, Gs1Error> {
+    if let Some(i) = data.bytes().position(|b| !b.is_ascii_digit()) {
+        return Err(not_a_digit(data, off, i));
+    }
+    match data.len() {
+        12 | 13 => plain_gtin(data, off, data.len()),
+        8 => {
+            let Some(expanded) = upc_e_to_upc_a(data) else {
+                return Err(Gs1Error::with_ai(
+                    Gs1ErrorKind::InvalidValue,
+                    "01",
+                    off,
+                    format!(
+                        "UPC-E at position {off}: number system digit is {}, expected 0 or 1",
+                        data.get(..1).unwrap_or("?")
+                    ),
+                ));
+            };
+            // A UPC-E carries the check digit of its expansion.
+            let (body, last) = expanded.as_bytes().split_at(11);
+            let expected = mod10_check_digit(body);
+            let got = last.first().map_or(0, |d| d - b'0');
+            if expected != got {
+                let at = off + 7;
+                return Err(Gs1Error::with_ai(
+                    Gs1ErrorKind::CheckDigit,
+                    "01",
+                    at,
+                    format!("UPC-E: check digit is {got}, expected {expected} at position {at}"),
+                ));
+            }
+            plain_gtin(&expanded, off, 12)
+        }
+        n => Err(Gs1Error::with_ai(
+            if n < 12 {
+                Gs1ErrorKind::TooShort
+            } else {
+                Gs1ErrorKind::TooLong
+            },
+            "01",
+            off,
+            format!(
+                "EAN/UPC at position {off} has {n} digits, expected 13 (EAN-13), 12 (UPC-A) or 8 (UPC-E)"
+            ),
+        )),
+    }
+}
+
+fn not_a_digit(data: &str, off: usize, i: usize) -> Gs1Error {
+    let c = data.get(i..).and_then(|s| s.chars().next()).unwrap_or('?');
+    Gs1Error::with_ai(
+        Gs1ErrorKind::InvalidCharacter,
+        "01",
+        off + i,
+        format!(
+            "GTIN: character {} at position {} is not a digit",
+            error::show_char(c),
+            off + i
+        ),
+    )
+}
+
+/// Expands an 8-digit UPC-E (number system 0 or 1, six digits, check digit) to the 12 digits of
+/// its UPC-A, per the zero-suppression rules: the last of the six digits says where the
+/// manufacturer number's zeros were suppressed. `None` for another number system.
+pub fn upc_e_to_upc_a(upc_e: &str) -> Option<String> {
+    let b = upc_e.as_bytes();
+    if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) || !matches!(b[0], b'0' | b'1') {
+        return None;
+    }
+    let (ns, d, check) = (b[0] as char, &upc_e[1..7], b[7] as char);
+    let (d1, d2, d3, d4, d5, d6) = (&d[0..1], &d[1..2], &d[2..3], &d[3..4], &d[4..5], &d[5..6]);
+    let body = match d6 {
+        "0" | "1" | "2" => format!("{d1}{d2}{d6}0000{d3}{d4}{d5}"),
+        "3" => format!("{d1}{d2}{d3}00000{d4}{d5}"),
+        "4" => format!("{d1}{d2}{d3}{d4}00000{d5}"),
+        _ => format!("{d1}{d2}{d3}{d4}{d5}0000{d6}"),
+    };
+    Some(format!("{ns}{body}{check}"))
+}
+
 /// A plain GTIN of `want` digits (or any GTIN length when `want` is 14 or less and matches).
 fn plain_gtin(data: &str, off: usize, want: usize) -> Result<Parsed, Gs1Error> {
     let Some(info) = ai_info("01") else {
@@ -328,17 +427,7 @@ fn plain_gtin(data: &str, off: usize, want: usize) -> Result<Parsed, Gs1Error> {
         ));
     };
     if let Some(i) = data.bytes().position(|b| !b.is_ascii_digit()) {
-        let c = data.get(i..).and_then(|s| s.chars().next()).unwrap_or('?');
-        return Err(Gs1Error::with_ai(
-            Gs1ErrorKind::InvalidCharacter,
-            "01",
-            off + i,
-            format!(
-                "GTIN: character {} at position {} is not a digit",
-                error::show_char(c),
-                off + i
-            ),
-        ));
+        return Err(not_a_digit(data, off, i));
     }
     if data.len() != want {
         let kind = if data.len() < want {

@@ -692,7 +692,7 @@ fn scan_data_engine_vectors() {
     );
     for s in [
         "]E0",
-        "]E0123456789012",
+        "]E0123456789013",
         "]E012345678901234",
         "]E01234ABC890123",
         "]E02112345678901",
@@ -744,6 +744,124 @@ fn scan_data_engine_vectors() {
         let e = interpret_at(s, YEAR).unwrap_err();
         assert_eq!(e.kind, Gs1ErrorKind::NotGs1, "{s}");
         assert!(!claims_gs1(s), "{s}");
+    }
+}
+
+#[test]
+fn e0_carries_ean_13_upc_a_and_upc_e() {
+    // UPC-A: 12 digits, GTIN-12 left-padded to 14.
+    let i = interpret_at("]E0012345678905", YEAR).unwrap();
+    assert_eq!(
+        (i.form, i.symbology.as_deref(), i.gtin.as_deref()),
+        (InputForm::PlainGtin, Some("]E0"), Some("00012345678905"))
+    );
+    // UPC-E: 8 digits expanded to the GTIN-12 (Wikipedia's 04252614 = 042100005264), one
+    // vector per zero-suppression rule (last of the six digits 0-2, 3, 4, 5-9), both number
+    // systems.
+    for (upc_e, upc_a) in [
+        ("04252614", "042100005264"),
+        ("01234505", "012000003455"),
+        ("11234502", "112000003452"),
+        ("01234514", "012100003454"),
+        ("01234523", "012200003453"),
+        ("01234531", "012300000451"),
+        ("11234538", "112300000458"),
+        ("01234543", "012340000053"),
+        ("01234565", "012345000065"),
+        ("16543294", "165432000094"),
+    ] {
+        assert_eq!(upc_e_to_upc_a(upc_e).as_deref(), Some(upc_a), "{upc_e}");
+        let i = interpret_at(&format!("]E0{upc_e}"), YEAR).unwrap();
+        assert_eq!(i.gtin, Some(format!("00{upc_a}")), "{upc_e}");
+        assert_eq!(
+            pairs(&i.elements),
+            vec![("01".into(), format!("00{upc_a}"))]
+        );
+        // The expansion is a valid UPC-A in its own right.
+        let a = interpret_at(&format!("]E0{upc_a}"), YEAR).unwrap();
+        assert_eq!(a.gtin, i.gtin);
+    }
+    // Plain 8 digits (no identifier) and ]E4 stay EAN-8: UPC-E needs its ]E0.
+    assert_eq!(
+        interpret_at("01234565", YEAR).unwrap().gtin.as_deref(),
+        Some("00000001234565")
+    );
+    assert_eq!(
+        interpret_at("]E401234565", YEAR).unwrap().gtin.as_deref(),
+        Some("00000001234565")
+    );
+    // Bad check digits point at the check digit, whose position is the same in UPC-E.
+    let e = interpret_at("]E001234566", YEAR).unwrap_err();
+    assert_eq!((e.kind, e.position), (Gs1ErrorKind::CheckDigit, 10), "{e}");
+    assert!(e.message.contains("UPC-E"), "{e}");
+    let e = interpret_at("]E0012345678904", YEAR).unwrap_err();
+    assert_eq!((e.kind, e.position), (Gs1ErrorKind::CheckDigit, 14), "{e}");
+    // Number system 2-9 does not exist in UPC-E.
+    let e = interpret_at("]E021234565", YEAR).unwrap_err();
+    assert_eq!(
+        (e.kind, e.ai.as_deref()),
+        (Gs1ErrorKind::InvalidValue, Some("01"))
+    );
+    // Other lengths and non-digits under ]E0 are refused as GS1 errors, naming the lengths.
+    for (s, kind) in [
+        ("]E01234567", Gs1ErrorKind::TooShort),
+        ("]E00123456789", Gs1ErrorKind::TooShort),
+        ("]E001234567890", Gs1ErrorKind::TooShort),
+        ("]E012345678901234", Gs1ErrorKind::TooLong),
+        ("]E00123456A", Gs1ErrorKind::InvalidCharacter),
+        ("]E0 12345678905", Gs1ErrorKind::InvalidCharacter),
+    ] {
+        let e = interpret_at(s, YEAR).unwrap_err();
+        assert_eq!(e.kind, kind, "{s}: {e}");
+        assert!(claims_gs1(s), "{s}");
+    }
+    assert!(
+        interpret_at("]E01234567", YEAR)
+            .unwrap_err()
+            .message
+            .contains("expected 13 (EAN-13), 12 (UPC-A) or 8 (UPC-E)")
+    );
+    // A composite after a UPC-E.
+    let i = interpret_at("]E001234565|]e099COMPOSITE", YEAR).unwrap();
+    assert_eq!(
+        pairs(&i.elements),
+        vec![
+            ("01".into(), "00012345000065".into()),
+            ("99".into(), "COMPOSITE".into())
+        ]
+    );
+    assert_eq!(upc_e_to_upc_a("21234565"), None);
+    assert_eq!(upc_e_to_upc_a("0123456"), None);
+    assert_eq!(upc_e_to_upc_a("0123456x"), None);
+}
+
+#[test]
+fn wedge_whitespace_around_a_scan_is_ignored() {
+    for raw in [
+        " ]E0012345678905",
+        "]E0012345678905 ",
+        "\t]E0012345678905\r\n",
+        "  ]E0012345678905\n",
+        "\r\n012345678905 ",
+    ] {
+        let i = interpret_at(raw, YEAR).unwrap_or_else(|e| panic!("{raw:?}: {e}"));
+        assert_eq!(i.gtin.as_deref(), Some("00012345678905"), "{raw:?}");
+        assert!(claims_gs1(raw), "{raw:?}");
+    }
+    let i = interpret_at(" \u{1d}010950600013435210ABC\r\n", YEAR).unwrap();
+    assert_eq!(i.batch.as_deref(), Some("ABC"));
+    // Positions still count from the start of the input, leading whitespace included.
+    let e = interpret_at("  ]E0012345678904", YEAR).unwrap_err();
+    assert_eq!(e.position, 16, "{e}");
+    let e = interpret_at(" ]C10109506000134353", YEAR).unwrap_err();
+    assert_eq!(e.kind, Gs1ErrorKind::CheckDigit);
+    assert_eq!(e.position, 19, "{e}");
+    // Whitespace alone is nothing, and not GS1.
+    for raw in [" ", "\r\n", " \t "] {
+        assert_eq!(
+            interpret_at(raw, YEAR).unwrap_err().kind,
+            Gs1ErrorKind::NotGs1
+        );
     }
 }
 
