@@ -25,12 +25,13 @@ const IMPORTERS: Access = Access::MANAGERS;
 /// Whole-record exports: managers, admins and warehouse staff (the kinds are warehouse data).
 const EXPORTERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Warehouse]);
 
-/// Every record of a kind as CSV (`items`, `stock`, `batches`, `ledger` with `from`/`until`),
+/// Every record of a kind as CSV (`items`, `locations`, `customers` (admins and heads),
+/// `stock`, `batches`, `ledger` with `from`/`until`),
 /// streamed a page at a time: the answer starts at once and memory stays flat however many
 /// rows follow. Columns are the record's fields as the API names them; an item's GTINs are
 /// `gtin*quantity` joined by `|`.
 #[utoipa::path(get, path = "/v1/exports/{kind}", tag = "data",
-    params(("kind" = String, Path, description = "items, stock, batches or ledger"), ExportFilter),
+    params(("kind" = String, Path, description = "items, locations, customers, stock, batches or ledger"), ExportFilter),
     responses((status = 200, description = "CSV, UTF-8, comma-separated, header first",
         content_type = "text/csv"), ErrorResponses),
     security(("bearer" = [])))]
@@ -40,9 +41,17 @@ async fn export(
     Path(kind): Path<String>,
     Query(filter): Query<ExportFilter>,
 ) -> ApiResult<Response> {
-    p.check(EXPORTERS)?;
     let kind = Kind::parse(&kind)?;
-    let mut export = Export::new(s.db.clone(), kind, filter);
+    // Customers are sales data: managers export them, each seeing what they may see.
+    let viewer = if kind == Kind::Customers {
+        Some(crate::crm::visibility::Viewer::from(
+            p.user_in(Access::MANAGERS)?,
+        ))
+    } else {
+        p.check(EXPORTERS)?;
+        None
+    };
+    let mut export = Export::new(s.db.clone(), kind, filter, viewer);
     // The first page is read before answering, so a failing read is still a problem answer.
     let first = export.next().await?.unwrap_or_default();
     let body =

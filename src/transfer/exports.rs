@@ -7,7 +7,12 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use std::collections::HashMap;
+
 use crate::catalog::items::{self, Item, ItemFilter};
+use crate::catalog::warehouses::{self, LocationFilter};
+use crate::crm::customers::{self, Customer, CustomerFilter};
+use crate::crm::visibility::Viewer;
 use crate::db::{Db, Page, Paged};
 use crate::error::{Error, Result};
 use crate::stock::batches::{self, Batch, BatchFilter};
@@ -20,6 +25,8 @@ pub const PAGE_ROWS: i64 = 1000;
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Items,
+    Locations,
+    Customers,
     Stock,
     Batches,
     Ledger,
@@ -29,12 +36,14 @@ impl Kind {
     pub fn parse(raw: &str) -> Result<Kind> {
         match raw {
             "items" => Ok(Kind::Items),
+            "locations" => Ok(Kind::Locations),
+            "customers" => Ok(Kind::Customers),
             "stock" => Ok(Kind::Stock),
             "batches" => Ok(Kind::Batches),
             "ledger" => Ok(Kind::Ledger),
             _ => Err(Error::invalid(
                 "kind",
-                "unknown export: items, stock, batches or ledger",
+                "unknown export: items, locations, customers, stock, batches or ledger",
             )),
         }
     }
@@ -57,6 +66,28 @@ impl Kind {
                 "lead_time_days",
                 "active",
                 "gtins",
+            ],
+            Kind::Locations => &["id", "warehouse_code", "code", "barcode", "pick_sequence"],
+            Kind::Customers => &[
+                "id",
+                "legal_name",
+                "tax_id",
+                "type",
+                "source",
+                "tags",
+                "phone",
+                "email",
+                "min_remaining_shelf_life_days",
+                "owner_id",
+                "address_line1",
+                "address_line2",
+                "address_postal_code",
+                "address_city",
+                "address_country",
+                "contact_name",
+                "contact_position",
+                "contact_phone",
+                "contact_email",
             ],
             Kind::Stock => &[
                 "item_id",
@@ -108,6 +139,8 @@ impl Kind {
     pub fn file_name(self) -> &'static str {
         match self {
             Kind::Items => "items.csv",
+            Kind::Locations => "locations.csv",
+            Kind::Customers => "customers.csv",
             Kind::Stock => "stock.csv",
             Kind::Batches => "batches.csv",
             Kind::Ledger => "ledger.csv",
@@ -166,6 +199,80 @@ impl From<Item> for ItemRow {
     }
 }
 
+/// A location as one CSV row, named by its warehouse's code as the import takes it.
+#[derive(Serialize)]
+struct LocationRow {
+    id: i64,
+    warehouse_code: String,
+    code: String,
+    barcode: String,
+    pick_sequence: i64,
+}
+
+/// A customer as one CSV row, in the import's columns: its preferred shipping address (else its
+/// first) and its primary contact.
+#[derive(Serialize)]
+struct CustomerRow {
+    id: i64,
+    legal_name: String,
+    tax_id: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    source: Option<String>,
+    tags: String,
+    phone: Option<String>,
+    email: Option<String>,
+    min_remaining_shelf_life_days: Option<i64>,
+    owner_id: Option<i64>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    address_postal_code: Option<String>,
+    address_city: Option<String>,
+    address_country: Option<String>,
+    contact_name: Option<String>,
+    contact_position: Option<String>,
+    contact_phone: Option<String>,
+    contact_email: Option<String>,
+}
+
+impl From<Customer> for CustomerRow {
+    fn from(c: Customer) -> Self {
+        let address = c
+            .addresses
+            .iter()
+            .find(|a| a.preferred_shipping)
+            .or(c.addresses.first())
+            .cloned();
+        let contact = c
+            .contacts
+            .iter()
+            .find(|k| k.is_primary)
+            .or(c.contacts.first())
+            .cloned();
+        CustomerRow {
+            id: c.id,
+            kind: text(&c.kind),
+            tags: c.tags.join("|"),
+            legal_name: c.legal_name,
+            tax_id: c.tax_id,
+            source: c.source,
+            phone: c.phone,
+            email: c.email,
+            min_remaining_shelf_life_days: c.min_remaining_shelf_life_days,
+            owner_id: c.owner_id,
+            address_line1: address.as_ref().map(|a| a.line1.clone()),
+            address_line2: address.as_ref().and_then(|a| a.line2.clone()),
+            address_postal_code: address.as_ref().and_then(|a| a.postal_code.clone()),
+            address_city: address.as_ref().map(|a| a.city.clone()),
+            address_country: address.map(|a| a.country),
+            contact_name: contact.as_ref().map(|k| k.name.clone()),
+            contact_position: contact.as_ref().and_then(|k| k.position.clone()),
+            contact_phone: contact.as_ref().and_then(|k| k.phone.clone()),
+            contact_email: contact.and_then(|k| k.email),
+        }
+    }
+}
+
 /// The ledger export's date range (RFC 3339; `until` exclusive).
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -182,16 +289,22 @@ pub struct Export {
     db: Db,
     kind: Kind,
     filter: ExportFilter,
+    /// Whose customers (an export of customers shows what the caller may see).
+    viewer: Option<Viewer>,
+    /// Warehouse codes by id, read as locations name them.
+    warehouse_codes: HashMap<i64, String>,
     after: Option<i64>,
     header_written: bool,
 }
 
 impl Export {
-    pub fn new(db: Db, kind: Kind, filter: ExportFilter) -> Export {
+    pub fn new(db: Db, kind: Kind, filter: ExportFilter, viewer: Option<Viewer>) -> Export {
         Export {
             db,
             kind,
             filter,
+            viewer,
+            warehouse_codes: HashMap::new(),
             after: Some(0),
             header_written: false,
         }
@@ -212,6 +325,47 @@ impl Export {
             Kind::Items => {
                 let filter = ItemFilter::default();
                 csv_page(items::list(db, &filter, page), ItemRow::from, header).await?
+            }
+            Kind::Locations => {
+                let paged =
+                    warehouses::list_locations(db, &LocationFilter::default(), page).await?;
+                let mut rows = Vec::with_capacity(paged.items.len());
+                for l in paged.items {
+                    if !self.warehouse_codes.contains_key(&l.warehouse_id) {
+                        let w = warehouses::get(db, l.warehouse_id).await?;
+                        self.warehouse_codes.insert(w.id, w.code);
+                    }
+                    rows.push(LocationRow {
+                        id: l.id,
+                        warehouse_code: self.warehouse_codes[&l.warehouse_id].clone(),
+                        code: l.code,
+                        barcode: l.barcode,
+                        pick_sequence: l.pick_sequence,
+                    });
+                }
+                let next_after = paged.next_after;
+                csv_page(
+                    async {
+                        Ok(Paged {
+                            items: rows,
+                            next_after,
+                        })
+                    },
+                    |r| r,
+                    header,
+                )
+                .await?
+            }
+            Kind::Customers => {
+                let viewer = self
+                    .viewer
+                    .ok_or_else(|| Error::forbidden("customers are exported by sales managers"))?;
+                csv_page(
+                    customers::list(db, viewer, &CustomerFilter::default(), page),
+                    CustomerRow::from,
+                    header,
+                )
+                .await?
             }
             Kind::Batches => {
                 let today = crate::db::now().date();

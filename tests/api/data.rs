@@ -367,6 +367,20 @@ async fn warehouses_and_locations_import_and_items_round_trip(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(found["matches"][0]["type"], "location", "{found}");
 
+    // Exports of locations import back as they are: nothing changes.
+    let (_, _, exported) = app.download("/v1/exports/locations", &admin).await;
+    let exported_rows = rows(&exported);
+    assert_eq!(exported_rows.len(), 3);
+    assert!(
+        exported_rows.iter().any(|r| r["warehouse_code"] == "HH"
+            && r["code"] == "A-02"
+            && r["barcode"] == "HH-A-02-X"
+            && r["pick_sequence"] == "20"),
+        "{exported_rows:?}"
+    );
+    let (_, back) = upload(&app, "/v1/imports/locations", &admin, &exported).await;
+    assert_eq!(back["unchanged"], 3, "{back}");
+
     // An export of items imports back as it is: nothing changes.
     let items = b"code,name,tracking,gtins\nYOG,Yoghurt,batch,09506000134352*1|09506000134369*12\nBOLT,\"Bolt, M8\",none,4006381333931\n";
     let (_, done) = upload(&app, "/v1/imports/items", &admin, items).await;
@@ -522,6 +536,24 @@ async fn customers_import_with_their_address_and_contact(app: TestApp) {
     assert_eq!(renamed["updated"], 1, "{renamed}");
     let (_, all) = app.get("/v1/customers", &admin).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 2, "{all}");
+    // The export, in the import's columns, imports back unchanged; a warehouse user may not
+    // export customers.
+    let (status, _, exported) = app.download("/v1/exports/customers", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    let exported_rows = rows(&exported);
+    assert_eq!(exported_rows.len(), 2);
+    let rudi = exported_rows
+        .iter()
+        .find(|r| r["tax_id"] == "DE123456789")
+        .unwrap();
+    assert_eq!(rudi["address_city"], "Hamburg");
+    assert_eq!(rudi["contact_name"], "Rudi Meier");
+    assert_eq!(rudi["tags"], "deli|north");
+    let (_, back) = upload(&app, "/v1/imports/customers", &admin, &exported).await;
+    assert_eq!(back["unchanged"], 2, "{back}");
+    let (_, keeper) = app.user("keeper", "warehouse", None).await;
+    let (status, _, _) = app.download("/v1/exports/customers", &keeper).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     // An address without its city names the cell.
     let bad = "legal_name,address_line1,address_country\nNo City Ltd,Somewhere 1,DE\n";
     let (_, dry) = upload(
