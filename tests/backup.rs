@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use binary::{Depot, login, post, run};
+use binary::{Depot, login, post, run, warehouse_bin_item};
 use scratch_db::ScratchDb;
 use serde_json::json;
 
@@ -106,36 +106,14 @@ async fn backup_under_load_restores(scratch: ScratchDb, name: &str) {
     depot.ready(&client).await;
     let token = login(&client, &depot.base).await;
     let base = depot.base.clone();
-    let warehouse = post(
+    let (warehouse, bin, item) = warehouse_bin_item(
         &client,
         &base,
         &token,
-        "/v1/warehouses",
-        json!({"code": "BK", "name": "Backup"}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
-    let bin = post(
-        &client,
-        &base,
-        &token,
-        &format!("/v1/warehouses/{warehouse}/locations"),
-        json!({"code": "A"}),
-    )
-    .await["id"]
-        .as_i64()
-        .unwrap();
-    let item = post(
-        &client,
-        &base,
-        &token,
-        "/v1/items",
+        "BK",
         json!({"code": "BOLT", "name": "Bolt"}),
     )
-    .await["id"]
-        .as_i64()
-        .unwrap();
+    .await;
     let receipt = json!({"warehouse_id": warehouse, "location_id": bin,
                          "lines": [{"item_id": item, "quantity": 1}]});
 

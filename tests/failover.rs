@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use binary::{Depot, free_port, login, post, run};
+use binary::{Depot, free_port, is_root, login, run, sbin, wait_for_port, warehouse_bin_item};
 use serde_json::{Value, json};
 
 const CLIENTS: usize = 4;
@@ -41,14 +41,6 @@ fn pg_bin(name: &str) -> PathBuf {
     found
         .pop()
         .unwrap_or_else(|| panic!("{name} is needed (Debian package postgresql)"))
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false)
 }
 
 /// Runs a PostgreSQL program as the postgres user (the server refuses to run as root).
@@ -139,11 +131,7 @@ listen postgres
     );
     let path = work.join("haproxy-pg.cfg");
     std::fs::write(&path, config).unwrap();
-    let exe = if Path::new("/usr/sbin/haproxy").exists() {
-        "/usr/sbin/haproxy"
-    } else {
-        "haproxy"
-    };
+    let exe = sbin("haproxy");
     Haproxy(
         Command::new(exe)
             .args(["-db", "-f"])
@@ -283,14 +271,7 @@ async fn writes_come_back_after_a_primary_failover() {
     );
     let _haproxy = haproxy(&work, front, p1, p2);
     let url = format!("postgres://postgres@127.0.0.1:{front}/depot");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", front)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "haproxy did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(front, "haproxy");
 
     let client = reqwest::Client::new();
     let a = Depot::start(&url, &work, &[]);
@@ -298,31 +279,14 @@ async fn writes_come_back_after_a_primary_failover() {
     let b = Depot::start(&url, &work, &[]);
     b.ready(&client).await;
     let token = login(&client, &a.base).await;
-    let id = |v: Value| v["id"].as_i64().unwrap();
-    let warehouse = id(post(
+    let (warehouse, bin, item) = warehouse_bin_item(
         &client,
         &a.base,
         &token,
-        "/v1/warehouses",
-        json!({"code": "FO", "name": "Failover"}),
-    )
-    .await);
-    let bin = id(post(
-        &client,
-        &a.base,
-        &token,
-        &format!("/v1/warehouses/{warehouse}/locations"),
-        json!({"code": "A"}),
-    )
-    .await);
-    let item = id(post(
-        &client,
-        &a.base,
-        &token,
-        "/v1/items",
+        "FO",
         json!({"code": "BOLT", "name": "Bolt"}),
     )
-    .await);
+    .await;
     let body = json!({"warehouse_id": warehouse, "location_id": bin, "lines": [{"item_id": item, "quantity": 1}]});
 
     let stop = Arc::new(AtomicBool::new(false));

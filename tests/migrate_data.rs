@@ -10,7 +10,7 @@ mod binary;
 #[allow(dead_code)]
 mod scratch_db;
 
-use binary::{Depot, login, post, run};
+use binary::{Depot, create, login, post, run, warehouse_bin_item};
 use scratch_db::ScratchDb;
 use serde_json::{Value, json};
 
@@ -66,44 +66,27 @@ async fn sqlite_moves_to_postgres() {
     depot.ready(&client).await;
     let base = depot.base.clone();
     let token = login(&client, &base).await;
-    let id = |v: Value| v["id"].as_i64().unwrap();
-    let warehouse = id(post(
+    let (warehouse, bin, item) = warehouse_bin_item(
         &client,
         &base,
         &token,
-        "/v1/warehouses",
-        json!({"code": "MV", "name": "Moving"}),
-    )
-    .await);
-    let bin = id(post(
-        &client,
-        &base,
-        &token,
-        &format!("/v1/warehouses/{warehouse}/locations"),
-        json!({"code": "A"}),
-    )
-    .await);
-    let item = id(post(
-        &client,
-        &base,
-        &token,
-        "/v1/items",
+        "MV",
         json!({"code": "YOG", "name": "Yoghurt", "tracking": "batch",
         "gtins": [{"gtin": "09506000134352", "quantity": 1}]}),
     )
-    .await);
+    .await;
     let receipt = json!({"warehouse_id": warehouse, "location_id": bin,
         "lines": [{"item_id": item, "quantity": 40, "batch": "B1", "expiry": "2031-01-31"}]});
     let (_, first) = keyed(&client, &base, &token, "/v1/receipts", "move-1", &receipt).await;
-    let customer = id(post(
+    let customer = create(
         &client,
         &base,
         &token,
         "/v1/customers",
         json!({"legal_name": "Mover GmbH"}),
     )
-    .await);
-    let deal = id(post(
+    .await;
+    let deal = create(
         &client,
         &base,
         &token,
@@ -111,7 +94,7 @@ async fn sqlite_moves_to_postgres() {
         json!({"customer_id": customer, "title": "Move",
         "lines": [{"item_id": item, "quantity": 15}]}),
     )
-    .await);
+    .await;
     post(
         &client,
         &base,
@@ -180,14 +163,14 @@ async fn sqlite_moves_to_postgres() {
         next["id"].as_i64().unwrap() > first["id"].as_i64().unwrap(),
         "{next}"
     );
-    let item2 = id(post(
+    let item2 = create(
         &client,
         &base,
         &token,
         "/v1/items",
         json!({"code": "NEW", "name": "New"}),
     )
-    .await);
+    .await;
     assert!(item2 > item);
     let (ok, out) = run(&postgres.url, &["check"]);
     assert!(ok, "depot check after new writes: {out}");

@@ -17,9 +17,10 @@ mod binary;
 mod scratch_db;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use binary::{Depot, free_port, login, post, run};
+use binary::{
+    Depot, create, free_port, is_root, login, post, run, sbin, wait_for_port, warehouse_bin_item,
+};
 use scratch_db::ScratchDb;
 use serde_json::{Value, json};
 
@@ -64,25 +65,16 @@ pidfile = {dir}/pgbouncer.pid
     )
     .unwrap();
     // PgBouncer refuses to run as root: as root, run it as the postgres user.
-    let exe = if std::path::Path::new("/usr/sbin/pgbouncer").exists() {
-        "/usr/sbin/pgbouncer"
-    } else {
-        "pgbouncer"
-    };
+    let exe = sbin("pgbouncer");
     let ini = dir.join("pgbouncer.ini");
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    let mut command = if root {
+    let mut command = if is_root() {
         Command::new("chown")
             .args(["-R", "postgres"])
             .arg(&dir)
             .status()
             .expect("chown");
         let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--", exe]).arg(&ini);
+        c.args(["-u", "postgres", "--", &exe]).arg(&ini);
         c
     } else {
         let mut c = Command::new(exe);
@@ -108,14 +100,7 @@ async fn two_instances_race_through_pgbouncer() {
     let _bouncer = pgbouncer(&work, port, &scratch.url, "session");
     let database = scratch.url.rsplit('/').next().unwrap();
     let url = format!("postgres://postgres@127.0.0.1:{port}/{database}");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "pgbouncer did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(port, "pgbouncer");
     let client = reqwest::Client::new();
     let a = Depot::start(&url, &work, &[]);
     a.ready(&client).await;
@@ -123,39 +108,22 @@ async fn two_instances_race_through_pgbouncer() {
     b.ready(&client).await;
     let token = login(&client, &a.base).await;
     let base = a.base.clone();
-    let id = |v: Value| v["id"].as_i64().unwrap();
-    let warehouse = id(post(
+    let (warehouse, bin, item) = warehouse_bin_item(
         &client,
         &base,
         &token,
-        "/v1/warehouses",
-        json!({"code": "PB", "name": "Bouncer"}),
-    )
-    .await);
-    let bin = id(post(
-        &client,
-        &base,
-        &token,
-        &format!("/v1/warehouses/{warehouse}/locations"),
-        json!({"code": "A"}),
-    )
-    .await);
-    let item = id(post(
-        &client,
-        &base,
-        &token,
-        "/v1/items",
+        "PB",
         json!({"code": "BOLT", "name": "Bolt"}),
     )
-    .await);
-    let customer = id(post(
+    .await;
+    let customer = create(
         &client,
         &base,
         &token,
         "/v1/customers",
         json!({"legal_name": "Race Ltd"}),
     )
-    .await);
+    .await;
     post(
         &client,
         &base,
@@ -167,15 +135,17 @@ async fn two_instances_race_through_pgbouncer() {
     .await;
     let mut deals = Vec::new();
     for n in 0..RACERS {
-        deals.push(id(post(
-            &client,
-            &base,
-            &token,
-            "/v1/deals",
-            json!({"customer_id": customer,
+        deals.push(
+            create(
+                &client,
+                &base,
+                &token,
+                "/v1/deals",
+                json!({"customer_id": customer,
             "title": format!("race {n}"), "lines": [{"item_id": item, "quantity": 1}]}),
-        )
-        .await));
+            )
+            .await,
+        );
     }
     // Half the racers through each instance, all at once.
     let racers: Vec<_> = deals

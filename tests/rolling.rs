@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use binary::{Depot, free_port, login, post, run};
+use binary::{Depot, create, free_port, login, post, run, sbin, warehouse_bin_item};
 use scratch_db::ScratchDb;
 use serde_json::{Value, json};
 
@@ -71,12 +71,7 @@ backend instances
     }
     let path = work.join("haproxy.cfg");
     std::fs::write(&path, config).unwrap();
-    // Debian puts it in /usr/sbin, which a user's PATH may lack.
-    let exe = if std::path::Path::new("/usr/sbin/haproxy").exists() {
-        "/usr/sbin/haproxy"
-    } else {
-        "haproxy"
-    };
+    let exe = sbin("haproxy");
     let child = Command::new(exe)
         .args(["-db", "-f"])
         .arg(&path)
@@ -275,47 +270,30 @@ async fn rolling_restart_behind_haproxy_on_postgres() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let token = login(&client, &base).await;
-    let id = |v: Value| v["id"].as_i64().unwrap();
-    let warehouse = id(post(
+    let (warehouse, bin, item) = warehouse_bin_item(
         &client,
         &base,
         &token,
-        "/v1/warehouses",
-        json!({"code": "RR", "name": "Rolling"}),
-    )
-    .await);
-    let bin = id(post(
-        &client,
-        &base,
-        &token,
-        &format!("/v1/warehouses/{warehouse}/locations"),
-        json!({"code": "A"}),
-    )
-    .await);
-    let item = id(post(
-        &client,
-        &base,
-        &token,
-        "/v1/items",
+        "RR",
         json!({"code": "BOLT", "name": "Bolt", "gtins": ["4006381333931"]}),
     )
-    .await);
-    let packing = id(post(
+    .await;
+    let packing = create(
         &client,
         &base,
         &token,
         &format!("/v1/warehouses/{warehouse}/locations"),
         json!({"code": "PACK", "pick_sequence": 99}),
     )
-    .await);
-    let customer = id(post(
+    .await;
+    let customer = create(
         &client,
         &base,
         &token,
         "/v1/customers",
         json!({"legal_name": "Rolling Ltd"}),
     )
-    .await);
+    .await;
     // Enough stock that every reservation is met in full.
     post(
         &client,
@@ -327,7 +305,7 @@ async fn rolling_restart_behind_haproxy_on_postgres() {
     )
     .await;
     // The deal the pick scans pick from: reserved and on a pick list, its picker at the bin.
-    let picked_deal = id(post(
+    let picked_deal = create(
         &client,
         &base,
         &token,
@@ -335,7 +313,7 @@ async fn rolling_restart_behind_haproxy_on_postgres() {
         json!({"customer_id": customer,
         "title": "picked", "lines": [{"item_id": item, "quantity": 20000}]}),
     )
-    .await);
+    .await;
     post(
         &client,
         &base,
@@ -344,7 +322,7 @@ async fn rolling_restart_behind_haproxy_on_postgres() {
         json!({"warehouse_id": warehouse}),
     )
     .await;
-    let pick_list = id(post(
+    let pick_list = create(
         &client,
         &base,
         &token,
@@ -352,7 +330,7 @@ async fn rolling_restart_behind_haproxy_on_postgres() {
         json!({"deal_ids": [picked_deal],
         "warehouse_id": warehouse, "packing_location_id": packing}),
     )
-    .await);
+    .await;
     let at_bin = post(
         &client,
         &base,

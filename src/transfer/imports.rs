@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::catalog::items::{self, GtinInput, ItemFilter, ItemPatch, NewItem};
+use crate::catalog::items::{self, GtinInput, Item, ItemFilter, ItemPatch, NewItem};
 use crate::catalog::suppliers::{self, NewSupplier, SupplierPatch};
 use crate::catalog::warehouses::{
-    self, LocationFilter, LocationPatch, NewLocation, NewWarehouse, WarehousePatch,
+    self, Location, LocationFilter, LocationPatch, NewLocation, NewWarehouse, Warehouse,
+    WarehousePatch,
 };
 use crate::crm::customers::{self, CustomerPatch, NewCustomer};
 use crate::crm::visibility::Viewer;
@@ -247,7 +248,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// The bad rows as a problem's field errors (`rows[7].code`), for a refused real run.
-    pub fn refusal(&self) -> Error {
+    fn refusal(&self) -> Error {
         Error::Validation(
             self.errors
                 .iter()
@@ -267,7 +268,8 @@ enum Applied {
 }
 
 /// Imports `table` as records of `kind`. Without `dry_run` and without bad rows, everything
-/// is applied; otherwise nothing is kept (see the module's documentation).
+/// is applied; otherwise nothing is kept (see the module's documentation), and a real run with
+/// bad rows is refused naming every bad cell.
 pub async fn run(
     db: &Db,
     kind: Kind,
@@ -335,6 +337,9 @@ pub async fn run(
     }
     if dry_run || !outcome.errors.is_empty() {
         crate::db::request::discard(db);
+    }
+    if !dry_run && !outcome.errors.is_empty() {
+        return Err(outcome.refusal());
     }
     Ok(outcome)
 }
@@ -470,6 +475,33 @@ fn gtins(cell: &str) -> Result<Vec<GtinInput>> {
         .collect()
 }
 
+/// The item with this code (the catalog's listing finds a code by its unique index).
+async fn item_by_code(db: &Db, code: &str) -> Result<Option<Item>> {
+    let filter = ItemFilter {
+        code: Some(code.to_string()),
+        ..ItemFilter::default()
+    };
+    Ok(items::list(db, &filter, Page::first(1)).await?.items.pop())
+}
+
+async fn warehouse_by_code(db: &Db, code: &str) -> Result<Warehouse> {
+    warehouses::by_code(db, code)
+        .await?
+        .ok_or_else(|| Error::invalid("warehouse_code", "no warehouse has this code"))
+}
+
+async fn location_by_code(db: &Db, warehouse_id: i64, code: &str) -> Result<Option<Location>> {
+    let filter = LocationFilter {
+        warehouse_id: Some(warehouse_id),
+        code: Some(code.to_string()),
+        ..LocationFilter::default()
+    };
+    Ok(warehouses::list_locations(db, &filter, Page::first(1))
+        .await?
+        .items
+        .pop())
+}
+
 async fn item(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
     let mut fields = typed(
         cells,
@@ -485,17 +517,8 @@ async fn item(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
         Some(Value::String(s)) => Some(gtins(&s)?),
         _ => cells.contains_key("gtins").then(Vec::new),
     };
-    let code = fields
-        .get("code")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let filter = ItemFilter {
-        code: Some(code.clone()),
-        ..ItemFilter::default()
-    };
-    let existing = items::list(db, &filter, Page::first(1)).await?.items.pop();
-    let Some(current) = existing else {
+    let code = fields.get("code").and_then(Value::as_str).unwrap_or("");
+    let Some(current) = item_by_code(db, code).await? else {
         let mut new: NewItem = input(fields)?;
         new.gtins = levels.unwrap_or_default();
         items::create(db, new).await?;
@@ -505,36 +528,51 @@ async fn item(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
     let wanted: NewItem = input(fields.clone())?;
     let mut patch = ItemPatch::default();
     let given = |k: &str| fields.contains_key(k);
-    if wanted.name != current.name {
-        patch.name = Some(wanted.name);
-    }
-    if given("unit") && wanted.unit != current.unit {
-        patch.unit = Some(wanted.unit);
-    }
-    if given("tracking") && wanted.tracking != current.tracking {
-        patch.tracking = Some(wanted.tracking);
-    }
-    if given("shelf_life_days") && wanted.shelf_life_days != current.shelf_life_days {
-        patch.shelf_life_days = Some(wanted.shelf_life_days);
-    }
-    if given("min_remaining_shelf_life_days")
-        && wanted.min_remaining_shelf_life_days != current.min_remaining_shelf_life_days
-    {
-        patch.min_remaining_shelf_life_days = Some(wanted.min_remaining_shelf_life_days);
-    }
-    if given("source") && wanted.source != current.source {
-        patch.source = Some(wanted.source);
-    }
-    if given("supplier_id") && wanted.supplier_id != current.supplier_id {
-        patch.supplier_id = Some(wanted.supplier_id);
-    }
-    if given("requires_certificate") && wanted.requires_certificate != current.requires_certificate
-    {
-        patch.requires_certificate = Some(wanted.requires_certificate);
-    }
-    if given("lead_time_days") && wanted.lead_time_days != current.lead_time_days {
-        patch.lead_time_days = Some(wanted.lead_time_days);
-    }
+    let mut changed = false;
+    changed |= differs(true, &mut patch.name, wanted.name, &current.name);
+    changed |= differs(given("unit"), &mut patch.unit, wanted.unit, &current.unit);
+    changed |= differs(
+        given("tracking"),
+        &mut patch.tracking,
+        wanted.tracking,
+        &current.tracking,
+    );
+    changed |= differs(
+        given("shelf_life_days"),
+        &mut patch.shelf_life_days,
+        wanted.shelf_life_days,
+        &current.shelf_life_days,
+    );
+    changed |= differs(
+        given("min_remaining_shelf_life_days"),
+        &mut patch.min_remaining_shelf_life_days,
+        wanted.min_remaining_shelf_life_days,
+        &current.min_remaining_shelf_life_days,
+    );
+    changed |= differs(
+        given("source"),
+        &mut patch.source,
+        wanted.source,
+        &current.source,
+    );
+    changed |= differs(
+        given("supplier_id"),
+        &mut patch.supplier_id,
+        wanted.supplier_id,
+        &current.supplier_id,
+    );
+    changed |= differs(
+        given("requires_certificate"),
+        &mut patch.requires_certificate,
+        wanted.requires_certificate,
+        &current.requires_certificate,
+    );
+    changed |= differs(
+        given("lead_time_days"),
+        &mut patch.lead_time_days,
+        wanted.lead_time_days,
+        &current.lead_time_days,
+    );
     if let Some(levels) = levels {
         let mut have: Vec<(String, i64)> = current
             .gtins
@@ -555,27 +593,24 @@ async fn item(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
         want.sort();
         if have != want {
             patch.gtins = Some(levels);
+            changed = true;
         }
     }
-    if is_empty_item_patch(&patch) {
+    if !changed {
         return Ok(Applied::Unchanged);
     }
     items::update(db, current.id, patch).await?;
     Ok(Applied::Updated)
 }
 
-fn is_empty_item_patch(p: &ItemPatch) -> bool {
-    p.name.is_none()
-        && p.unit.is_none()
-        && p.tracking.is_none()
-        && p.shelf_life_days.is_none()
-        && p.min_remaining_shelf_life_days.is_none()
-        && p.source.is_none()
-        && p.supplier_id.is_none()
-        && p.requires_certificate.is_none()
-        && p.lead_time_days.is_none()
-        && p.active.is_none()
-        && p.gtins.is_none()
+/// Puts `wanted` into the patch's `slot` when the file gives the column and the record holds
+/// something else; answers whether it did.
+fn differs<T: PartialEq>(given: bool, slot: &mut Option<T>, wanted: T, current: &T) -> bool {
+    if given && wanted != *current {
+        *slot = Some(wanted);
+        return true;
+    }
+    false
 }
 
 async fn warehouse(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
@@ -586,13 +621,14 @@ async fn warehouse(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
         return Ok(Applied::Created);
     };
     let mut patch = WarehousePatch::default();
-    if wanted.name != current.name {
-        patch.name = Some(wanted.name);
-    }
-    if fields.contains_key("address") && wanted.address != current.address {
-        patch.address = Some(wanted.address);
-    }
-    if patch.name.is_none() && patch.address.is_none() {
+    let changed = differs(true, &mut patch.name, wanted.name, &current.name)
+        | differs(
+            fields.contains_key("address"),
+            &mut patch.address,
+            wanted.address,
+            &current.address,
+        );
+    if !changed {
         return Ok(Applied::Unchanged);
     }
     warehouses::update(db, current.id, patch).await?;
@@ -605,31 +641,23 @@ async fn location(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
         Some(Value::String(s)) => s,
         _ => return Err(Error::invalid("warehouse_code", "is required")),
     };
-    let warehouse = warehouses::by_code(db, &warehouse_code)
-        .await?
-        .ok_or_else(|| Error::invalid("warehouse_code", "no warehouse has this code"))?;
+    let warehouse = warehouse_by_code(db, &warehouse_code).await?;
     let wanted: NewLocation = input(fields.clone())?;
-    let filter = LocationFilter {
-        warehouse_id: Some(warehouse.id),
-        code: Some(wanted.code.clone()),
-        ..LocationFilter::default()
-    };
-    let existing = warehouses::list_locations(db, &filter, Page::first(1))
-        .await?
-        .items
-        .pop();
-    let Some(current) = existing else {
+    let Some(current) = location_by_code(db, warehouse.id, &wanted.code).await? else {
         warehouses::create_location(db, warehouse.id, wanted).await?;
         return Ok(Applied::Created);
     };
     let mut patch = LocationPatch::default();
-    if let Some(barcode) = wanted.barcode.filter(|b| *b != current.barcode) {
-        patch.barcode = Some(barcode);
-    }
-    if fields.contains_key("pick_sequence") && wanted.pick_sequence != current.pick_sequence {
-        patch.pick_sequence = Some(wanted.pick_sequence);
-    }
-    if patch.barcode.is_none() && patch.pick_sequence.is_none() {
+    let changed = match wanted.barcode {
+        Some(barcode) => differs(true, &mut patch.barcode, barcode, &current.barcode),
+        None => false,
+    } | differs(
+        fields.contains_key("pick_sequence"),
+        &mut patch.pick_sequence,
+        wanted.pick_sequence,
+        &current.pick_sequence,
+    );
+    if !changed {
         return Ok(Applied::Unchanged);
     }
     warehouses::update_location(db, current.id, patch).await?;
@@ -645,23 +673,25 @@ async fn supplier(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
     };
     let given = |k: &str| fields.contains_key(k);
     let mut patch = SupplierPatch::default();
-    let mut changed = false;
-    if wanted.name != current.name {
-        patch.name = Some(wanted.name);
-        changed = true;
-    }
-    if given("email") && wanted.email != current.email {
-        patch.email = Some(wanted.email);
-        changed = true;
-    }
-    if given("phone") && wanted.phone != current.phone {
-        patch.phone = Some(wanted.phone);
-        changed = true;
-    }
-    if given("lead_time_days") && wanted.lead_time_days != current.lead_time_days {
-        patch.lead_time_days = Some(wanted.lead_time_days);
-        changed = true;
-    }
+    let changed = differs(true, &mut patch.name, wanted.name, &current.name)
+        | differs(
+            given("email"),
+            &mut patch.email,
+            wanted.email,
+            &current.email,
+        )
+        | differs(
+            given("phone"),
+            &mut patch.phone,
+            wanted.phone,
+            &current.phone,
+        )
+        | differs(
+            given("lead_time_days"),
+            &mut patch.lead_time_days,
+            wanted.lead_time_days,
+            &current.lead_time_days,
+        );
     if !changed {
         return Ok(Applied::Unchanged);
     }
@@ -675,28 +705,12 @@ async fn supplier(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
 async fn opening_stock(db: &Db, cells: &Map<String, Value>, actor: Actor) -> Result<Applied> {
     let fields = typed(cells, &["quantity"], &[])?;
     let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
-    let item_code = text("item_code").unwrap_or_default();
-    let filter = ItemFilter {
-        code: Some(item_code),
-        ..ItemFilter::default()
-    };
-    let item = items::list(db, &filter, Page::first(1))
+    let item = item_by_code(db, &text("item_code").unwrap_or_default())
         .await?
-        .items
-        .pop()
         .ok_or_else(|| Error::invalid("item_code", "no item has this code"))?;
-    let warehouse = warehouses::by_code(db, &text("warehouse_code").unwrap_or_default())
+    let warehouse = warehouse_by_code(db, &text("warehouse_code").unwrap_or_default()).await?;
+    let location = location_by_code(db, warehouse.id, &text("location_code").unwrap_or_default())
         .await?
-        .ok_or_else(|| Error::invalid("warehouse_code", "no warehouse has this code"))?;
-    let location_filter = LocationFilter {
-        warehouse_id: Some(warehouse.id),
-        code: text("location_code"),
-        ..LocationFilter::default()
-    };
-    let location = warehouses::list_locations(db, &location_filter, Page::first(1))
-        .await?
-        .items
-        .pop()
         .ok_or_else(|| {
             Error::invalid(
                 "location_code",
@@ -769,23 +783,12 @@ async fn opening_stock(db: &Db, cells: &Map<String, Value>, actor: Actor) -> Res
         actor.device_id,
     )
     .await
-    .map_err(|e| match e {
-        // The receipt names its one line's fields `lines[0].…`: here they are the row's.
-        Error::Validation(fields) => Error::Validation(
-            fields
-                .into_iter()
-                .map(|mut f| {
-                    f.field = match f.field.rsplit('.').next() {
-                        Some("quantity") => "quantity".into(),
-                        Some("batch") => "batch".into(),
-                        Some("expiry") => "expiry".into(),
-                        _ => f.field,
-                    };
-                    f
-                })
-                .collect(),
-        ),
-        other => other,
+    // The receipt names its one line's fields `lines[0].…`: here they are the row's.
+    .map_err(|e| {
+        renamed(e, |field| match field.rsplit('.').next() {
+            Some(column @ ("quantity" | "batch" | "expiry")) => column.to_string(),
+            _ => field.to_string(),
+        })
     })?;
     Ok(Applied::Created)
 }
@@ -856,31 +859,11 @@ async fn customer(db: &Db, cells: &Map<String, Value>, viewer: Viewer) -> Result
                 Value::Array(vec![Value::Object(contact)]),
             );
         }
-        let new: NewCustomer = input(new).map_err(|e| match e {
-            // `addresses[0].city` is the cell `address_city`.
-            Error::Validation(list) => Error::Validation(
-                list.into_iter()
-                    .map(|mut f| {
-                        f.field = nested_column(&f.field);
-                        f
-                    })
-                    .collect(),
-            ),
-            other => other,
-        })?;
+        // `addresses[0].city` is the cell `address_city`.
+        let new: NewCustomer = input(new).map_err(|e| renamed(e, nested_column))?;
         customers::create(db, viewer, new)
             .await
-            .map_err(|e| match e {
-                Error::Validation(list) => Error::Validation(
-                    list.into_iter()
-                        .map(|mut f| {
-                            f.field = nested_column(&f.field);
-                            f
-                        })
-                        .collect(),
-                ),
-                other => other,
-            })?;
+            .map_err(|e| renamed(e, nested_column))?;
         return Ok(Applied::Created);
     };
     let current = customers::get(db, viewer, id).await.map_err(|_| {
@@ -892,46 +875,63 @@ async fn customer(db: &Db, cells: &Map<String, Value>, viewer: Viewer) -> Result
     let wanted: NewCustomer = input(fields.clone())?;
     let given = |k: &str| fields.contains_key(k);
     let mut patch = CustomerPatch::default();
-    let mut changed = false;
-    if wanted.legal_name != current.legal_name {
-        patch.legal_name = Some(wanted.legal_name);
-        changed = true;
-    }
-    if given("tax_id") && wanted.tax_id != current.tax_id {
-        patch.tax_id = Some(wanted.tax_id);
-        changed = true;
-    }
-    if given("type") && wanted.kind != current.kind {
-        patch.kind = Some(wanted.kind);
-        changed = true;
-    }
-    if given("source") && wanted.source != current.source {
-        patch.source = Some(wanted.source);
-        changed = true;
-    }
-    if given("tags") && wanted.tags != current.tags {
-        patch.tags = Some(wanted.tags);
-        changed = true;
-    }
-    if given("phone") && wanted.phone != current.phone {
-        patch.phone = Some(wanted.phone);
-        changed = true;
-    }
-    if given("email") && wanted.email != current.email {
-        patch.email = Some(wanted.email);
-        changed = true;
-    }
-    if given("min_remaining_shelf_life_days")
-        && wanted.min_remaining_shelf_life_days != current.min_remaining_shelf_life_days
-    {
-        patch.min_remaining_shelf_life_days = Some(wanted.min_remaining_shelf_life_days);
-        changed = true;
-    }
+    let changed = differs(
+        true,
+        &mut patch.legal_name,
+        wanted.legal_name,
+        &current.legal_name,
+    ) | differs(
+        given("tax_id"),
+        &mut patch.tax_id,
+        wanted.tax_id,
+        &current.tax_id,
+    ) | differs(given("type"), &mut patch.kind, wanted.kind, &current.kind)
+        | differs(
+            given("source"),
+            &mut patch.source,
+            wanted.source,
+            &current.source,
+        )
+        | differs(given("tags"), &mut patch.tags, wanted.tags, &current.tags)
+        | differs(
+            given("phone"),
+            &mut patch.phone,
+            wanted.phone,
+            &current.phone,
+        )
+        | differs(
+            given("email"),
+            &mut patch.email,
+            wanted.email,
+            &current.email,
+        )
+        | differs(
+            given("min_remaining_shelf_life_days"),
+            &mut patch.min_remaining_shelf_life_days,
+            wanted.min_remaining_shelf_life_days,
+            &current.min_remaining_shelf_life_days,
+        );
     if !changed {
         return Ok(Applied::Unchanged);
     }
     customers::update(db, viewer, id, patch).await?;
     Ok(Applied::Updated)
+}
+
+/// A domain's validation error with its fields named as the file's columns.
+fn renamed(e: Error, column: impl Fn(&str) -> String) -> Error {
+    match e {
+        Error::Validation(fields) => Error::Validation(
+            fields
+                .into_iter()
+                .map(|f| FieldError {
+                    field: column(&f.field),
+                    reason: f.reason,
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// `addresses[0].city` → `address_city`, `contacts[0].email` → `contact_email`.

@@ -101,6 +101,18 @@ async fn deal(
     id
 }
 
+/// Each deal's one line has shipped `quantity` (net of returns), and the ledger is consistent.
+async fn shipped_and_consistent(app: &TestApp, shipped: &[(i64, i64)]) {
+    for (deal, quantity) in shipped {
+        let (_, view) = app
+            .get(&format!("/v1/deals/{deal}/fulfilment"), &app.admin_token)
+            .await;
+        assert_eq!(view["lines"][0]["shipped"], *quantity, "{view}");
+    }
+    let (_, consistency) = app.get("/v1/admin/consistency", &app.admin_token).await;
+    assert_eq!(consistency["consistent"], true, "{consistency}");
+}
+
 /// Units per deal in a shipment's parcels.
 fn packed_per_deal(shipment: &Value) -> HashMap<i64, i64> {
     let mut out = HashMap::new();
@@ -315,12 +327,7 @@ async fn three_deals_of_one_customer_ship_together(app: TestApp) {
     assert_eq!(status, StatusCode::CREATED, "{ret}");
     assert_eq!(ret["deal_ids"], json!([d3]), "{ret}");
     assert_eq!(ret["movements"][0]["deal_id"], d3);
-    let (_, view) = app.get(&format!("/v1/deals/{d3}/fulfilment"), &admin).await;
-    assert_eq!(view["lines"][0]["shipped"], 5, "{view}");
-    let (_, view) = app.get(&format!("/v1/deals/{d2}/fulfilment"), &admin).await;
-    assert_eq!(view["lines"][0]["shipped"], 5, "{view}");
-    let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
-    assert_eq!(consistency["consistent"], true, "{consistency}");
+    shipped_and_consistent(&app, &[(d3, 5), (d2, 5)]).await;
 }
 
 /// Two deals of one customer, each reserved a batch of its own, packed by scan into one parcel,
@@ -432,12 +439,7 @@ async fn two_deals_packed_by_scan_into_one_parcel(app: TestApp) {
             "deal {deal} missing from the return note:\n{text}"
         );
     }
-    let (_, view) = app.get(&format!("/v1/deals/{d2}/fulfilment"), &admin).await;
-    assert_eq!(view["lines"][0]["shipped"], 3, "{view}");
-    let (_, view) = app.get(&format!("/v1/deals/{d1}/fulfilment"), &admin).await;
-    assert_eq!(view["lines"][0]["shipped"], 3, "{view}");
-    let (_, consistency) = app.get("/v1/admin/consistency", &admin).await;
-    assert_eq!(consistency["consistent"], true, "{consistency}");
+    shipped_and_consistent(&app, &[(d2, 3), (d1, 3)]).await;
 }
 
 async fn deals_that_differ_do_not_ship_together(app: TestApp) {

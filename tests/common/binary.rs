@@ -142,3 +142,74 @@ pub async fn login(client: &reqwest::Client, base: &str) -> String {
     let body: Value = response.json().await.unwrap();
     body["access_token"].as_str().expect("a token").to_string()
 }
+
+/// POSTs and answers the new record's id.
+pub async fn create(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> i64 {
+    post(client, base, token, path, body).await["id"]
+        .as_i64()
+        .expect("an id")
+}
+
+/// A warehouse `code` with one bin `A`, and the item `item`: (warehouse, bin, item).
+pub async fn warehouse_bin_item(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    code: &str,
+    item: Value,
+) -> (i64, i64, i64) {
+    let warehouse = create(
+        client,
+        base,
+        token,
+        "/v1/warehouses",
+        json!({"code": code, "name": code}),
+    )
+    .await;
+    let bin = create(
+        client,
+        base,
+        token,
+        &format!("/v1/warehouses/{warehouse}/locations"),
+        json!({"code": "A"}),
+    )
+    .await;
+    let item = create(client, base, token, "/v1/items", item).await;
+    (warehouse, bin, item)
+}
+
+/// Waits until something listens on `port` (a proxy the drill started).
+pub fn wait_for_port(port: u16, what: &str) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A Debian system program: in /usr/sbin, which a user's PATH may lack.
+pub fn sbin(name: &str) -> String {
+    let path = format!("/usr/sbin/{name}");
+    if std::path::Path::new(&path).exists() {
+        path
+    } else {
+        name.to_string()
+    }
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false)
+}
