@@ -86,7 +86,7 @@ impl Error {
 
     /// A record a request refers to does not exist: the caller's mistake on `field` (422). Any
     /// other failure (the database being down) stays what it is.
-    pub fn missing_as_invalid(self, field: &str, reason: impl Into<String>) -> Self {
+    pub fn missing_as_invalid(self, field: impl Into<String>, reason: impl Into<String>) -> Self {
         match self {
             Error::NotFound { .. } => Error::invalid(field, reason),
             other => other,

@@ -345,9 +345,9 @@ pub async fn create_parcel(
     checks.finish()?;
     let shipment = match new.shipment_id {
         Some(sid) => {
-            let row = shipment_row(db, sid)
-                .await
-                .map_err(|_| Error::invalid("shipment_id", format!("no shipment with id {sid}")))?;
+            let row = shipment_row(db, sid).await.map_err(|e| {
+                e.missing_as_invalid("shipment_id", format!("no shipment with id {sid}"))
+            })?;
             if !matches!(row.status, Status::Draft | Status::Packed) {
                 return Err(Error::conflict(
                     "shipment_id",
@@ -392,8 +392,8 @@ pub async fn create_parcel(
     }
     crate::catalog::warehouses::get(db, warehouse_id)
         .await
-        .map_err(|_| {
-            Error::invalid(
+        .map_err(|e| {
+            e.missing_as_invalid(
                 "warehouse_id",
                 format!("no warehouse with id {warehouse_id}"),
             )
@@ -409,9 +409,9 @@ pub async fn create_parcel(
     };
     let contents = checked_contents(db, &candidates, warehouse_id, &new.contents).await?;
     if let Some(parent) = new.parent_id {
-        let p = parcel_row(db, parent)
-            .await
-            .map_err(|_| Error::invalid("parent_id", format!("no parcel with id {parent}")))?;
+        let p = parcel_row(db, parent).await.map_err(|e| {
+            e.missing_as_invalid("parent_id", format!("no parcel with id {parent}"))
+        })?;
         if !candidates.contains(&p.deal_id) {
             return Err(Error::invalid(
                 "parent_id",
@@ -1243,8 +1243,8 @@ pub async fn create(db: &Db, mut new: NewShipment, user_id: Option<i64>) -> Resu
         None => ship_to_of_first?,
     };
     for (i, id) in new.parcel_ids.iter().enumerate() {
-        let p = parcel_row(db, *id).await.map_err(|_| {
-            Error::invalid(
+        let p = parcel_row(db, *id).await.map_err(|e| {
+            e.missing_as_invalid(
                 format!("parcel_ids[{i}]"),
                 format!("no parcel with id {id}"),
             )

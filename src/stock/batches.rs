@@ -128,7 +128,7 @@ pub async fn find_or_create_in(tx: &mut Tx, db: &Db, new: NewBatch) -> Result<Ba
     checks.finish()?;
     let item = items::get(db, new.item_id)
         .await
-        .map_err(|_| Error::invalid("item_id", format!("no item with id {}", new.item_id)))?;
+        .map_err(|e| e.missing_as_invalid("item_id", format!("no item with id {}", new.item_id)))?;
     if item.tracking == Tracking::None {
         return Err(Error::invalid(
             "item_id",

@@ -158,8 +158,8 @@ pub async fn create(db: &Db, new: NewCount, user_id: Option<i64>) -> Result<Coun
         );
     }
     checks.finish()?;
-    warehouses::get(db, new.warehouse_id).await.map_err(|_| {
-        Error::invalid(
+    warehouses::get(db, new.warehouse_id).await.map_err(|e| {
+        e.missing_as_invalid(
             "warehouse_id",
             format!("no warehouse with id {}", new.warehouse_id),
         )
@@ -174,8 +174,8 @@ pub async fn create(db: &Db, new: NewCount, user_id: Option<i64>) -> Result<Coun
                         format!("location {id} is listed twice"),
                     ));
                 }
-                let location = warehouses::location(db, *id).await.map_err(|_| {
-                    Error::invalid(
+                let location = warehouses::location(db, *id).await.map_err(|e| {
+                    e.missing_as_invalid(
                         format!("location_ids[{i}]"),
                         format!("no location with id {id}"),
                     )
@@ -496,7 +496,7 @@ async fn resolve_batch(
 ) -> Result<Option<i64>> {
     let item = items::get(db, item_id)
         .await
-        .map_err(|_| Error::invalid(fields.item, format!("no item with id {item_id}")))?;
+        .map_err(|e| e.missing_as_invalid(fields.item, format!("no item with id {item_id}")))?;
     if item.tracking == Tracking::None {
         // A GS1 code may carry a batch the item is not tracked by: it is counted as the item.
         return Ok(None);
@@ -504,7 +504,7 @@ async fn resolve_batch(
     if let Some(id) = batch.id {
         let found = batches::get(db, id)
             .await
-            .map_err(|_| Error::invalid(fields.batch, format!("no batch with id {id}")))?;
+            .map_err(|e| e.missing_as_invalid(fields.batch, format!("no batch with id {id}")))?;
         if found.item_id != item_id {
             return Err(Error::invalid(
                 fields.batch,

@@ -102,7 +102,7 @@ async fn warehouse_of(db: &Db, field: &str, location_id: i64) -> Result<i64> {
     warehouses::location(db, location_id)
         .await
         .map(|l| l.warehouse_id)
-        .map_err(|_| Error::invalid(field, format!("no location with id {location_id}")))
+        .map_err(|e| e.missing_as_invalid(field, format!("no location with id {location_id}")))
 }
 
 /// One movement of `(item_id, batch_id)`.

@@ -213,9 +213,9 @@ async fn resolve_line(db: &Db, i: usize, line: &ReceiptLine, today: Date) -> Res
             )
         }
     };
-    let item = items::get(db, item_id)
-        .await
-        .map_err(|_| Error::invalid(field("item_id"), format!("no item with id {item_id}")))?;
+    let item = items::get(db, item_id).await.map_err(|e| {
+        e.missing_as_invalid(field("item_id"), format!("no item with id {item_id}"))
+    })?;
     let mut checks = Checks::new();
     checks.positive(&field("quantity"), quantity);
     checks.finish()?;
@@ -294,8 +294,8 @@ pub async fn check(db: &Db, new: NewReceipt) -> Result<Checked> {
     }
     let location = warehouses::location(db, new.location_id)
         .await
-        .map_err(|_| {
-            Error::invalid(
+        .map_err(|e| {
+            e.missing_as_invalid(
                 "location_id",
                 format!("no location with id {}", new.location_id),
             )

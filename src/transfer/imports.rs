@@ -866,8 +866,8 @@ async fn customer(db: &Db, cells: &Map<String, Value>, viewer: Viewer) -> Result
             .map_err(|e| renamed(e, nested_column))?;
         return Ok(Applied::Created);
     };
-    let current = customers::get(db, viewer, id).await.map_err(|_| {
-        Error::invalid(
+    let current = customers::get(db, viewer, id).await.map_err(|e| {
+        e.missing_as_invalid(
             "legal_name",
             "a customer with this key exists and is not yours to change",
         )
