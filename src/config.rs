@@ -73,6 +73,11 @@ pub struct Config {
     /// still served, before the listener closes: longer than a load balancer needs to see the
     /// instance down (docs/operations.md). 0: close at once.
     pub shutdown_drain_secs: u64,
+    /// Largest accepted import file (`POST /v1/imports/{kind}`, CSV or XLSX).
+    pub import_limit_bytes: usize,
+    /// An import job whose worker has not reported for this long (a crashed instance) is
+    /// taken over by another worker and run again from the start.
+    pub import_stale_secs: u64,
 }
 
 /// A list of IP addresses, as a TOML array or one comma-separated string (environment).
@@ -121,6 +126,8 @@ impl Default for Config {
             sscc_extension_digit: 0,
             trusted_proxies: Vec::new(),
             shutdown_drain_secs: 0,
+            import_limit_bytes: 64 * 1024 * 1024,
+            import_stale_secs: 120,
         }
     }
 }

@@ -463,3 +463,65 @@ mod tests {
         assert_eq!(err.0.status, 400);
     }
 }
+
+/// An uploaded file: the multipart (`multipart/form-data`) field `field`, or else the whole
+/// body. Problems name `field`.
+pub async fn upload<S: Send + Sync>(
+    state: &S,
+    request: Request,
+    field: &'static str,
+) -> Result<Bytes, ApiError> {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let malformed = |status: StatusCode, text: String| {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::from(Problem::new(
+                status,
+                "too-large",
+                format!("the {field} is larger than the server accepts"),
+            ))
+        } else {
+            ApiError::bad_request(Some(field), format!("malformed multipart body: {text}"))
+        }
+    };
+    let bytes = if multipart {
+        let mut form = axum::extract::Multipart::from_request(request, state)
+            .await
+            .map_err(|e| malformed(e.status(), e.body_text()))?;
+        let mut found = None;
+        while let Some(part) = form
+            .next_field()
+            .await
+            .map_err(|e| malformed(e.status(), e.body_text()))?
+        {
+            if part.name() == Some(field) {
+                found = Some(
+                    part.bytes()
+                        .await
+                        .map_err(|e| malformed(e.status(), e.body_text()))?,
+                );
+                break;
+            }
+        }
+        found.ok_or_else(|| {
+            ApiError::unprocessable(
+                field,
+                format!("the multipart body has no field named '{field}'"),
+            )
+        })?
+    } else {
+        Bytes::from_request(request, state)
+            .await
+            .map_err(bytes_rejection)?
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::unprocessable(
+            field,
+            format!("no {field} in the request body"),
+        ));
+    }
+    Ok(bytes)
+}

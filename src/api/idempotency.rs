@@ -125,11 +125,12 @@ pub async fn middleware(State(state): State<AppState>, request: Request, next: N
     let (mut parts, body) = request.into_parts();
     // The handler need not authenticate the caller again.
     parts.extensions.insert(record.principal().clone());
-    // Photo uploads are the largest bodies a mutation may carry.
+    // Import files and photo uploads are the largest bodies a mutation may carry.
     let limit = state
         .config
         .body_limit_bytes
-        .max(state.config.image_limit_bytes);
+        .max(state.config.image_limit_bytes)
+        .max(state.config.import_limit_bytes);
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return ApiError::from(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -110,6 +110,11 @@ pub async fn serve(
     let router = state.router();
     let housekeeping = tokio::spawn(housekeeping(state.db.clone()));
     let print_worker = state.printing.start_worker(state.db.clone());
+    let import_worker = crate::transfer::jobs::start(
+        state.db.clone(),
+        state.instance_id.clone(),
+        std::time::Duration::from_secs(state.config.import_stale_secs),
+    );
     let jobs = if state.config.jobs {
         Some(
             crate::jobs::start(
@@ -147,6 +152,8 @@ pub async fn serve(
     .await
     .context("serving HTTP")?;
     housekeeping.abort();
+    // A job it was running rolls back and is taken over once its heartbeat is stale.
+    import_worker.abort();
     print_worker.stop().await;
     if let Some(jobs) = jobs {
         jobs.shutdown().await;

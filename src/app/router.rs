@@ -38,7 +38,7 @@ pub(crate) fn described_routes(
         .merge(crate::crm::api::router())
         .merge(crate::scanning::api::router(config.image_limit_bytes))
         .merge(crate::stock::api::router())
-        .merge(crate::transfer::api::router())
+        .merge(crate::transfer::api::router(config.import_limit_bytes))
         .merge(crate::fulfilment::api::router())
         .merge(crate::production::api::router())
         .merge(crate::purchasing::api::router())

@@ -164,6 +164,17 @@ pub async fn get(db: &Db, id: i64) -> Result<User> {
         .ok_or_else(|| Error::not_found("user", id))
 }
 
+pub async fn by_username(db: &Db, username: &str) -> Result<User> {
+    let row = on_read!(db, pool => {
+        sqlx::query_as::<_, UserRow>(&format!("select {COLUMNS} from users where username = $1"))
+            .bind(username)
+            .fetch_optional(pool)
+            .await?
+    });
+    row.map(User::from)
+        .ok_or_else(|| Error::not_found("user", username))
+}
+
 pub async fn list(db: &Db, filter: &UserFilter, page: Page) -> Result<Paged<User>> {
     let rows = on_read!(db, pool => {
         sqlx::query_as::<_, UserRow>(&format!(

@@ -1,9 +1,8 @@
 //! HTTP handlers for scanning.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::AppState;
@@ -110,7 +109,7 @@ async fn decode(
     principal.check(SCANNERS)?;
     let caller = caller(&principal);
     let formats = images::formats(&state.scanning, params.formats.as_deref(), &caller)?;
-    let image = image_bytes(&state, request).await?;
+    let image = crate::api::extract::upload(&state, request, "image").await?;
     let options = images::options(
         formats,
         params.try_harder.unwrap_or(true),
@@ -124,62 +123,6 @@ async fn decode(
     Ok(Json(
         images::resolve_all(&state.scanning, &state.db, &caller, codes).await?,
     ))
-}
-
-/// The uploaded image: the multipart field `image`, or the whole body.
-async fn image_bytes(state: &AppState, request: Request) -> ApiResult<Bytes> {
-    let multipart = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let bytes = if multipart {
-        let mut form = Multipart::from_request(request, state).await.map_err(|e| {
-            ApiError::bad_request(Some("image"), format!("malformed multipart body: {e}"))
-        })?;
-        let mut image = None;
-        while let Some(field) = form
-            .next_field()
-            .await
-            .map_err(|e| multipart_problem(e.status(), e.body_text()))?
-        {
-            if field.name() == Some("image") {
-                image = Some(
-                    field
-                        .bytes()
-                        .await
-                        .map_err(|e| multipart_problem(e.status(), e.body_text()))?,
-                );
-                break;
-            }
-        }
-        image.ok_or_else(|| {
-            ApiError::unprocessable("image", "the multipart body has no field named 'image'")
-        })?
-    } else {
-        Bytes::from_request(request, state)
-            .await
-            .map_err(crate::api::extract::bytes_rejection)?
-    };
-    if bytes.is_empty() {
-        return Err(ApiError::unprocessable(
-            "image",
-            "no image in the request body",
-        ));
-    }
-    Ok(bytes)
-}
-
-fn multipart_problem(status: StatusCode, text: String) -> ApiError {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::from(Problem::new(
-            status,
-            "too-large",
-            "the image is larger than the server accepts",
-        ))
-    } else {
-        ApiError::bad_request(Some("image"), format!("malformed multipart body: {text}"))
-    }
 }
 
 fn decode_problem(e: DecodeError) -> ApiError {

@@ -860,6 +860,76 @@ struct ShipmentRow {
     paid_by: PaidBy,
 }
 
+/// A shipment in one line (exports): its deals joined by `|`, its parcels counted, and when it
+/// was created, dispatched and delivered.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ShipmentSummary {
+    pub id: i64,
+    #[sqlx(skip)]
+    pub deal_ids: String,
+    pub warehouse_id: i64,
+    pub status: Status,
+    pub carrier: String,
+    pub service_level: ServiceLevel,
+    pub tracking_number: Option<String>,
+    pub ship_to_name: String,
+    pub ship_to_address: String,
+    pub cod_amount: Option<i64>,
+    pub cod_currency: Option<String>,
+    pub paid_by: PaidBy,
+    pub parcels: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub dispatched_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub delivered_at: Option<OffsetDateTime>,
+}
+
+/// Shipments in id order, a page at a time, as [`ShipmentSummary`]s: two reads a page.
+pub async fn summaries(
+    db: &Db,
+    page: crate::db::Page,
+) -> Result<crate::db::Paged<ShipmentSummary>> {
+    let rows = on_read!(db, pool => {
+        sqlx::query_as::<_, ShipmentSummary>(
+            "select s.id, s.warehouse_id, s.status, s.carrier, s.service_level, s.tracking_number,
+                    s.ship_to_name, s.ship_to_address, s.cod_amount, s.cod_currency, s.paid_by,
+                    (select count(*) from parcels p where p.shipment_id = s.id) as parcels,
+                    s.created_at,
+                    (select min(e.at) from shipment_events e
+                      where e.shipment_id = s.id and e.status = 'dispatched') as dispatched_at,
+                    (select min(e.at) from shipment_events e
+                      where e.shipment_id = s.id and e.status = 'delivered') as delivered_at
+             from shipments s where s.id > $1 order by s.id limit $2",
+        )
+        .bind(page.after)
+        .bind(page.fetch_limit())
+        .fetch_all(pool)
+        .await?
+    });
+    let mut paged = crate::db::Paged::from_rows(rows, page, |r| r.id);
+    let keys = crate::db::Keys::Ids(paged.items.iter().map(|s| s.id).collect());
+    let deals: Vec<(i64, i64)> = crate::db::rows_for_keys(
+        db,
+        "select shipment_id, deal_id from shipment_deals where {keys} order by shipment_id, deal_id",
+        "shipment_id",
+        &keys,
+    )
+    .await?;
+    let mut by_shipment: HashMap<i64, Vec<String>> = HashMap::new();
+    for (shipment, deal) in deals {
+        by_shipment
+            .entry(shipment)
+            .or_default()
+            .push(deal.to_string());
+    }
+    for s in &mut paged.items {
+        s.deal_ids = by_shipment.remove(&s.id).unwrap_or_default().join("|");
+    }
+    Ok(paged)
+}
+
 /// The warehouse of a shipment given none: its first parcel's, else the deal's (set when it
 /// was reserved), else the only warehouse.
 async fn default_warehouse(db: &Db, deal_id: i64, parcel_ids: &[i64]) -> Result<i64> {

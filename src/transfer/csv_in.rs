@@ -18,7 +18,11 @@ impl Table {
     }
 }
 
+/// A CSV file, or an XLSX workbook (told by its zip signature).
 pub fn read(bytes: &[u8]) -> Result<Table> {
+    if super::xlsx_in::is_xlsx(bytes) {
+        return super::xlsx_in::read(bytes);
+    }
     let text = decode(bytes);
     let first_line = text.lines().next().unwrap_or("");
     let delimiter = [b',', b';', b'\t']

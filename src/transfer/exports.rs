@@ -12,9 +12,11 @@ use std::collections::HashMap;
 use crate::catalog::items::{self, Item, ItemFilter};
 use crate::catalog::warehouses::{self, LocationFilter};
 use crate::crm::customers::{self, Customer, CustomerFilter};
+use crate::crm::deals::{self, Deal, DealFilter, DealLine};
 use crate::crm::visibility::Viewer;
 use crate::db::{Db, Page, Paged};
 use crate::error::{Error, Result};
+use crate::shipping::{self, ShipmentSummary};
 use crate::stock::batches::{self, Batch, BatchFilter};
 use crate::stock::ledger::{self, LedgerFilter, Movement};
 
@@ -30,6 +32,8 @@ pub enum Kind {
     Stock,
     Batches,
     Ledger,
+    Deals,
+    Shipments,
 }
 
 impl Kind {
@@ -41,9 +45,12 @@ impl Kind {
             "stock" => Ok(Kind::Stock),
             "batches" => Ok(Kind::Batches),
             "ledger" => Ok(Kind::Ledger),
+            "deals" => Ok(Kind::Deals),
+            "shipments" => Ok(Kind::Shipments),
             _ => Err(Error::invalid(
                 "kind",
-                "unknown export: items, locations, customers, stock, batches or ledger",
+                "unknown export: items, locations, customers, stock, batches, ledger, deals or \
+                 shipments",
             )),
         }
     }
@@ -133,6 +140,43 @@ impl Kind {
                 "reversal_of",
                 "posted_at",
             ],
+            Kind::Deals => &[
+                "deal_id",
+                "title",
+                "customer_id",
+                "owner_id",
+                "stage",
+                "status",
+                "lost_reason",
+                "currency",
+                "amount",
+                "customer_reference",
+                "created_at",
+                "updated_at",
+                "line_no",
+                "item_id",
+                "quantity",
+                "unit_price",
+                "line_total",
+            ],
+            Kind::Shipments => &[
+                "id",
+                "deal_ids",
+                "warehouse_id",
+                "status",
+                "carrier",
+                "service_level",
+                "tracking_number",
+                "ship_to_name",
+                "ship_to_address",
+                "cod_amount",
+                "cod_currency",
+                "paid_by",
+                "parcels",
+                "created_at",
+                "dispatched_at",
+                "delivered_at",
+            ],
         }
     }
 
@@ -144,6 +188,8 @@ impl Kind {
             Kind::Stock => "stock.csv",
             Kind::Batches => "batches.csv",
             Kind::Ledger => "ledger.csv",
+            Kind::Deals => "deals.csv",
+            Kind::Shipments => "shipments.csv",
         }
     }
 }
@@ -273,6 +319,57 @@ impl From<Customer> for CustomerRow {
     }
 }
 
+/// A deal line as one CSV row, with its deal's fields; a deal without lines is one row with
+/// the line's cells empty.
+#[derive(Serialize)]
+struct DealLineRow {
+    deal_id: i64,
+    title: String,
+    customer_id: i64,
+    owner_id: i64,
+    stage: String,
+    status: String,
+    lost_reason: Option<String>,
+    currency: String,
+    amount: i64,
+    customer_reference: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: time::OffsetDateTime,
+    line_no: Option<i64>,
+    item_id: Option<i64>,
+    quantity: Option<i64>,
+    unit_price: Option<i64>,
+    line_total: Option<i64>,
+}
+
+fn deal_rows(d: Deal) -> Vec<DealLineRow> {
+    let row = |l: Option<&DealLine>| DealLineRow {
+        deal_id: d.id,
+        title: d.title.clone(),
+        customer_id: d.customer_id,
+        owner_id: d.owner_id,
+        stage: d.stage.clone(),
+        status: text(&d.status),
+        lost_reason: d.lost_reason.clone(),
+        currency: d.currency.clone(),
+        amount: d.amount,
+        customer_reference: d.customer_reference.clone(),
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+        line_no: l.map(|l| l.line_no),
+        item_id: l.map(|l| l.item_id),
+        quantity: l.map(|l| l.quantity),
+        unit_price: l.map(|l| l.unit_price),
+        line_total: l.map(|l| l.line_total),
+    };
+    if d.lines.is_empty() {
+        return vec![row(None)];
+    }
+    d.lines.iter().map(|l| row(Some(l))).collect()
+}
+
 /// The ledger export's date range (RFC 3339; `until` exclusive).
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -343,18 +440,7 @@ impl Export {
                         pick_sequence: l.pick_sequence,
                     });
                 }
-                let next_after = paged.next_after;
-                csv_page(
-                    async {
-                        Ok(Paged {
-                            items: rows,
-                            next_after,
-                        })
-                    },
-                    |r| r,
-                    header,
-                )
-                .await?
+                csv_rows(rows, paged.next_after, header).await?
             }
             Kind::Customers => {
                 let viewer = self
@@ -384,14 +470,27 @@ impl Export {
                 };
                 csv_page(ledger::ledger(db, &filter, page), |m: Movement| m, header).await?
             }
+            Kind::Deals => {
+                let viewer = self
+                    .viewer
+                    .ok_or_else(|| Error::forbidden("deals are exported by sales staff"))?;
+                let paged = deals::list(db, viewer, &DealFilter::default(), page).await?;
+                let next_after = paged.next_after;
+                let rows: Vec<DealLineRow> = paged.items.into_iter().flat_map(deal_rows).collect();
+                csv_rows(rows, next_after, header).await?
+            }
+            Kind::Shipments => {
+                csv_page(
+                    shipping::summaries(db, page),
+                    |s: ShipmentSummary| s,
+                    header,
+                )
+                .await?
+            }
             Kind::Stock => {
                 // Balances are one row per item, place and batch: read at once.
                 let rows = ledger::balances(db, &Default::default()).await?;
-                let paged = Paged {
-                    items: rows,
-                    next_after: None,
-                };
-                csv_page(async { Ok(paged) }, |b| b, header).await?
+                csv_rows(rows, None, header).await?
             }
         };
         self.after = next;
@@ -423,6 +522,19 @@ async fn csv_page<T, R: Serialize>(
     }
     let bytes = out.into_inner().map_err(|e| csv_error(e.into_error()))?;
     Ok((bytes, paged.next_after))
+}
+
+/// Rows already read, written as [`csv_page`] writes a page.
+async fn csv_rows<R: Serialize>(
+    rows: Vec<R>,
+    next_after: Option<i64>,
+    header: bool,
+) -> Result<(Vec<u8>, Option<i64>)> {
+    let page = Paged {
+        items: rows,
+        next_after,
+    };
+    csv_page(async { Ok(page) }, |r| r, header).await
 }
 
 fn csv_writer(header: bool) -> csv::Writer<Vec<u8>> {

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::catalog::items::{self, GtinInput, Item, ItemFilter, ItemPatch, NewItem};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::catalog::items::{self, BomLine, GtinInput, Item, ItemFilter, ItemPatch, NewItem};
 use crate::catalog::suppliers::{self, NewSupplier, SupplierPatch};
 use crate::catalog::warehouses::{
     self, Location, LocationFilter, LocationPatch, NewLocation, NewWarehouse, Warehouse,
@@ -35,6 +37,7 @@ pub const OPENING_NOTE: &str = "opening stock";
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Items,
+    Boms,
     Suppliers,
     Customers,
     Warehouses,
@@ -82,7 +85,18 @@ const ITEM_COLUMNS: &[Column] = &[
         "purchased or manufactured (default purchased)",
         "manufactured",
     ),
-    col("supplier_id", false, "", ""),
+    col(
+        "supplier_id",
+        false,
+        "the supplier's id (or give supplier_code)",
+        "",
+    ),
+    col(
+        "supplier_code",
+        false,
+        "the supplier by its code, instead of supplier_id",
+        "",
+    ),
     col("requires_certificate", false, "true or false", "false"),
     col("lead_time_days", false, "", "2"),
     col(
@@ -90,6 +104,28 @@ const ITEM_COLUMNS: &[Column] = &[
         false,
         "GTINs per packaging level: gtin*quantity joined by |, a bare GTIN counts 1",
         "09506000134352*1|09506000134369*12",
+    ),
+];
+
+/// One component line per row; an item's rows together are its whole bill of materials.
+const BOM_COLUMNS: &[Column] = &[
+    col(
+        "item_code",
+        true,
+        "the manufactured item the bill belongs to",
+        "MUESLI-BAR",
+    ),
+    col(
+        "component_code",
+        true,
+        "a component item's code",
+        "OATS-1KG",
+    ),
+    col(
+        "quantity",
+        true,
+        "base units of the component per base unit of the item",
+        "2",
     ),
 ];
 
@@ -182,6 +218,7 @@ impl Kind {
     pub fn parse(raw: &str) -> Result<Kind> {
         match raw {
             "items" => Ok(Kind::Items),
+            "boms" => Ok(Kind::Boms),
             "suppliers" => Ok(Kind::Suppliers),
             "customers" => Ok(Kind::Customers),
             "warehouses" => Ok(Kind::Warehouses),
@@ -189,8 +226,8 @@ impl Kind {
             "opening-stock" => Ok(Kind::OpeningStock),
             _ => Err(Error::invalid(
                 "kind",
-                "unknown import: items, suppliers, customers, warehouses, locations or \
-                 opening-stock",
+                "unknown import: items, boms, suppliers, customers, warehouses, locations \
+                 or opening-stock",
             )),
         }
     }
@@ -198,6 +235,7 @@ impl Kind {
     pub fn columns(self) -> &'static [Column] {
         match self {
             Kind::Items => ITEM_COLUMNS,
+            Kind::Boms => BOM_COLUMNS,
             Kind::Suppliers => SUPPLIER_COLUMNS,
             Kind::Customers => CUSTOMER_COLUMNS,
             Kind::Warehouses => WAREHOUSE_COLUMNS,
@@ -209,6 +247,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Items => "items",
+            Kind::Boms => "boms",
             Kind::Suppliers => "suppliers",
             Kind::Customers => "customers",
             Kind::Warehouses => "warehouses",
@@ -227,7 +266,7 @@ impl Kind {
 }
 
 /// One bad cell (or row): the spreadsheet row (the header is row 1), the column, the value.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RowError {
     pub row: usize,
     pub column: String,
@@ -236,7 +275,7 @@ pub struct RowError {
 }
 
 /// What an import did, or would do.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct Outcome {
     pub rows: usize,
     pub created: usize,
@@ -248,7 +287,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// The bad rows as a problem's field errors (`rows[7].code`), for a refused real run.
-    fn refusal(&self) -> Error {
+    pub fn refusal(&self) -> Error {
         Error::Validation(
             self.errors
                 .iter()
@@ -267,9 +306,8 @@ enum Applied {
     Unchanged,
 }
 
-/// Imports `table` as records of `kind`. Without `dry_run` and without bad rows, everything
-/// is applied; otherwise nothing is kept (see the module's documentation), and a real run with
-/// bad rows is refused naming every bad cell.
+/// Imports `table` as records of `kind` (see [`apply`]); a real run with bad rows is refused,
+/// naming every bad cell.
 pub async fn run(
     db: &Db,
     kind: Kind,
@@ -277,6 +315,35 @@ pub async fn run(
     dry_run: bool,
     actor: Actor,
     viewer: Viewer,
+) -> Result<Outcome> {
+    let outcome = apply(
+        db,
+        kind,
+        table,
+        dry_run,
+        actor,
+        viewer,
+        &AtomicUsize::new(0),
+    )
+    .await?;
+    if !dry_run && !outcome.errors.is_empty() {
+        return Err(outcome.refusal());
+    }
+    Ok(outcome)
+}
+
+/// Imports `table` as records of `kind` in the running request's (or job's) transaction,
+/// counting the rows done in `progress`. Without `dry_run` and without bad rows, everything is
+/// applied; otherwise nothing is kept (see the module's documentation). Answers what happened,
+/// or would have.
+pub async fn apply(
+    db: &Db,
+    kind: Kind,
+    table: &Table,
+    dry_run: bool,
+    actor: Actor,
+    viewer: Viewer,
+    progress: &AtomicUsize,
 ) -> Result<Outcome> {
     let mut outcome = Outcome {
         rows: table.rows.len(),
@@ -294,6 +361,8 @@ pub async fn run(
             });
         }
     }
+    // A bill of materials is all the rows of its item: rows are gathered first.
+    let mut bills: Vec<(String, Vec<(usize, Map<String, Value>)>)> = Vec::new();
     if header_ok {
         for (row, values) in &table.rows {
             let cells = cells(kind, table, values);
@@ -317,9 +386,18 @@ pub async fn run(
                 .collect();
             if !missing.is_empty() {
                 outcome.errors.extend(missing);
+                progress.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
             let applied = match kind {
+                Kind::Boms => {
+                    let parent = text_cell(&cells, "item_code");
+                    match bills.iter_mut().find(|(code, _)| *code == parent) {
+                        Some((_, rows)) => rows.push((*row, cells)),
+                        None => bills.push((parent, vec![(*row, cells)])),
+                    }
+                    continue;
+                }
                 Kind::Items => item(db, &cells).await,
                 Kind::Suppliers => supplier(db, &cells).await,
                 Kind::Customers => customer(db, &cells, viewer).await,
@@ -327,21 +405,165 @@ pub async fn run(
                 Kind::Locations => location(db, &cells).await,
                 Kind::OpeningStock => opening_stock(db, &cells, actor).await,
             };
-            match applied {
-                Ok(Applied::Created) => outcome.created += 1,
-                Ok(Applied::Updated) => outcome.updated += 1,
-                Ok(Applied::Unchanged) => outcome.unchanged += 1,
-                Err(e) => outcome.errors.extend(row_errors(*row, &cells, e)),
-            }
+            outcome.count(*row, &cells, applied);
+            progress.fetch_add(1, Ordering::Relaxed);
         }
+    }
+    for (parent, rows) in bills {
+        match bill(db, &parent, &rows).await {
+            Ok(applied) => {
+                for ((row, cells), applied) in rows.iter().zip(applied) {
+                    outcome.count(*row, cells, Ok(applied));
+                }
+            }
+            Err(errors) => outcome.errors.extend(errors),
+        }
+        progress.fetch_add(rows.len(), Ordering::Relaxed);
     }
     if dry_run || !outcome.errors.is_empty() {
         crate::db::request::discard(db);
     }
-    if !dry_run && !outcome.errors.is_empty() {
-        return Err(outcome.refusal());
-    }
     Ok(outcome)
+}
+
+impl Outcome {
+    fn count(&mut self, row: usize, cells: &Map<String, Value>, applied: Result<Applied>) {
+        match applied {
+            Ok(Applied::Created) => self.created += 1,
+            Ok(Applied::Updated) => self.updated += 1,
+            Ok(Applied::Unchanged) => self.unchanged += 1,
+            Err(e) => self.errors.extend(row_errors(row, cells, e)),
+        }
+    }
+}
+
+fn text_cell(cells: &Map<String, Value>, column: &str) -> String {
+    cells
+        .get(column)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// An item's bill of materials from its rows (each a component and its quantity): the rows
+/// are the whole bill, so a component the file leaves out is taken off it. Answers each row's
+/// outcome, or every bad row.
+async fn bill(
+    db: &Db,
+    parent_code: &str,
+    rows: &[(usize, Map<String, Value>)],
+) -> std::result::Result<Vec<Applied>, Vec<RowError>> {
+    let all_rows = |column: &str, reason: String| -> Vec<RowError> {
+        rows.iter()
+            .map(|(row, cells)| RowError {
+                row: *row,
+                column: column.into(),
+                value: text_cell(cells, column),
+                reason: reason.clone(),
+            })
+            .collect()
+    };
+    let parent = match item_by_code(db, parent_code).await {
+        Ok(Some(parent)) => parent,
+        Ok(None) => return Err(all_rows("item_code", "no item has this code".into())),
+        Err(e) => return Err(all_rows("row", e.to_string())),
+    };
+    let mut lines = Vec::with_capacity(rows.len());
+    let mut errors = Vec::new();
+    for (row, cells) in rows {
+        let quantity = text_cell(cells, "quantity").parse::<i64>();
+        let component = item_by_code(db, &text_cell(cells, "component_code")).await;
+        match (component, quantity) {
+            (Ok(Some(component)), Ok(quantity)) => lines.push(BomLine {
+                component_item_id: component.id,
+                quantity,
+            }),
+            (component, quantity) => {
+                if quantity.is_err() {
+                    errors.extend(row_errors(
+                        *row,
+                        cells,
+                        Error::invalid("quantity", "must be a whole number"),
+                    ));
+                }
+                match component {
+                    Ok(Some(_)) => {}
+                    Ok(None) => errors.extend(row_errors(
+                        *row,
+                        cells,
+                        Error::invalid("component_code", "no item has this code"),
+                    )),
+                    Err(e) => errors.extend(row_errors(*row, cells, e)),
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let current = items::bom(db, parent.id)
+        .await
+        .map_err(|e| all_rows("row", e.to_string()))?;
+    let mut applied: Vec<Applied> = lines
+        .iter()
+        .map(|line| {
+            match current
+                .lines
+                .iter()
+                .find(|c| c.component_item_id == line.component_item_id)
+            {
+                None => Applied::Created,
+                Some(c) if c.quantity != line.quantity => Applied::Updated,
+                Some(_) => Applied::Unchanged,
+            }
+        })
+        .collect();
+    let removed = current.lines.len()
+        + applied
+            .iter()
+            .filter(|a| matches!(a, Applied::Created))
+            .count()
+        != lines.len();
+    if applied.iter().all(|a| matches!(a, Applied::Unchanged)) && !removed {
+        return Ok(applied);
+    }
+    if removed && applied.iter().all(|a| matches!(a, Applied::Unchanged)) {
+        // Only components taken off: the bill changed, so its first row tells.
+        applied[0] = Applied::Updated;
+    }
+    match items::set_bom(db, parent.id, lines).await {
+        Ok(_) => Ok(applied),
+        Err(e) => {
+            // `lines[2].quantity` is the third row's `quantity` cell.
+            let mut out = Vec::new();
+            let fields = match e {
+                Error::Validation(fields) => fields,
+                other => return Err(all_rows("row", other.to_string())),
+            };
+            for f in fields {
+                let index = f
+                    .field
+                    .strip_prefix("lines[")
+                    .and_then(|rest| rest.split(']').next())
+                    .and_then(|i| i.parse::<usize>().ok());
+                let column = match f.field.rsplit('.').next() {
+                    Some("quantity") => "quantity",
+                    Some("component_item_id") => "component_code",
+                    _ => "item_code",
+                };
+                match index.and_then(|i| rows.get(i)) {
+                    Some((row, cells)) => out.push(RowError {
+                        row: *row,
+                        column: column.into(),
+                        value: text_cell(cells, column),
+                        reason: f.reason,
+                    }),
+                    None => out.extend(all_rows(column, f.reason)),
+                }
+            }
+            Err(out)
+        }
+    }
 }
 
 /// A row's cells by documented column name, empty cells left out (a column the file does not
@@ -513,6 +735,12 @@ async fn item(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
         ],
         &["requires_certificate"],
     )?;
+    if let Some(Value::String(code)) = fields.remove("supplier_code") {
+        let supplier = suppliers::by_code(db, &code)
+            .await?
+            .ok_or_else(|| Error::invalid("supplier_code", "no supplier has this code"))?;
+        fields.insert("supplier_id".into(), Value::from(supplier.id));
+    }
     let levels = match fields.remove("gtins") {
         Some(Value::String(s)) => Some(gtins(&s)?),
         _ => cells.contains_key("gtins").then(Vec::new),

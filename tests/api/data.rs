@@ -16,6 +16,10 @@ crate::on_both!(
     warehouses_and_locations_import_and_items_round_trip,
     opening_stock_and_suppliers_import_once,
     customers_import_with_their_address_and_contact,
+    bills_of_materials_import_whole,
+    xlsx_workbooks_import_like_csv_files,
+    big_files_import_as_jobs,
+    deals_and_shipments_export,
 );
 
 /// The rows of a CSV body as header → value maps.
@@ -565,4 +569,435 @@ async fn customers_import_with_their_address_and_contact(app: TestApp) {
     .await;
     assert_eq!(dry["errors"][0]["column"], "address_city", "{dry}");
     assert_eq!(dry["errors"][0]["row"], 2, "{dry}");
+}
+
+async fn bills_of_materials_import_whole(app: TestApp) {
+    let admin = app.admin_token.clone();
+    // Items naming their supplier by code.
+    let (status, body) = upload(
+        &app,
+        "/v1/imports/suppliers",
+        &admin,
+        b"code,name\nMILL,Hafer Muehle\n",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let items = b"code,name,source,supplier_code\n\
+        BAR,Muesli bar,manufactured,\n\
+        OATS,Oats 1 kg,purchased,MILL\n\
+        HONEY,Honey,purchased,\n\
+        NUTS,Nuts,purchased,\n";
+    let (status, body) = upload(&app, "/v1/imports/items", &admin, items).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, oats) = app.get("/v1/items?code=OATS", &admin).await;
+    let (_, mills) = app.get("/v1/suppliers", &admin).await;
+    assert_eq!(
+        oats["items"][0]["supplier_id"], mills["items"][0]["id"],
+        "{oats} {mills}"
+    );
+    let id_of = async |code: &str| -> i64 {
+        let (_, list) = app.get(&format!("/v1/items?code={code}"), &admin).await;
+        list["items"][0]["id"].as_i64().unwrap()
+    };
+    let (bar, oats, honey, nuts) = (
+        id_of("BAR").await,
+        id_of("OATS").await,
+        id_of("HONEY").await,
+        id_of("NUTS").await,
+    );
+    let bill = b"item_code,component_code,quantity\nBAR,OATS,2\nBAR,HONEY,1\n";
+    let (status, dry) = upload(&app, "/v1/imports/boms?dry_run=true", &admin, bill).await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(
+        dry,
+        json!({"rows": 2, "created": 2, "updated": 0, "unchanged": 0, "errors": []})
+    );
+    let (_, none) = app.get(&format!("/v1/items/{bar}/bom"), &admin).await;
+    assert_eq!(none["lines"], json!([]), "a dry run writes nothing");
+    let (status, done) = upload(&app, "/v1/imports/boms", &admin, bill).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let (_, bom) = app.get(&format!("/v1/items/{bar}/bom"), &admin).await;
+    let mut lines: Vec<(i64, i64)> = bom["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["component_item_id"].as_i64().unwrap(),
+                l["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    lines.sort();
+    let mut want = vec![(oats, 2), (honey, 1)];
+    want.sort();
+    assert_eq!(lines, want);
+    let (_, again) = upload(&app, "/v1/imports/boms", &admin, bill).await;
+    assert_eq!(
+        again,
+        json!({"rows": 2, "created": 0, "updated": 0, "unchanged": 2, "errors": []})
+    );
+    // The file is the whole bill: honey goes, nuts come, oats change.
+    let next = b"item_code;component_code;quantity\nBAR;OATS;3\nBAR;NUTS;1\n";
+    let (_, changed) = upload(&app, "/v1/imports/boms", &admin, next).await;
+    assert_eq!(
+        changed,
+        json!({"rows": 2, "created": 1, "updated": 1, "unchanged": 0, "errors": []})
+    );
+    let (_, bom) = app.get(&format!("/v1/items/{bar}/bom"), &admin).await;
+    let mut lines: Vec<(i64, i64)> = bom["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["component_item_id"].as_i64().unwrap(),
+                l["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    lines.sort();
+    let mut want = vec![(oats, 3), (nuts, 1)];
+    want.sort();
+    assert_eq!(lines, want);
+    // Bad rows, each named: an unknown component, a quantity that is no number, a zero, a
+    // purchased item with a bill, a component listed twice.
+    let bad = "item_code,component_code,quantity\n\
+        BAR,RAISINS,1\n\
+        BAR,OATS,two\n\
+        HONEY,OATS,1\n\
+        NUTS,OATS,0\n";
+    let (status, dry) = upload(
+        &app,
+        "/v1/imports/boms?dry_run=true",
+        &admin,
+        bad.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    let errors: Vec<(i64, String)> = dry["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_i64().unwrap(),
+                e["column"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        (2, "component_code"),
+        (3, "quantity"),
+        (4, "item_code"),
+        (5, "quantity"),
+    ] {
+        assert!(
+            errors.iter().any(|(r, c)| *r == want.0 && c == want.1),
+            "{want:?} missing from {dry}"
+        );
+    }
+    let (status, refused) = upload(&app, "/v1/imports/boms", &admin, bad.as_bytes()).await;
+    assert_problem(status, &refused, 422, Some("rows[2].component_code"));
+    let (_, _, template) = app.download("/v1/imports/boms/template", &admin).await;
+    assert!(
+        String::from_utf8_lossy(&template).starts_with("item_code,component_code,quantity"),
+        "{}",
+        String::from_utf8_lossy(&template)
+    );
+}
+
+/// A workbook as a spreadsheet library writes it: GTINs typed as numbers (the leading zero
+/// gone), an expiry typed as a date, a header row in any case.
+async fn xlsx_workbooks_import_like_csv_files(app: TestApp) {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let admin = app.admin_token.clone();
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["Code", "Name", "Tracking", "Shelf_Life_Days", "GTINs"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    sheet.write_string(1, 0, "YOG").unwrap();
+    sheet.write_string(1, 1, "Yoghurt, 500 g").unwrap();
+    sheet.write_string(1, 2, "batch").unwrap();
+    sheet.write_number(1, 3, 28).unwrap();
+    // 09506000134352 typed into a number cell: Excel keeps 9506000134352.
+    sheet.write_number(1, 4, 9506000134352.0).unwrap();
+    sheet.write_string(2, 0, "BOLT").unwrap();
+    sheet.write_string(2, 1, "Bolt M8").unwrap();
+    sheet.write_string(2, 2, "none").unwrap();
+    let items = book.save_to_buffer().unwrap();
+    let (status, dry) = upload(&app, "/v1/imports/items?dry_run=true", &admin, &items).await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(
+        dry,
+        json!({"rows": 2, "created": 2, "updated": 0, "unchanged": 0, "errors": []})
+    );
+    // The same workbook as the multipart field `file`, as a browser form sends it.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(items.clone())
+            .file_name("items.xlsx")
+            .mime_str("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .unwrap(),
+    );
+    let response = app
+        .client
+        .post(app.url("/v1/imports/items"))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let done: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(done["created"], 2, "{done}");
+    let (_, yog) = app.get("/v1/items?code=YOG", &admin).await;
+    assert_eq!(
+        yog["items"][0]["gtins"][0]["gtin"], "09506000134352",
+        "{yog}"
+    );
+    assert_eq!(yog["items"][0]["shelf_life_days"], 28);
+    let (_, again) = upload(&app, "/v1/imports/items", &admin, &items).await;
+    assert_eq!(again["unchanged"], 2, "{again}");
+
+    // Opening stock with the expiry typed as a date.
+    let (wh, _) = app.warehouse("XL", &[("A-1", 1)]).await;
+    let _ = wh;
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in [
+        "item_code",
+        "warehouse_code",
+        "location_code",
+        "batch",
+        "expiry",
+        "quantity",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    for (r, (batch, quantity)) in [("L1", 12), ("L2", 30)].iter().enumerate() {
+        let r = r as u32 + 1;
+        sheet.write_string(r, 0, "YOG").unwrap();
+        sheet.write_string(r, 1, "XL").unwrap();
+        sheet.write_string(r, 2, "A-1").unwrap();
+        sheet.write_string(r, 3, *batch).unwrap();
+        sheet
+            .write_datetime_with_format(r, 4, &ExcelDateTime::from_ymd(2031, 1, 31).unwrap(), &date)
+            .unwrap();
+        sheet.write_number(r, 5, *quantity).unwrap();
+    }
+    let stock = book.save_to_buffer().unwrap();
+    let (status, done) = upload(&app, "/v1/imports/opening-stock", &admin, &stock).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["created"], 2, "{done}");
+    let (_, _, batches) = app.download("/v1/exports/batches", &admin).await;
+    let batches = rows(&batches);
+    assert_eq!(batches.len(), 2);
+    assert!(
+        batches.iter().all(|b| b["expiry_date"] == "2031-01-31"),
+        "{batches:?}"
+    );
+    // Not a workbook after all.
+    let (status, body) = upload(&app, "/v1/imports/items", &admin, b"PK\x03\x04broken").await;
+    assert_problem(status, &body, 422, Some("file"));
+}
+
+/// Follows an import job until it has ended (asserting it does within a minute).
+async fn finished_job(app: &TestApp, location: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, job) = app.get(location, &app.admin_token).await;
+        assert_eq!(status, StatusCode::OK, "{job}");
+        if job["status"] == "done" || job["status"] == "failed" {
+            return job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job did not end: {job}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Posts a file that becomes a job: asserts 202 with the job, and answers where it is.
+async fn job_of(app: &TestApp, path: &str, file: &[u8]) -> String {
+    let response = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(&app.admin_token)
+        .header("content-type", "text/csv")
+        .body(file.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let job: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(location, format!("/v1/imports/{}", job["id"]));
+    assert!(
+        job["status"] == "queued" || job["status"] == "running" || job["status"] == "done",
+        "{job}"
+    );
+    assert_eq!(job["kind"], "items");
+    location
+}
+
+async fn big_files_import_as_jobs(app: TestApp) {
+    let rows_n = 1_200;
+    let mut file = String::from("code,name\n");
+    for i in 0..rows_n {
+        file.push_str(&format!("BIG-{i:05},Item {i}\n"));
+    }
+    // A dry run as a job: the answer tells, nothing is kept.
+    let location = job_of(&app, "/v1/imports/items?dry_run=true", file.as_bytes()).await;
+    let job = finished_job(&app, &location).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["dry_run"], true);
+    assert_eq!(
+        (job["rows_total"].as_i64(), job["rows_done"].as_i64()),
+        (Some(1200), Some(1200))
+    );
+    assert_eq!(
+        job["result"],
+        json!({"rows": 1200, "created": 1200, "updated": 0, "unchanged": 0, "errors": []})
+    );
+    assert_eq!(item_count(&app).await, 0, "a dry run writes nothing");
+    // For real.
+    let location = job_of(&app, "/v1/imports/items", file.as_bytes()).await;
+    let job = finished_job(&app, &location).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["result"]["created"], 1200, "{job}");
+    assert!(job["finished_at"].is_string(), "{job}");
+    let (_, last) = app.get("/v1/items?code=BIG-01199", &app.admin_token).await;
+    assert_eq!(last["items"][0]["name"], "Item 1199");
+    // A file with one bad row: the job fails naming it, and no row is applied.
+    let mut bad = String::from("code,name,tracking\n");
+    for i in 0..rows_n {
+        let tracking = if i == 700 { "sometimes" } else { "none" };
+        bad.push_str(&format!("NEXT-{i:05},Item {i},{tracking}\n"));
+    }
+    let location = job_of(&app, "/v1/imports/items", bad.as_bytes()).await;
+    let job = finished_job(&app, &location).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(
+        job["result"]["errors"],
+        json!([{"row": 702, "column": "tracking", "value": "sometimes",
+                "reason": job["result"]["errors"][0]["reason"]}])
+    );
+    let (_, none) = app.get("/v1/items?code=NEXT-00001", &app.admin_token).await;
+    assert_eq!(none["items"], json!([]), "nothing of a failed job is kept");
+    // Jobs are for importers; ids are numbers.
+    let (_, keeper) = app.user("keeper", "warehouse", None).await;
+    let (status, _) = app.get(&location, &keeper).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app.get("/v1/imports/987654", &app.admin_token).await;
+    assert_problem(status, &body, 404, None);
+    let (status, body) = app.get("/v1/imports/items", &app.admin_token).await;
+    assert_problem(status, &body, 422, Some("id"));
+}
+
+async fn deals_and_shipments_export(app: TestApp) {
+    let admin = app.admin_token.clone();
+    let (rep_id, rep) = app.user("rep", "rep", None).await;
+    let (_, keeper) = app.user("keeper", "warehouse", None).await;
+    let a = app
+        .create_id("/v1/items", json!({"code": "A", "name": "A"}))
+        .await;
+    let b = app
+        .create_id("/v1/items", json!({"code": "B", "name": "B"}))
+        .await;
+    let customer = app
+        .create_id(
+            "/v1/customers",
+            json!({"legal_name": "Rudi's Deli", "addresses": [
+                {"line1": "Marktplatz 5", "city": "Hamburg", "country": "DE",
+                 "preferred_shipping": true}]}),
+        )
+        .await;
+    let deal = app
+        .create_id(
+            "/v1/deals",
+            json!({"customer_id": customer, "title": "Autumn order",
+                   "lines": [{"item_id": a, "quantity": 3, "unit_price": 250},
+                             {"item_id": b, "quantity": 1, "unit_price": 1000}]}),
+        )
+        .await;
+    let (status, body) = app
+        .post(
+            "/v1/customers",
+            &rep,
+            json!({"legal_name": "Rep's own customer"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, own) = app
+        .post(
+            "/v1/deals",
+            &rep,
+            json!({"customer_id": body["id"], "title": "Rep's deal"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{own}");
+
+    let (status, _, body) = app.download("/v1/exports/deals", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    let deals = rows(&body);
+    assert_eq!(
+        deals.len(),
+        3,
+        "a row a line, a deal without lines one row: {deals:?}"
+    );
+    assert_eq!(deals[0]["deal_id"], deal.to_string());
+    assert_eq!(deals[0]["line_no"], "1");
+    assert_eq!(deals[0]["line_total"], "750");
+    assert_eq!(deals[1]["item_id"], b.to_string());
+    assert_eq!(deals[0]["amount"], "1750");
+    assert_eq!(deals[2]["title"], "Rep's deal");
+    assert_eq!(deals[2]["line_no"], "");
+    let (status, _, body) = app.download("/v1/exports/deals", &rep).await;
+    assert_eq!(status, StatusCode::OK);
+    let mine = rows(&body);
+    assert_eq!(mine.len(), 1, "a rep exports their own deals: {mine:?}");
+    assert_eq!(mine[0]["owner_id"], rep_id.to_string());
+    let (status, _, _) = app.download("/v1/exports/deals", &keeper).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Shipments: a draft for the deal.
+    let (wh, _) = app.warehouse("SH", &[("A", 1)]).await;
+    let (status, _, body) = app.download("/v1/exports/shipments", &keeper).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        header(&body).starts_with("id,deal_ids,warehouse_id,status,"),
+        "{}",
+        header(&body)
+    );
+    let empty_header = header(&body);
+    let (status, shipment) = app
+        .post(
+            "/v1/shipments",
+            &admin,
+            json!({"deal_id": deal, "warehouse_id": wh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{shipment}");
+    let (_, _, body) = app.download("/v1/exports/shipments", &keeper).await;
+    assert_eq!(header(&body), empty_header);
+    let shipments = rows(&body);
+    assert_eq!(shipments.len(), 1);
+    assert_eq!(shipments[0]["id"], shipment["id"].to_string());
+    assert_eq!(shipments[0]["deal_ids"], deal.to_string());
+    assert_eq!(shipments[0]["status"], "draft");
+    assert_eq!(shipments[0]["parcels"], "0");
+    assert_eq!(shipments[0]["ship_to_name"], "Rudi's Deli");
+    assert_eq!(shipments[0]["dispatched_at"], "");
+    let (status, _, _) = app.download("/v1/exports/shipments", &rep).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
