@@ -687,6 +687,46 @@ pub async fn set_bom(db: &Db, item_id: i64, lines: Vec<BomLine>) -> Result<Bom> 
     bom(db, item_id).await
 }
 
+/// A bill of materials line as a file holds it: the item and the component by their codes.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct BillLine {
+    #[serde(skip)]
+    pub parent_item_id: i64,
+    pub item_code: String,
+    pub component_code: String,
+    pub quantity: i64,
+}
+
+/// Every line of the bills of materials of a page of parent items (in id order, whole bills
+/// only), components by code.
+pub async fn bill_lines(db: &Db, page: Page) -> Result<Paged<BillLine>> {
+    let parents: Vec<i64> = on_read!(db, pool => {
+        sqlx::query_scalar::<_, i64>(
+            "select distinct parent_item_id from bom_lines where parent_item_id > $1
+             order by parent_item_id limit $2",
+        )
+        .bind(page.after)
+        .bind(page.fetch_limit())
+        .fetch_all(pool)
+        .await?
+    });
+    let parents = Paged::from_rows(parents, page, |id| *id);
+    let lines = rows_for_keys(
+        db,
+        "select b.parent_item_id, p.code as item_code, c.code as component_code, b.quantity
+         from bom_lines b join items p on p.id = b.parent_item_id
+              join items c on c.id = b.component_item_id
+         where {keys} order by b.parent_item_id, c.code",
+        "b.parent_item_id",
+        &Keys::Ids(parents.items),
+    )
+    .await?;
+    Ok(Paged {
+        items: lines,
+        next_after: parents.next_after,
+    })
+}
+
 /// Whether `assembly`'s bill of materials contains `item` at any depth.
 async fn contains(db: &Db, assembly: i64, item: i64) -> Result<bool> {
     let found = on_read!(db, pool => {

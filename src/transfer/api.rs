@@ -27,14 +27,15 @@ const EXPORTERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Warehou
 /// Deals: sales staff, each seeing the deals they may see.
 const DEAL_EXPORTERS: Access = Access::users(&[Role::Admin, Role::Head, Role::Rep]);
 
-/// Every record of a kind as CSV (`items`, `locations`, `customers` (admins and heads),
+/// Every record of a kind as CSV (`items`, `boms` (a row a component), `suppliers`,
+/// `warehouses`, `locations`, `customers` (admins and heads),
 /// `stock`, `batches`, `ledger` with `from`/`until`, `deals` with their lines, a row a line
 /// (admins, heads and reps, each seeing their deals), `shipments`),
 /// streamed a page at a time: the answer starts at once and memory stays flat however many
 /// rows follow. Columns are the record's fields as the API names them; an item's GTINs are
 /// `gtin*quantity` joined by `|`.
 #[utoipa::path(get, path = "/v1/exports/{kind}", tag = "data",
-    params(("kind" = String, Path, description = "items, locations, customers, stock, batches, ledger, deals or shipments"), ExportFilter),
+    params(("kind" = String, Path, description = "items, boms, suppliers, warehouses, locations, customers, stock, batches, ledger, deals or shipments"), ExportFilter),
     responses((status = 200, description = "CSV, UTF-8, comma-separated, header first",
         content_type = "text/csv"), ErrorResponses),
     security(("bearer" = [])))]

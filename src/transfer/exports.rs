@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 
 use std::collections::HashMap;
 
-use crate::catalog::items::{self, Item, ItemFilter};
-use crate::catalog::warehouses::{self, LocationFilter};
+use crate::catalog::items::{self, BillLine, Item, ItemFilter};
+use crate::catalog::suppliers::{self, Supplier};
+use crate::catalog::warehouses::{self, LocationFilter, Warehouse};
 use crate::crm::customers::{self, Customer, CustomerFilter};
 use crate::crm::deals::{self, Deal, DealFilter, DealLine};
 use crate::crm::visibility::Viewer;
@@ -27,6 +28,9 @@ pub const PAGE_ROWS: i64 = 1000;
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     Items,
+    Boms,
+    Suppliers,
+    Warehouses,
     Locations,
     Customers,
     Stock,
@@ -40,6 +44,9 @@ impl Kind {
     pub fn parse(raw: &str) -> Result<Kind> {
         match raw {
             "items" => Ok(Kind::Items),
+            "boms" => Ok(Kind::Boms),
+            "suppliers" => Ok(Kind::Suppliers),
+            "warehouses" => Ok(Kind::Warehouses),
             "locations" => Ok(Kind::Locations),
             "customers" => Ok(Kind::Customers),
             "stock" => Ok(Kind::Stock),
@@ -49,8 +56,8 @@ impl Kind {
             "shipments" => Ok(Kind::Shipments),
             _ => Err(Error::invalid(
                 "kind",
-                "unknown export: items, locations, customers, stock, batches, ledger, deals or \
-                 shipments",
+                "unknown export: items, boms, suppliers, warehouses, locations, customers, \
+                 stock, batches, ledger, deals or shipments",
             )),
         }
     }
@@ -73,6 +80,28 @@ impl Kind {
                 "lead_time_days",
                 "active",
                 "gtins",
+            ],
+            Kind::Boms => &["item_code", "component_code", "quantity"],
+            Kind::Suppliers => &[
+                "id",
+                "code",
+                "name",
+                "email",
+                "phone",
+                "lead_time_days",
+                "created_at",
+                "updated_at",
+            ],
+            Kind::Warehouses => &[
+                "id",
+                "code",
+                "name",
+                "address",
+                "responsible_user_id",
+                "label_printer_id",
+                "document_printer_id",
+                "created_at",
+                "updated_at",
             ],
             Kind::Locations => &["id", "warehouse_code", "code", "barcode", "pick_sequence"],
             Kind::Customers => &[
@@ -183,6 +212,9 @@ impl Kind {
     pub fn file_name(self) -> &'static str {
         match self {
             Kind::Items => "items.csv",
+            Kind::Boms => "boms.csv",
+            Kind::Suppliers => "suppliers.csv",
+            Kind::Warehouses => "warehouses.csv",
             Kind::Locations => "locations.csv",
             Kind::Customers => "customers.csv",
             Kind::Stock => "stock.csv",
@@ -422,6 +454,13 @@ impl Export {
             Kind::Items => {
                 let filter = ItemFilter::default();
                 csv_page(items::list(db, &filter, page), ItemRow::from, header).await?
+            }
+            Kind::Boms => csv_page(items::bill_lines(db, page), |l: BillLine| l, header).await?,
+            Kind::Suppliers => {
+                csv_page(suppliers::list(db, None, page), |s: Supplier| s, header).await?
+            }
+            Kind::Warehouses => {
+                csv_page(warehouses::list(db, page), |w: Warehouse| w, header).await?
             }
             Kind::Locations => {
                 let paged =

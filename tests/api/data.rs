@@ -699,6 +699,19 @@ async fn bills_of_materials_import_whole(app: TestApp) {
     }
     let (status, refused) = upload(&app, "/v1/imports/boms", &admin, bad.as_bytes()).await;
     assert_problem(status, &refused, 422, Some("rows[2].component_code"));
+    // Bills and suppliers export in the import's columns and import back unchanged.
+    let (status, _, bills) = app.download("/v1/exports/boms", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        String::from_utf8_lossy(&bills),
+        "item_code,component_code,quantity\nBAR,NUTS,1\nBAR,OATS,3\n"
+    );
+    let (_, back) = upload(&app, "/v1/imports/boms", &admin, &bills).await;
+    assert_eq!(back["unchanged"], 2, "{back}");
+    let (_, _, suppliers) = app.download("/v1/exports/suppliers", &admin).await;
+    assert_eq!(rows(&suppliers)[0]["code"], "MILL");
+    let (_, back) = upload(&app, "/v1/imports/suppliers", &admin, &suppliers).await;
+    assert_eq!(back["unchanged"], 1, "{back}");
     let (_, _, template) = app.download("/v1/imports/boms/template", &admin).await;
     assert!(
         String::from_utf8_lossy(&template).starts_with("item_code,component_code,quantity"),
@@ -765,8 +778,11 @@ async fn xlsx_workbooks_import_like_csv_files(app: TestApp) {
     assert_eq!(again["unchanged"], 2, "{again}");
 
     // Opening stock with the expiry typed as a date.
-    let (wh, _) = app.warehouse("XL", &[("A-1", 1)]).await;
-    let _ = wh;
+    app.warehouse("XL", &[("A-1", 1)]).await;
+    let (_, _, warehouses) = app.download("/v1/exports/warehouses", &admin).await;
+    assert_eq!(rows(&warehouses)[0]["code"], "XL");
+    let (_, back) = upload(&app, "/v1/imports/warehouses", &admin, &warehouses).await;
+    assert_eq!(back["unchanged"], 1, "{back}");
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     for (c, h) in [
