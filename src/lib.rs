@@ -23,6 +23,7 @@ pub mod patch;
 pub mod printing;
 pub mod production;
 pub mod purchasing;
+pub mod reports;
 pub mod scanning;
 pub mod shipping;
 pub mod stock;

@@ -39,6 +39,7 @@ pub(crate) fn described_routes(
         .merge(crate::scanning::api::router(config.image_limit_bytes))
         .merge(crate::stock::api::router())
         .merge(crate::transfer::api::router(config.import_limit_bytes))
+        .merge(crate::reports::api::router())
         .merge(crate::fulfilment::api::router())
         .merge(crate::production::api::router())
         .merge(crate::purchasing::api::router())

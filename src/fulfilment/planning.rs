@@ -165,13 +165,8 @@ pub async fn reserve_in(
         expires_at: options.expires_at,
     };
     for line in by_item {
-        // What has shipped (less returns) is no longer wanted from stock.
         let sent = shipped.get(&line.id).copied().unwrap_or(0);
-        let want = if lost {
-            0
-        } else {
-            (line.quantity - sent).max(0)
-        };
+        let want = wanted(lost, line.quantity, sent);
         let holder = Holder::DealLine {
             deal_id,
             line_id: line.id,
@@ -193,6 +188,61 @@ pub async fn reserve_in(
         warehouse_id: Some(warehouse_id),
         lines: outcomes,
     })
+}
+
+/// Where one deal line stands, as a reservation run finds it before it acts.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    /// What the line wants (`requested`: ordered less shipped, nothing once lost), holds and
+    /// waits for, as the run reports it.
+    pub outcome: LineOutcome,
+    /// Shipped for the line (less returns).
+    pub shipped: i64,
+    /// What the line's active orders still bring.
+    pub coming: i64,
+}
+
+/// Every line of a deal as it stands now, in line order, read in the caller's transaction and
+/// changing nothing: the shortfall a reservation run would start from, and the orders that
+/// cover it.
+pub async fn standing(tx: &mut Tx, deal_id: i64) -> Result<Vec<Standing>> {
+    let lost = deals::terms(tx, deal_id).await?.status == DealStatus::Lost;
+    let lines = deals::line_needs(tx, deal_id).await?;
+    let held = reservations::of_deal(tx, deal_id).await?;
+    let demands = supply::of_deal(tx, deal_id).await?;
+    let shipped = shipped_by_line(tx, deal_id, &lines).await?;
+    Ok(lines
+        .iter()
+        .map(|line| {
+            let sent = shipped.get(&line.id).copied().unwrap_or(0);
+            let want = wanted(lost, line.quantity, sent);
+            let reserved = held
+                .iter()
+                .filter(|r| r.deal_line_id == Some(line.id))
+                .map(|r| r.quantity)
+                .sum();
+            let mine: Vec<Demand> = demands
+                .iter()
+                .filter(|d| d.deal_line_id == Some(line.id))
+                .cloned()
+                .collect();
+            let holder = Holder::DealLine {
+                deal_id,
+                line_id: line.id,
+            };
+            Standing {
+                outcome: outcome_of(holder, line.item_id, want, reserved, &mine, None),
+                shipped: sent,
+                coming: mine.iter().map(Demand::pending).sum(),
+            }
+        })
+        .collect())
+}
+
+/// What a line still wants from stock: what has shipped (less returns) is no longer wanted,
+/// and nothing once the deal is lost.
+fn wanted(lost: bool, quantity: i64, shipped: i64) -> i64 {
+    if lost { 0 } else { (quantity - shipped).max(0) }
 }
 
 /// Lines that are gone but still hold stock or orders: they want 0.
@@ -533,8 +583,9 @@ async fn outcome(
     ))
 }
 
-/// A holder's outcome from what it holds (`reserved`) and its orders.
-fn outcome_of(
+/// A holder's outcome from what it holds (`reserved`) and its orders: the latest active order
+/// of each kind, and the latest date any of them expects.
+pub fn outcome_of(
     holder: Holder,
     item_id: i64,
     want: i64,

@@ -193,35 +193,30 @@ pub async fn of_supplier(tx: &mut Tx, supplier: Supplier) -> Result<Vec<Demand>>
 
 /// The demands of several production orders, by order, oldest first.
 pub async fn of_production_orders(tx: &mut Tx, order_ids: &[i64]) -> Result<Vec<Demand>> {
-    if order_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let list = crate::db::placeholders(1, order_ids.len());
-    let sql = format!(
-        "{SELECT} where d.production_order_id in ({list}) order by d.production_order_id, d.id"
-    );
-    Ok(on_tx!(tx, tx => {
-        let mut q = sqlx::query_as::<_, Demand>(&sql);
-        for id in order_ids {
-            q = q.bind(*id);
-        }
-        q.fetch_all(&mut *tx).await?
-    }))
+    of_many(tx, "d.production_order_id", order_ids).await
 }
 
 /// The demands of several purchase order lines, by line, oldest first.
 pub async fn of_purchase_lines(tx: &mut Tx, line_ids: &[i64]) -> Result<Vec<Demand>> {
-    if line_ids.is_empty() {
+    of_many(tx, "d.purchase_order_line_id", line_ids).await
+}
+
+/// The demands raised for the components of several production orders, by order, oldest
+/// first.
+pub async fn of_components(tx: &mut Tx, order_ids: &[i64]) -> Result<Vec<Demand>> {
+    of_many(tx, "d.for_production_order_id", order_ids).await
+}
+
+/// The demands whose `column` is one of `ids`, by that column, oldest first.
+async fn of_many(tx: &mut Tx, column: &str, ids: &[i64]) -> Result<Vec<Demand>> {
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = crate::db::placeholders(1, line_ids.len());
-    let sql = format!(
-        "{SELECT} where d.purchase_order_line_id in ({list})
-             order by d.purchase_order_line_id, d.id"
-    );
+    let list = crate::db::placeholders(1, ids.len());
+    let sql = format!("{SELECT} where {column} in ({list}) order by {column}, d.id");
     Ok(on_tx!(tx, tx => {
         let mut q = sqlx::query_as::<_, Demand>(&sql);
-        for id in line_ids {
+        for id in ids {
             q = q.bind(*id);
         }
         q.fetch_all(&mut *tx).await?

@@ -23,7 +23,7 @@ crate::on_both!(
 );
 
 /// The rows of a CSV body as header → value maps.
-fn rows(csv_bytes: &[u8]) -> Vec<HashMap<String, String>> {
+pub(crate) fn rows(csv_bytes: &[u8]) -> Vec<HashMap<String, String>> {
     let mut reader = csv::Reader::from_reader(csv_bytes);
     let headers = reader.headers().unwrap().clone();
     reader
@@ -118,7 +118,7 @@ async fn exports_stream_every_row_as_csv(app: TestApp) {
 }
 
 /// The first line of a CSV body.
-fn header(body: &[u8]) -> String {
+pub(crate) fn header(body: &[u8]) -> String {
     String::from_utf8_lossy(body)
         .lines()
         .next()

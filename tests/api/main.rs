@@ -22,6 +22,7 @@ mod offline;
 mod picking;
 mod platform;
 mod printing;
+mod reports;
 mod returns;
 mod sales_flow;
 mod scanning;
