@@ -411,59 +411,6 @@ impl<T> From<crate::db::Paged<T>> for Listing<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
-    struct Line {
-        item_id: i64,
-        quantity: i64,
-    }
-
-    #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
-    struct Body {
-        title: String,
-        lines: Vec<Line>,
-    }
-
-    #[test]
-    fn a_wrong_type_names_the_nested_field() {
-        let err = parse_json::<Body>(br#"{"title":"x","lines":[{"item_id":1,"quantity":"two"}]}"#)
-            .unwrap_err();
-        assert_eq!(err.0.status, 422);
-        assert_eq!(err.0.field.as_deref(), Some("lines[0].quantity"));
-    }
-
-    #[test]
-    fn a_missing_field_is_named() {
-        let err = parse_json::<Body>(br#"{"lines":[]}"#).unwrap_err();
-        assert_eq!(err.0.status, 422);
-        assert_eq!(err.0.field.as_deref(), Some("title"));
-        let err = parse_json::<Body>(br#"{"title":"t","lines":[{"item_id":1}]}"#).unwrap_err();
-        assert_eq!(err.0.field.as_deref(), Some("lines[0].quantity"));
-    }
-
-    #[test]
-    fn a_body_is_an_object() {
-        for body in [&b"[]"[..], b" [\"x\", []]", b"1", b"\"x\"", b"null"] {
-            let err = parse_json::<Body>(body).unwrap_err();
-            assert_eq!(err.0.status, 422, "{:?}", String::from_utf8_lossy(body));
-            assert_eq!(err.0.field.as_deref(), Some("body"));
-        }
-    }
-
-    #[test]
-    fn broken_json_is_a_bad_request() {
-        let err = parse_json::<Body>(br#"{"title":"#).unwrap_err();
-        assert_eq!(err.0.status, 400);
-        let err = parse_json::<Body>(br#"{"title":"x","lines":[]} trailing"#).unwrap_err();
-        assert_eq!(err.0.status, 400);
-    }
-}
-
 /// An uploaded file: the multipart (`multipart/form-data`) field `field`, or else the whole
 /// body. Problems name `field`.
 pub async fn upload<S: Send + Sync>(
@@ -524,4 +471,57 @@ pub async fn upload<S: Send + Sync>(
         ));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Line {
+        item_id: i64,
+        quantity: i64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        title: String,
+        lines: Vec<Line>,
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_nested_field() {
+        let err = parse_json::<Body>(br#"{"title":"x","lines":[{"item_id":1,"quantity":"two"}]}"#)
+            .unwrap_err();
+        assert_eq!(err.0.status, 422);
+        assert_eq!(err.0.field.as_deref(), Some("lines[0].quantity"));
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let err = parse_json::<Body>(br#"{"lines":[]}"#).unwrap_err();
+        assert_eq!(err.0.status, 422);
+        assert_eq!(err.0.field.as_deref(), Some("title"));
+        let err = parse_json::<Body>(br#"{"title":"t","lines":[{"item_id":1}]}"#).unwrap_err();
+        assert_eq!(err.0.field.as_deref(), Some("lines[0].quantity"));
+    }
+
+    #[test]
+    fn a_body_is_an_object() {
+        for body in [&b"[]"[..], b" [\"x\", []]", b"1", b"\"x\"", b"null"] {
+            let err = parse_json::<Body>(body).unwrap_err();
+            assert_eq!(err.0.status, 422, "{:?}", String::from_utf8_lossy(body));
+            assert_eq!(err.0.field.as_deref(), Some("body"));
+        }
+    }
+
+    #[test]
+    fn broken_json_is_a_bad_request() {
+        let err = parse_json::<Body>(br#"{"title":"#).unwrap_err();
+        assert_eq!(err.0.status, 400);
+        let err = parse_json::<Body>(br#"{"title":"x","lines":[]} trailing"#).unwrap_err();
+        assert_eq!(err.0.status, 400);
+    }
 }

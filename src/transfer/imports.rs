@@ -362,7 +362,7 @@ pub async fn apply(
         }
     }
     // A bill of materials is all the rows of its item: rows are gathered first.
-    let mut bills: Vec<(String, Vec<(usize, Map<String, Value>)>)> = Vec::new();
+    let mut bills: Vec<(String, Vec<Row>)> = Vec::new();
     if header_ok {
         for (row, values) in &table.rows {
             let cells = cells(kind, table, values);
@@ -445,13 +445,16 @@ fn text_cell(cells: &Map<String, Value>, column: &str) -> String {
         .to_string()
 }
 
+/// A row of the file: its spreadsheet row number and its cells.
+type Row = (usize, Map<String, Value>);
+
 /// An item's bill of materials from its rows (each a component and its quantity): the rows
 /// are the whole bill, so a component the file leaves out is taken off it. Answers each row's
 /// outcome, or every bad row.
 async fn bill(
     db: &Db,
     parent_code: &str,
-    rows: &[(usize, Map<String, Value>)],
+    rows: &[Row],
 ) -> std::result::Result<Vec<Applied>, Vec<RowError>> {
     let all_rows = |column: &str, reason: String| -> Vec<RowError> {
         rows.iter()

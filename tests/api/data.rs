@@ -806,7 +806,7 @@ async fn xlsx_workbooks_import_like_csv_files(app: TestApp) {
         sheet.write_string(r, 2, "A-1").unwrap();
         sheet.write_string(r, 3, *batch).unwrap();
         sheet
-            .write_datetime_with_format(r, 4, &ExcelDateTime::from_ymd(2031, 1, 31).unwrap(), &date)
+            .write_datetime_with_format(r, 4, ExcelDateTime::from_ymd(2031, 1, 31).unwrap(), &date)
             .unwrap();
         sheet.write_number(r, 5, *quantity).unwrap();
     }
