@@ -369,10 +369,20 @@ fn by_item(rows: Vec<(i64, String, i64)>) -> HashMap<i64, Vec<ItemGtin>> {
 /// The items of the ids `keys` with their GTINs, in id order; an id that names no item is left
 /// out. Two reads however many ids (up to a page of the change feed).
 pub async fn by_ids(db: &Db, keys: &Keys) -> Result<Vec<Item>> {
+    by_keys(db, "id", keys).await
+}
+
+/// The items of the codes `codes` with their GTINs, in id order; a code that names no item is
+/// left out. Two reads (an import looks up a thousand rows' items at once).
+pub async fn by_codes(db: &Db, codes: Vec<String>) -> Result<Vec<Item>> {
+    by_keys(db, "code", &Keys::Codes(codes)).await
+}
+
+async fn by_keys(db: &Db, column: &str, keys: &Keys) -> Result<Vec<Item>> {
     let rows: Vec<ItemRow> = rows_for_keys(
         db,
         &format!("select {COLUMNS} from items where {{keys}} order by id"),
-        "id",
+        column,
         keys,
     )
     .await?;
@@ -382,7 +392,7 @@ pub async fn by_ids(db: &Db, keys: &Keys) -> Result<Vec<Item>> {
             "select item_id, gtin, quantity from item_gtins where {keys}
              order by item_id, quantity, gtin",
             "item_id",
-            keys,
+            &Keys::Ids(rows.iter().map(|r| r.id).collect()),
         )
         .await?,
     );

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::catalog::items::{self, BomLine, GtinInput, Item, ItemFilter, ItemPatch, NewItem};
@@ -363,6 +364,11 @@ pub async fn apply(
     }
     // A bill of materials is all the rows of its item: rows are gathered first.
     let mut bills: Vec<(String, Vec<Row>)> = Vec::new();
+    let mut known = if header_ok && kind == Kind::Items {
+        known_items(db, table).await?
+    } else {
+        Known::new()
+    };
     if header_ok {
         for (row, values) in &table.rows {
             let cells = cells(kind, table, values);
@@ -398,7 +404,7 @@ pub async fn apply(
                     }
                     continue;
                 }
-                Kind::Items => item(db, &cells).await,
+                Kind::Items => item(db, &cells, &mut known).await,
                 Kind::Suppliers => supplier(db, &cells).await,
                 Kind::Customers => customer(db, &cells, viewer).await,
                 Kind::Warehouses => warehouse(db, &cells).await,
@@ -727,7 +733,40 @@ async fn location_by_code(db: &Db, warehouse_id: i64, code: &str) -> Result<Opti
         .pop())
 }
 
-async fn item(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
+/// The items a file's codes name as the import begins (`None`: no such item), read a thousand
+/// codes at a time instead of one query per row. A row takes its code's entry out, so a code
+/// met again (after its row has created or changed the item) is read afresh.
+type Known = HashMap<String, Option<Item>>;
+
+/// Codes looked up per read.
+const CODES_PER_READ: usize = 1000;
+
+async fn known_items(db: &Db, table: &Table) -> Result<Known> {
+    let mut known = Known::new();
+    let Some(column) = table.column("code") else {
+        return Ok(known);
+    };
+    let codes: Vec<String> = table
+        .rows
+        .iter()
+        .filter_map(|(_, values)| values.get(column))
+        .filter(|code| !code.is_empty())
+        .cloned()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    for chunk in codes.chunks(CODES_PER_READ) {
+        for code in chunk {
+            known.insert(code.clone(), None);
+        }
+        for item in items::by_codes(db, chunk.to_vec()).await? {
+            known.insert(item.code.clone(), Some(item));
+        }
+    }
+    Ok(known)
+}
+
+async fn item(db: &Db, cells: &Map<String, Value>, known: &mut Known) -> Result<Applied> {
     let mut fields = typed(
         cells,
         &[
@@ -749,7 +788,11 @@ async fn item(db: &Db, cells: &Map<String, Value>) -> Result<Applied> {
         _ => cells.contains_key("gtins").then(Vec::new),
     };
     let code = fields.get("code").and_then(Value::as_str).unwrap_or("");
-    let Some(current) = item_by_code(db, code).await? else {
+    let current = match known.remove(code) {
+        Some(known) => known,
+        None => item_by_code(db, code).await?,
+    };
+    let Some(current) = current else {
         let mut new: NewItem = input(fields)?;
         new.gtins = levels.unwrap_or_default();
         items::create(db, new).await?;
