@@ -572,6 +572,31 @@ async fn customers_import_with_their_address_and_contact(app: TestApp) {
     assert_eq!(dry["errors"][0]["row"], 2, "{dry}");
 }
 
+/// An item's bill of materials as `(component, quantity)`, sorted.
+async fn bill(app: &TestApp, item: i64) -> Vec<(i64, i64)> {
+    let (_, bom) = app
+        .get(&format!("/v1/items/{item}/bom"), &app.admin_token)
+        .await;
+    sorted(
+        bom["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["component_item_id"].as_i64().unwrap(),
+                    l["quantity"].as_i64().unwrap(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn sorted(mut lines: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    lines.sort();
+    lines
+}
+
 async fn bills_of_materials_import_whole(app: TestApp) {
     let admin = app.admin_token.clone();
     // Items naming their supplier by code.
@@ -617,22 +642,7 @@ async fn bills_of_materials_import_whole(app: TestApp) {
     assert_eq!(none["lines"], json!([]), "a dry run writes nothing");
     let (status, done) = upload(&app, "/v1/imports/boms", &admin, bill).await;
     assert_eq!(status, StatusCode::OK, "{done}");
-    let (_, bom) = app.get(&format!("/v1/items/{bar}/bom"), &admin).await;
-    let mut lines: Vec<(i64, i64)> = bom["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            (
-                l["component_item_id"].as_i64().unwrap(),
-                l["quantity"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    lines.sort();
-    let mut want = vec![(oats, 2), (honey, 1)];
-    want.sort();
-    assert_eq!(lines, want);
+    assert_eq!(bill(&app, bar).await, sorted(vec![(oats, 2), (honey, 1)]));
     let (_, again) = upload(&app, "/v1/imports/boms", &admin, bill).await;
     assert_eq!(
         again,
@@ -645,22 +655,7 @@ async fn bills_of_materials_import_whole(app: TestApp) {
         changed,
         json!({"rows": 2, "created": 1, "updated": 1, "unchanged": 0, "errors": []})
     );
-    let (_, bom) = app.get(&format!("/v1/items/{bar}/bom"), &admin).await;
-    let mut lines: Vec<(i64, i64)> = bom["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            (
-                l["component_item_id"].as_i64().unwrap(),
-                l["quantity"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    lines.sort();
-    let mut want = vec![(oats, 3), (nuts, 1)];
-    want.sort();
-    assert_eq!(lines, want);
+    assert_eq!(bill(&app, bar).await, sorted(vec![(oats, 3), (nuts, 1)]));
     // Bad rows, each named: an unknown component, a quantity that is no number, a zero, a
     // purchased item with a bill, a component listed twice.
     let bad = "item_code,component_code,quantity\n\
