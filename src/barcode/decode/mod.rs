@@ -53,6 +53,7 @@
 //!   later FNC1s are GS. DataMatrix and QR put GS in the text themselves; DataBar Expanded
 //!   returns bracketed HRI, converted here.
 
+mod bullseye;
 mod engine;
 mod format;
 mod linear;
