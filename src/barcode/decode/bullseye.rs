@@ -29,6 +29,13 @@ use rxing::{BinaryBitmap, DecodeHints, Luma8Source, Point, RXingResult, Reader};
 /// Rows scanned: every `ROW_STEP`th (a bullseye's middle module is at least 2 px tall when
 /// modules are).
 const ROW_STEP: u32 = 2;
+/// Narrowest module looked for, pixels: sensor noise binarised on a flat background is made
+/// of runs of 1-2 px, and gave thousands of hits per photo at 1 px (plain-noise photos took
+/// twice as long). Aztec symbols at 1 px per module are not read (zxing-cpp neither reads the
+/// corpus's one).
+const MIN_MODULE: f32 = 1.5;
+/// Raw hits kept per image before clustering.
+const MAX_HITS: usize = 4000;
 /// Most bullseyes tried per image.
 const MAX_CANDIDATES: usize = 12;
 /// Most candidates checked with [`confirm`] per image.
@@ -52,7 +59,7 @@ pub(crate) struct Candidate {
 fn seven_alike(runs: &[u32]) -> Option<f32> {
     let total: u32 = runs.iter().sum();
     let m = total as f32 / runs.len() as f32;
-    if m < 1.0 {
+    if m < MIN_MODULE {
         return None;
     }
     let slack = 0.5 * m + 0.5;
@@ -156,7 +163,9 @@ pub(crate) fn candidates(bits: &BitMatrix) -> Vec<Candidate> {
                 continue;
             }
             let cx = runs[i].0 + runs[i].1 / 2;
-            if let Some((cy, mv)) = vertical(bits, cx, y, m) {
+            if found.len() < MAX_HITS
+                && let Some((cy, mv)) = vertical(bits, cx, y, m)
+            {
                 found.push(Candidate {
                     x: runs[i].0 as f32 + runs[i].1 as f32 / 2.0,
                     y: cy,
@@ -194,14 +203,21 @@ fn confirm(bits: &BitMatrix, c: Candidate) -> Option<Candidate> {
     })
 }
 
-/// Merges candidates closer than two modules; the most often seen first.
+/// Merges hits closer than two modules; the most often seen first.
 fn cluster(found: Vec<Candidate>) -> Vec<Candidate> {
     let mut out: Vec<(Candidate, f32, f32, f32)> = Vec::new();
     for c in found {
-        if let Some((best, sx, sy, sm)) = out.iter_mut().find(|(b, ..)| {
-            let r = 2.0 * b.module.max(c.module);
-            (b.x - c.x).abs() <= r && (b.y - c.y).abs() <= r
-        }) {
+        // Hits come row by row: only the clusters of the last few rows can take this one.
+        let reach = 4.0 * c.module + 8.0;
+        if let Some((best, sx, sy, sm)) = out
+            .iter_mut()
+            .rev()
+            .take_while(|(b, ..)| c.y - b.y <= reach)
+            .find(|(b, ..)| {
+                let r = 2.0 * b.module.max(c.module);
+                (b.x - c.x).abs() <= r && (b.y - c.y).abs() <= r
+            })
+        {
             best.seen += 1;
             *sx += c.x;
             *sy += c.y;
