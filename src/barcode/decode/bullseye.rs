@@ -34,8 +34,6 @@ const ROW_STEP: u32 = 2;
 /// twice as long). Aztec symbols at 1 px per module are not read (zxing-cpp neither reads the
 /// corpus's one).
 const MIN_MODULE: f32 = 1.5;
-/// Raw hits kept per image before clustering.
-const MAX_HITS: usize = 4000;
 /// Most bullseyes tried per image.
 const MAX_CANDIDATES: usize = 12;
 /// Most candidates checked with [`confirm`] per image.
@@ -163,9 +161,7 @@ pub(crate) fn candidates(bits: &BitMatrix) -> Vec<Candidate> {
                 continue;
             }
             let cx = runs[i].0 + runs[i].1 / 2;
-            if found.len() < MAX_HITS
-                && let Some((cy, mv)) = vertical(bits, cx, y, m)
-            {
+            if let Some((cy, mv)) = vertical(bits, cx, y, m) {
                 found.push(Candidate {
                     x: runs[i].0 as f32 + runs[i].1 as f32 / 2.0,
                     y: cy,
@@ -229,7 +225,7 @@ fn cluster(found: Vec<Candidate>) -> Vec<Candidate> {
         }
     }
     let mut out: Vec<Candidate> = out.into_iter().map(|(c, ..)| c).collect();
-    out.sort_by(|a, b| b.seen.cmp(&a.seen));
+    out.sort_by_key(|c| std::cmp::Reverse(c.seen));
     out
 }
 
