@@ -7,8 +7,9 @@
 //! same run, the very pixels Depot decoded (written to `$DEPOT_BENCH_DIR`, default
 //! `/tmp/depot-decode-bench`, with `results.jsonl`: every photo's answers from both).
 //! `DEPOT_BENCH_ZXING=0` skips zxing-cpp; `DEPOT_BENCH_QUICK=1` takes every fourth photo and
-//! one run; `DEPOT_BENCH_EXTRA=1` adds the cost of each format alone on the code-free photos
-//! and the worker-process overhead.
+//! one run; `DEPOT_BENCH_ONLY=aztec,blur` takes only the photos of those groups or
+//! conditions (names as in the tables); `DEPOT_BENCH_EXTRA=1` adds the cost of each format
+//! alone on the code-free photos and the worker-process overhead.
 //!
 //! Prints per-symbology and per-condition tables (codes read by each, codes invented, median
 //! and p95 ms per photo and their ratios) and the targets of issue 19, met or not.
@@ -229,7 +230,13 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("bench dir");
 
     let t = Instant::now();
-    let mut samples = corpus::corpus(corpus::SEED);
+    // DEPOT_BENCH_ONLY=aztec,low contrast: only the photos of those groups or conditions.
+    let only: Vec<String> = std::env::var("DEPOT_BENCH_ONLY")
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+        .unwrap_or_default();
+    let mut samples = corpus::corpus_where(corpus::SEED, |group, condition| {
+        only.is_empty() || only.iter().any(|o| o == group || o == condition)
+    });
     if quick {
         samples = samples.into_iter().step_by(4).collect();
     }

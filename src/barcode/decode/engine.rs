@@ -3,12 +3,13 @@
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use rxing::common::HybridBinarizer;
+use rxing::common::{BitMatrix, HybridBinarizer};
 use rxing::{
     BarcodeFormat, BinaryBitmap, DecodeHints, Luma8Source, MultiFormatReader, Point, RXingResult,
     RXingResultMetadataType, RXingResultMetadataValue,
 };
 
+use super::bullseye;
 use super::format::{DEFAULT_FORMATS, Format};
 use super::linear;
 use super::normalize::normalize;
@@ -133,6 +134,7 @@ fn find_matrix(mut luma: LumaImage, hints: &DecodeHints, formats: &[Format]) -> 
     // Guards against a mask that failed to cover its symbol: the same text found again at
     // the same place ends the search.
     let mut repeats = 0;
+    let mut first_pass = true;
     while results.len() < MAX_CODES && !readers.is_empty() {
         let found: Vec<RXingResult> = {
             let Ok(source) = Luma8Source::new_with_slice(&luma.data, w, h) else {
@@ -148,6 +150,13 @@ fn find_matrix(mut luma: LumaImage, hints: &DecodeHints, formats: &[Format]) -> 
                 }
                 Err(_) => false,
             });
+            if first_pass && formats.contains(&Format::Aztec) {
+                // rxing's Aztec reader only looks at the image centre: read around every
+                // bullseye found in this pass's binarisation (see `bullseye.rs`).
+                let bits = bitmap.get_black_matrix();
+                found.extend(aztec_off_centre(bits, &luma, &results, &found));
+            }
+            first_pass = false;
             found
         };
         if found.is_empty() {
@@ -166,6 +175,38 @@ fn find_matrix(mut luma: LumaImage, hints: &DecodeHints, formats: &[Format]) -> 
         }
     }
     results
+}
+
+/// Aztec symbols around the candidate bullseyes of `bits` (the binarised `luma`) that neither
+/// `results` nor `found` holds already.
+fn aztec_off_centre(
+    bits: &BitMatrix,
+    luma: &LumaImage,
+    results: &[RXingResult],
+    found: &[RXingResult],
+) -> Vec<RXingResult> {
+    let mut out: Vec<RXingResult> = Vec::new();
+    for candidate in bullseye::candidates(bits) {
+        // A candidate inside a symbol already read is that symbol's bullseye.
+        let inside = |r: &RXingResult| {
+            bounds(r.getPoints()).is_some_and(|(x0, y0, x1, y1)| {
+                (x0..=x1).contains(&candidate.x) && (y0..=y1).contains(&candidate.y)
+            })
+        };
+        if results.iter().chain(found).chain(&out).any(inside) {
+            continue;
+        }
+        if let Some(result) = bullseye::read_at(&luma.data, luma.width, luma.height, &candidate)
+            && !results
+                .iter()
+                .chain(found)
+                .chain(&out)
+                .any(|r| same_symbol(r, &result))
+        {
+            out.push(result);
+        }
+    }
+    out
 }
 
 fn bounds(points: &[Point]) -> Option<(f32, f32, f32, f32)> {

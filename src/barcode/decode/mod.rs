@@ -20,6 +20,8 @@
 //!    `GenericMultipleBarcodeReader`, whose recursion re-finds a 1D symbol in the regions above
 //!    and below its scan line, and `MultiFormatReader`'s 1D search, which accepts a single
 //!    misread row (issue 19: a UPC-E read from a photo of text) and never reads light-on-dark.
+//!    Aztec also around every bullseye Depot finds in the first binarisation (`bullseye.rs`):
+//!    rxing's Aztec detector only looks at the image centre.
 //! 4. Normalise (see `normalize.rs`): GS1 data always comes back as an element string with GS
 //!    (0x1D) separators and no AIM prefix; the AIM identifier is in
 //!    [`DecodedCode::symbology`]. Points are scaled back to the original image's pixel
@@ -53,6 +55,7 @@
 //!   later FNC1s are GS. DataMatrix and QR put GS in the text themselves; DataBar Expanded
 //!   returns bracketed HRI, converted here.
 
+mod bullseye;
 mod engine;
 mod format;
 mod linear;
