@@ -573,7 +573,7 @@ async fn customers_import_with_their_address_and_contact(app: TestApp) {
 }
 
 /// An item's bill of materials as `(component, quantity)`, sorted.
-async fn bill(app: &TestApp, item: i64) -> Vec<(i64, i64)> {
+async fn bill_of(app: &TestApp, item: i64) -> Vec<(i64, i64)> {
     let (_, bom) = app
         .get(&format!("/v1/items/{item}/bom"), &app.admin_token)
         .await;
@@ -642,7 +642,10 @@ async fn bills_of_materials_import_whole(app: TestApp) {
     assert_eq!(none["lines"], json!([]), "a dry run writes nothing");
     let (status, done) = upload(&app, "/v1/imports/boms", &admin, bill).await;
     assert_eq!(status, StatusCode::OK, "{done}");
-    assert_eq!(bill(&app, bar).await, sorted(vec![(oats, 2), (honey, 1)]));
+    assert_eq!(
+        bill_of(&app, bar).await,
+        sorted(vec![(oats, 2), (honey, 1)])
+    );
     let (_, again) = upload(&app, "/v1/imports/boms", &admin, bill).await;
     assert_eq!(
         again,
@@ -655,7 +658,7 @@ async fn bills_of_materials_import_whole(app: TestApp) {
         changed,
         json!({"rows": 2, "created": 1, "updated": 1, "unchanged": 0, "errors": []})
     );
-    assert_eq!(bill(&app, bar).await, sorted(vec![(oats, 3), (nuts, 1)]));
+    assert_eq!(bill_of(&app, bar).await, sorted(vec![(oats, 3), (nuts, 1)]));
     // Bad rows, each named: an unknown component, a quantity that is no number, a zero, a
     // purchased item with a bill, a component listed twice.
     let bad = "item_code,component_code,quantity\n\
