@@ -527,16 +527,18 @@ async fn bill(
             }
         })
         .collect();
+    // The file's lines are not the bill's plus the new ones: a component was taken off (or is
+    // listed twice, which `set_bom` refuses).
     let removed = current.lines.len()
         + applied
             .iter()
             .filter(|a| matches!(a, Applied::Created))
             .count()
         != lines.len();
-    if applied.iter().all(|a| matches!(a, Applied::Unchanged)) && !removed {
-        return Ok(applied);
-    }
-    if removed && applied.iter().all(|a| matches!(a, Applied::Unchanged)) {
+    if applied.iter().all(|a| matches!(a, Applied::Unchanged)) {
+        if !removed {
+            return Ok(applied);
+        }
         // Only components taken off: the bill changed, so its first row tells.
         applied[0] = Applied::Updated;
     }
