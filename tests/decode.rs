@@ -857,3 +857,60 @@ fn aztec_symbols_away_from_the_centre_are_read() {
         assert!(codes.is_empty(), "{}: {codes:?}", s.name);
     }
 }
+
+/// Issue 19: an Aztec symbol turned well away from the photo's axes is read (rxing's detector
+/// walks the bullseye's rings along the window's diagonals and misses a turned symbol's
+/// corners; Depot turns the window upright by the tilt it measures on the rings), and its
+/// corners come back where the symbol is in the photo.
+#[test]
+fn turned_aztec_symbols_are_read() {
+    for (deg, text) in [
+        (33.0f32, "AZTEC-TURNED-33"),
+        (-24.0, "AZTEC-TURNED-MINUS-24"),
+    ] {
+        let turned = rotate(
+            &render(&symbol(BarcodeFormat::AZTEC, text, false), 4, 3, 0),
+            deg,
+        );
+        let (ox, oy) = (120, 520);
+        let img = photo(1280, 960, &[(&turned, ox, oy)], 0.6, 7);
+        let codes = decode_bytes(&png(&img), &DecodeOptions::default()).unwrap();
+        let code = one(&codes, Format::Aztec);
+        assert_eq!(code.text, text);
+        let (x0, y0, x1, y1) = bbox(code);
+        let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+        let (ex, ey) = (
+            (ox + turned.width() / 2) as f32,
+            (oy + turned.height() / 2) as f32,
+        );
+        assert!(
+            (cx - ex).abs() < 6.0 && (cy - ey).abs() < 6.0,
+            "{deg}: centre {cx},{cy} expected {ex},{ey}"
+        );
+    }
+}
+
+/// Issue 19: blurred linear symbols, whose narrow spaces no longer reach the label's mean
+/// grey, are read by the second, blurred-photo threshold (`linear::Threshold::Blended`): the
+/// camera corpus's blurred linear photos, of which the first threshold alone reads 2.
+#[test]
+fn blurred_linear_codes_are_read() {
+    let samples = corpus::corpus_where(corpus::SEED, |_, condition| condition == "blur");
+    let linear: Vec<&corpus::Sample> = samples
+        .iter()
+        .filter(|s| ["code128", "gs1-128", "ean13", "ean8", "upc-a", "upc-e"].contains(&s.group))
+        .collect();
+    assert_eq!(linear.len(), 12);
+    let mut read = Vec::new();
+    for s in &linear {
+        let codes = corpus_decode(s);
+        assert!(codes.len() <= 1, "{}: {codes:?}", s.name);
+        if codes
+            .iter()
+            .any(|c| corpus::same_text(&c.text, &s.expected[0]))
+        {
+            read.push(s.name.clone());
+        }
+    }
+    assert!(read.len() >= 7, "read only {read:?}");
+}

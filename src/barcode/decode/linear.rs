@@ -53,8 +53,22 @@ pub(crate) struct Sweep {
     pub lines: usize,
     /// Also read light-on-dark symbols.
     pub inverted: bool,
-    /// Also scan columns (symbols standing upright).
+    /// Scan rows (symbols lying down).
+    pub rows: bool,
+    /// Scan columns (symbols standing upright).
     pub columns: bool,
+    /// How each line is binarised.
+    pub threshold: Threshold,
+}
+
+/// The threshold a scan line's pixels are compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threshold {
+    /// The mean of the pixels within [`WIDE`]: the light and dark levels of the label.
+    Wide,
+    /// Halfway between that and the mean within [`NARROW`] (about a module): blurred bars,
+    /// whose narrow spaces no longer reach the wide mean, still come apart.
+    Blended,
 }
 
 /// One symbol as read on one or more scan lines.
@@ -93,7 +107,9 @@ pub(crate) fn find(
     }
     let mut reader = MultiFormatOneDReader::new(hints);
     let mut hits: Hits = HashMap::new();
-    scan_plane(data, w, h, false, hints, sweep, &mut reader, &mut hits);
+    if sweep.rows {
+        scan_plane(data, w, h, false, hints, sweep, &mut reader, &mut hits);
+    }
     if sweep.columns {
         let mut t = vec![0u8; w * h];
         for y in 0..h {
@@ -103,6 +119,11 @@ pub(crate) fn find(
         }
         scan_plane(&t, h, w, true, hints, sweep, &mut reader, &mut hits);
     }
+    accepted(hits)
+}
+
+/// The symbols that enough lines agree on, each with the points of its middle read.
+fn accepted(hits: Hits) -> Vec<RXingResult> {
     let mut out: Vec<RXingResult> = hits
         .into_values()
         .flatten()
@@ -157,7 +178,7 @@ fn scan_plane(
     let mut line = step / 2;
     while line < h {
         average_rows(data, w, h, line, &mut values);
-        threshold(&values, &mut bits);
+        threshold(&values, &mut bits, sweep.threshold);
         read_line(&bits, w, line, step, transposed, hints, reader, hits);
         if sweep.inverted {
             let mut inv = BitArray::with_size(w);
@@ -186,35 +207,43 @@ fn average_rows(data: &[u8], w: usize, h: usize, line: usize, out: &mut [u16]) {
 
 /// Thresholds a line against its local mean: a pixel is black when darker than the mean of
 /// the pixels within [`WIDE`] (about the light and dark levels of the label around it). Where
-/// that window is flat (mean absolute deviation under [`MIN_DEVIATION`] grey levels) it is
-/// white, so noise on a plain surface makes no bars.
+/// that window is flat (standard deviation under [`MIN_DEVIATION`] grey levels) it is white,
+/// so noise on a plain surface makes no bars. Means and deviations come from running sums, so
+/// a line costs the same whatever the window.
 ///
 /// Measured on the camera corpus (`cargo bench --bench decode`), linear codes read: 97 with a
-/// 40 px window, 90 with 20 px, 81 with 12 px, 92 with 80 px. Thresholding against the mean of
-/// that and a module-wide window reads blurred symbols better (7 of 12 blurred instead of 2)
-/// but fewer others (89); running both binarisations on every other line reads 103 for 1.5x
-/// the time: not kept, for the time targets of issue 19.
-fn threshold(values: &[u16], bits: &mut BitArray) {
+/// 40 px window, 90 with 20 px, 81 with 12 px, 92 with 80 px. [`Threshold::Blended`] reads
+/// blurred symbols better (7 of 12 blurred instead of 2) but fewer others (89), so it is a
+/// second pass only (see `engine::find_all`).
+fn threshold(values: &[u16], bits: &mut BitArray, kind: Threshold) {
     let n = values.len();
     bits.clear();
-    let mut prefix = vec![0u32; n + 1];
+    let mut sum = vec![0u64; n + 1];
+    let mut squares = vec![0u64; n + 1];
     for (i, &v) in values.iter().enumerate() {
-        prefix[i + 1] = prefix[i] + u32::from(v);
+        let v = u64::from(v);
+        sum[i + 1] = sum[i] + v;
+        squares[i + 1] = squares[i] + v * v;
     }
     // Sums of three rows: 3x the pixel scale.
-    let min_dev = 3 * MIN_DEVIATION;
-    for x in 0..n {
+    let min_var = (3 * MIN_DEVIATION).pow(2);
+    for (x, &value) in values.iter().enumerate() {
         let (a, b) = (x.saturating_sub(WIDE), (x + WIDE + 1).min(n));
-        let mean = (prefix[b] - prefix[a]) / (b - a) as u32;
-        if u32::from(values[x]) < mean {
+        let count = (b - a) as u64;
+        let mean = (sum[b] - sum[a]) / count;
+        let cut = match kind {
+            Threshold::Wide => mean,
+            Threshold::Blended => {
+                let (c, d) = (x.saturating_sub(NARROW), (x + NARROW + 1).min(n));
+                (mean + (sum[d] - sum[c]) / (d - c) as u64) / 2
+            }
+        };
+        if u64::from(value) < cut {
             // Contrast: only now, for pixels that would be black.
-            let dev = values[a..b]
-                .iter()
-                .step_by(2)
-                .map(|&u| u32::from(u).abs_diff(mean))
-                .sum::<u32>()
-                / ((b - a) as u32).div_ceil(2);
-            if dev >= min_dev {
+            let total = sum[b] - sum[a];
+            let var =
+                ((squares[b] - squares[a]) * count).saturating_sub(total * total) / (count * count);
+            if var >= min_var {
                 bits.set(x);
             }
         }
@@ -223,7 +252,11 @@ fn threshold(values: &[u16], bits: &mut BitArray) {
 
 /// Half-width of the threshold's window, and its flatness limit (grey levels).
 const WIDE: usize = 40;
-const MIN_DEVIATION: u32 = 8;
+const NARROW: usize = 4;
+/// Standard deviation below which a window is flat: 10 grey levels, the mean absolute
+/// deviation of 8 used before for sensor noise (Gaussian noise's standard deviation is 1.25
+/// times its mean absolute deviation; a bar pattern's are equal).
+const MIN_DEVIATION: u64 = 10;
 
 /// Reads one binarised line: whole, then each stretch of it between wide white gaps alone.
 ///
