@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """zxing-cpp on the photos written by `cargo bench --bench decode`.
 
-Usage: python3 benches/decode_zxing_cpp.py DIR [REPS]   (needs: pip install zxing-cpp==3.1.1 pillow numpy)
+Usage: python3 benches/decode_zxing_cpp.py DIR [REPS] [--serve]
+(needs: pip install zxing-cpp==3.1.1 pillow numpy)
+
+With --serve, reads one photo name per line from stdin and answers each at once, so that the
+bench can time zxing-cpp right after Depot on the same photo (the machine's speed drifts
+between the two halves of a run that times all of one, then all of the other).
 
 DIR holds the luma images Depot decoded and manifest.json (name, file, formats). Each image is
 loaded outside the timed region; zxing-cpp reads it with the formats Depot searched for,
@@ -42,35 +47,43 @@ def formats(names):
     return tuple(getattr(zxingcpp.BarcodeFormat, NAMES[n]) for n in names)
 
 
-def main():
-    root = Path(sys.argv[1])
-    reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    manifest = json.loads((root / "manifest.json").read_text())
-    for entry in manifest:
-        img = np.asarray(Image.open(root / entry["file"]).convert("L"))
-        fmts = formats(entry["formats"])
-        times = []
-        results = []
-        for _ in range(reps):
-            start = time.perf_counter()
-            results = zxingcpp.read_barcodes(
-                img,
-                formats=fmts,
-                try_rotate=True,
-                try_downscale=True,
-                try_invert=False,
-                text_mode=zxingcpp.TextMode.Plain,
-            )
-            times.append((time.perf_counter() - start) * 1000.0)
-        print(
-            json.dumps(
-                {
-                    "name": entry["name"],
-                    "times_ms": times,
-                    "texts": [r.text for r in results],
-                }
-            )
+def answer(root, entry, reps):
+    img = np.asarray(Image.open(root / entry["file"]).convert("L"))
+    fmts = formats(entry["formats"])
+    times = []
+    results = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        results = zxingcpp.read_barcodes(
+            img,
+            formats=fmts,
+            try_rotate=True,
+            try_downscale=True,
+            try_invert=False,
+            text_mode=zxingcpp.TextMode.Plain,
         )
+        times.append((time.perf_counter() - start) * 1000.0)
+    return {
+        "name": entry["name"],
+        "times_ms": times,
+        "texts": [r.text for r in results],
+    }
+
+
+def main():
+    args = [a for a in sys.argv[1:] if a != "--serve"]
+    root = Path(args[0])
+    reps = int(args[1]) if len(args) > 1 else 3
+    manifest = json.loads((root / "manifest.json").read_text())
+    if "--serve" in sys.argv:
+        by_name = {entry["name"]: entry for entry in manifest}
+        for line in sys.stdin:
+            entry = by_name.get(line.strip())
+            reply = answer(root, entry, reps) if entry else {"name": line.strip()}
+            print(json.dumps(reply), flush=True)
+        return
+    for entry in manifest:
+        print(json.dumps(answer(root, entry, reps)))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
 
 use rxing::common::{BitMatrix, HybridBinarizer};
 use rxing::{
@@ -86,11 +87,12 @@ const LINEAR_LINES: usize = 96;
 /// again with the threshold for blurred photos ([`linear::Threshold::Blended`]), rows on one
 /// core and columns on the other.
 ///
-/// Measured on the camera corpus (`cargo bench --bench decode`): the two cores take the median
-/// photo from 1.81x zxing-cpp's time to 1.52x; the blurred retry reads 7 more linear codes
-/// (of 12 blurred ones), and costs nothing on a photo where a code was found. Run alongside
-/// the 2D search instead (stopped once that found a symbol), it slowed the median photo by a
-/// quarter: the two cores of this machine kind share more than they seem to.
+/// Measured on the camera corpus (`cargo bench --bench decode`, docs/performance.md): the two
+/// cores take the median photo from 1.81x zxing-cpp's time to 1.52x; the blurred retry reads
+/// 6 more linear codes (5 of the 12 blurred linear photos, 1 JPEG one) and costs nothing on a
+/// photo where a code was found. Run alongside the 2D search instead (stopped as soon as that
+/// found a symbol), it slowed the median photo by a quarter: the two cores of this machine
+/// kind share more than they seem to.
 fn find_all(
     luma: LumaImage,
     hints: &DecodeHints,
@@ -110,17 +112,20 @@ fn find_all(
     let mut results = if matrix.is_empty() {
         sweep_linear(&luma.data, w, h, hints, sweep)
     } else {
-        std::thread::scope(|scope| {
-            let pixels = &luma.data;
-            let linear = linear_wanted
-                .then(|| scope.spawn(move || linear::find(pixels, w, h, hints, sweep)));
+        let pixels = &luma.data;
+        let (linear_found, mut results) = in_parallel(
+            || {
+                if linear_wanted {
+                    distinct(linear::find(pixels, w, h, hints, sweep))
+                } else {
+                    Vec::new()
+                }
+            },
             // The 2D search paints what it finds white: it works on a copy.
-            let mut results = find_matrix(luma.clone(), hints, &matrix);
-            if let Some(handle) = linear {
-                results.splice(0..0, distinct(join(handle)));
-            }
-            results
-        })
+            || find_matrix(luma.clone(), hints, &matrix),
+        );
+        results.splice(0..0, linear_found);
+        results
     };
     if results.is_empty() && linear_wanted {
         let blurred = linear::Sweep {
@@ -145,19 +150,48 @@ fn sweep_linear(
     if !sweep.columns {
         return distinct(linear::find(data, w, h, hints, sweep));
     }
+    let rows = linear::Sweep {
+        columns: false,
+        ..sweep
+    };
+    let columns = linear::Sweep {
+        rows: false,
+        ..sweep
+    };
+    let (mut found, by_columns) = in_parallel(
+        || linear::find(data, w, h, hints, rows),
+        || linear::find(data, w, h, hints, columns),
+    );
+    found.extend(by_columns);
+    distinct(found)
+}
+
+/// Runs `a` on a second thread while `b` runs on this one, and returns both answers; where no
+/// thread can be started, runs them one after the other here. A panic in either resurfaces
+/// here, where `decode_luma` catches it.
+fn in_parallel<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+    // The thread takes `a` from here; if it never started, `a` is still here to run.
+    let a = Mutex::new(Some(a));
     std::thread::scope(|scope| {
-        let rows = linear::Sweep {
-            columns: false,
-            ..sweep
+        let spawned = std::thread::Builder::new().spawn_scoped(scope, || {
+            let job = a.lock().ok().and_then(|mut slot| slot.take());
+            job.map(|job| job())
+        });
+        let b_out = b();
+        let on_thread = match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => None,
         };
-        let columns = linear::Sweep {
-            rows: false,
-            ..sweep
+        let a_out = match on_thread {
+            Some(out) => out,
+            None => {
+                let job = a.lock().ok().and_then(|mut slot| slot.take());
+                job.expect("`a` runs on the thread or, when none started, here")()
+            }
         };
-        let handle = scope.spawn(move || linear::find(data, w, h, hints, rows));
-        let mut found = join(handle);
-        found.extend(linear::find(data, w, h, hints, columns));
-        distinct(found)
+        (a_out, b_out)
     })
 }
 
@@ -171,13 +205,6 @@ fn distinct(results: Vec<RXingResult>) -> Vec<RXingResult> {
         }
     }
     out
-}
-
-/// The scoped thread's answer; its panic resurfaces here, where `decode_luma` catches it.
-fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Finds every 2D symbol: each format's reader over the whole image; every symbol found is

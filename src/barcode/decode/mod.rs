@@ -21,7 +21,10 @@
 //!    and below its scan line, and `MultiFormatReader`'s 1D search, which accepts a single
 //!    misread row (issue 19: a UPC-E read from a photo of text) and never reads light-on-dark.
 //!    Aztec also around every bullseye Depot finds in the first binarisation (`bullseye.rs`):
-//!    rxing's Aztec detector only looks at the image centre.
+//!    rxing's Aztec detector only looks at the image centre; a symbol it still cannot read is
+//!    turned upright by the tilt measured on its bullseye's rings and read again. The linear
+//!    sweep and the 2D search run on a core each; when neither finds anything, the linear
+//!    sweep runs again with a threshold for blurred photos (rows and columns on a core each).
 //! 4. Normalise (see `normalize.rs`): GS1 data always comes back as an element string with GS
 //!    (0x1D) separators and no AIM prefix; the AIM identifier is in
 //!    [`DecodedCode::symbology`]. Points are scaled back to the original image's pixel
