@@ -796,8 +796,7 @@ fn inverted_linear_codes_are_read() {
 
 /// rxing's Aztec detector starts from the image centre; Depot finds bullseyes anywhere
 /// (`src/barcode/decode/bullseye.rs`): two Aztec symbols near the corners of a photo are both
-/// read, with their corners where they were pasted. (Turned by 8 degrees or more, rxing's
-/// detector does not follow the bullseye's rings even from the right centre: not read yet.)
+/// read, with their corners where they were pasted (turned ones: `turned_aztec_symbols_are_read`).
 #[test]
 fn aztec_symbols_away_from_the_centre_are_read() {
     let a = render(

@@ -15,7 +15,9 @@
 //! - hits close together are one candidate, confirmed (and its centre refined) by rxing's port
 //!   of zxing-cpp's concentric-pattern test, which also checks both diagonals;
 //! - around each confirmed centre, a window of the luma image centred on it goes to rxing's
-//!   `AztecReader` (see [`read_at`]): the symbol is then at the centre, where rxing looks.
+//!   `AztecReader` (see [`read_at`]): the symbol is then at the centre, where rxing looks;
+//! - a symbol still unread is turned upright by the tilt measured on its bullseye's rings
+//!   ([`tilt`]) and read again: rxing's detector walks the rings along the window's diagonals.
 //!
 //! Every read is Reed-Solomon checked by rxing's decoder, as for any Aztec symbol.
 
