@@ -259,7 +259,7 @@ const MIN_TILT: f32 = 4.0 * std::f32::consts::PI / 180.0;
 /// beyond it). Rays every 2 degrees all round; `t` is the angle whose model fits the measured
 /// edges best (each edge's `r` taken as the median under that `t`). Threshold: the mean luma
 /// of the disc the rings cover.
-pub(crate) fn tilt(data: &[u8], w: u32, h: u32, c: &Candidate) -> Option<f32> {
+fn tilt(data: &[u8], w: u32, h: u32, c: &Candidate) -> Option<f32> {
     use std::f32::consts::{FRAC_PI_2, FRAC_PI_4, PI};
     const EDGES: [usize; 2] = [3, 4];
     let luma = |x: f32, y: f32| -> Option<f32> { bilinear(data, w, h, x, y) };
@@ -351,9 +351,9 @@ fn bilinear(data: &[u8], w: u32, h: u32, x: f32, y: f32) -> Option<f32> {
     let (x0, y0) = (x.floor() as usize, y.floor() as usize);
     let (x1, y1) = ((x0 + 1).min(w as usize - 1), (y0 + 1).min(h as usize - 1));
     let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let at = |xx: usize, yy: usize| f32::from(data[yy * w as usize + xx]);
-    let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
-    let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
+    let at = |xx: usize, yy: usize| data.get(yy * w as usize + xx).map(|&v| f32::from(v));
+    let top = at(x0, y0)? * (1.0 - fx) + at(x1, y0)? * fx;
+    let bottom = at(x0, y1)? * (1.0 - fx) + at(x1, y1)? * fx;
     Some(top * (1.0 - fy) + bottom * fy)
 }
 
@@ -379,7 +379,9 @@ fn read_window(data: &[u8], w: u32, h: u32, c: &Candidate, angle: f32) -> Option
         let value = if angle == 0.0 {
             let (sx, sy) = (sx as i64, sy as i64);
             ((0..i64::from(w)).contains(&sx) && (0..i64::from(h)).contains(&sy))
-                .then(|| f32::from(data[sy as usize * w as usize + sx as usize]))
+                .then(|| data.get(sy as usize * w as usize + sx as usize))
+                .flatten()
+                .map(|&v| f32::from(v))
         } else {
             bilinear(data, w, h, sx, sy)
         };

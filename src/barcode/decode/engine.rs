@@ -4,10 +4,10 @@ use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 
-use rxing::common::{BitMatrix, HybridBinarizer};
+use rxing::common::{BitMatrix, GlobalHistogramBinarizer, HybridBinarizer};
 use rxing::{
-    BarcodeFormat, BinaryBitmap, DecodeHints, Luma8Source, MultiFormatReader, Point, RXingResult,
-    RXingResultMetadataType, RXingResultMetadataValue,
+    BarcodeFormat, Binarizer, BinaryBitmap, DecodeHints, Luma8Source, MultiFormatReader, Point,
+    RXingResult, RXingResultMetadataType, RXingResultMetadataValue,
 };
 
 use super::bullseye;
@@ -83,16 +83,17 @@ pub const MAX_CODES: usize = 16;
 const LINEAR_LINES: usize = 96;
 
 /// Finds every code, on both cores: the linear sweep (`linear.rs`) on one, the 2D symbols
-/// ([`find_matrix`]) on the other. When neither finds anything, linear symbols are looked for
-/// again with the threshold for blurred photos ([`linear::Threshold::Blended`]), rows on one
-/// core and columns on the other.
+/// ([`find_matrix`]) on the other. When neither finds anything, both look again, each on a
+/// core: linear symbols with the threshold for blurred photos ([`linear::Threshold::Blended`]),
+/// 2D symbols over rxing's global-histogram binarisation instead of its hybrid one.
 ///
 /// Measured on the camera corpus (`cargo bench --bench decode`, docs/performance.md): the two
 /// cores take the median photo from 1.81x zxing-cpp's time to 1.52x; the blurred retry reads
-/// 6 more linear codes (5 of the 12 blurred linear photos, 1 JPEG one) and costs nothing on a
-/// photo where a code was found. Run alongside the 2D search instead (stopped as soon as that
-/// found a symbol), it slowed the median photo by a quarter: the two cores of this machine
-/// kind share more than they seem to.
+/// 6 more linear codes (5 of the 12 blurred linear photos, 1 JPEG one), the global
+/// binarisation 8 more 2D ones (low contrast, skew, blur, JPEG, noise), and neither costs
+/// anything on a photo where a code was found. Run alongside the 2D search instead (stopped
+/// as soon as that found a symbol), the blurred retry slowed the median photo by a quarter:
+/// the two cores of this machine kind share more than they seem to.
 fn find_all(
     luma: LumaImage,
     hints: &DecodeHints,
@@ -122,18 +123,36 @@ fn find_all(
                 }
             },
             // The 2D search paints what it finds white: it works on a copy.
-            || find_matrix(luma.clone(), hints, &matrix),
+            || find_matrix(luma.clone(), hints, &matrix, Binarisation::Hybrid),
         );
         results.splice(0..0, linear_found);
         results
     };
-    if results.is_empty() && linear_wanted {
+    if results.is_empty() {
+        // Second chances: linear symbols with the threshold for blurred photos, 2D symbols
+        // over rxing's other binarisation.
         let blurred = linear::Sweep {
             lines: LINEAR_LINES / 2,
             threshold: linear::Threshold::Blended,
             ..sweep
         };
-        results = sweep_linear(&luma.data, w, h, hints, blurred);
+        results = if matrix.is_empty() {
+            sweep_linear(&luma.data, w, h, hints, blurred)
+        } else {
+            let pixels = &luma.data;
+            let (mut found, matrix_found) = in_parallel(
+                || {
+                    if linear_wanted {
+                        distinct(linear::find(pixels, w, h, hints, blurred))
+                    } else {
+                        Vec::new()
+                    }
+                },
+                || find_matrix(luma.clone(), hints, &matrix, Binarisation::Global),
+            );
+            found.extend(matrix_found);
+            found
+        };
     }
     results.truncate(MAX_CODES);
     results
@@ -213,7 +232,12 @@ fn distinct(results: Vec<RXingResult>) -> Vec<RXingResult> {
 ///
 /// rxing's `GenericMultipleBarcodeReader` instead re-decodes the regions left, right, above
 /// and below each hit, recursively, and costs 4-5 times a photo without any code.
-fn find_matrix(mut luma: LumaImage, hints: &DecodeHints, formats: &[Format]) -> Vec<RXingResult> {
+fn find_matrix(
+    mut luma: LumaImage,
+    hints: &DecodeHints,
+    formats: &[Format],
+    binarisation: Binarisation,
+) -> Vec<RXingResult> {
     let mut results: Vec<RXingResult> = Vec::new();
     let (w, h) = (luma.width, luma.height);
     let mut readers: Vec<MultiFormatReader> = formats
@@ -240,25 +264,21 @@ fn find_matrix(mut luma: LumaImage, hints: &DecodeHints, formats: &[Format]) -> 
             let Ok(source) = Luma8Source::new_with_slice(&luma.data, w, h) else {
                 break;
             };
-            // One binarisation for every reader of this pass.
-            let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
-            let mut found = Vec::new();
-            readers.retain_mut(|reader| match reader.decode_with_state(&mut bitmap) {
-                Ok(result) => {
-                    found.push(result);
-                    true
-                }
-                Err(_) => false,
-            });
-            if first_pass && formats.contains(&Format::Aztec) {
-                // rxing's Aztec reader only looks at the image centre: read around every
-                // bullseye found in this pass's binarisation (see `bullseye.rs`).
-                let bits = bitmap.get_black_matrix();
-                found.extend(aztec_off_centre(bits, &luma, &results, &found));
-                if !found.is_empty() {}
-            }
+            let aztec = (first_pass && formats.contains(&Format::Aztec))
+                .then_some((&luma, results.as_slice()));
             first_pass = false;
-            found
+            match binarisation {
+                Binarisation::Hybrid => read_pass(
+                    &mut BinaryBitmap::new(HybridBinarizer::new(source)),
+                    &mut readers,
+                    aztec,
+                ),
+                Binarisation::Global => read_pass(
+                    &mut BinaryBitmap::new(GlobalHistogramBinarizer::new(source)),
+                    &mut readers,
+                    aztec,
+                ),
+            }
         };
         if found.is_empty() {
             break;
@@ -276,6 +296,41 @@ fn find_matrix(mut luma: LumaImage, hints: &DecodeHints, formats: &[Format]) -> 
         }
     }
     results
+}
+
+/// How the 2D search binarises the photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Binarisation {
+    /// rxing's hybrid binariser: a threshold per 8x8 block from its neighbourhood.
+    Hybrid,
+    /// rxing's global histogram binariser: one threshold per row from the image's histogram.
+    Global,
+}
+
+/// One pass of the 2D search over one binarisation: every reader once (a reader that finds
+/// nothing is dropped), and with `aztec` (the photo and the symbols read so far) Aztec around
+/// every bullseye too.
+fn read_pass<B: Binarizer>(
+    bitmap: &mut BinaryBitmap<B>,
+    readers: &mut Vec<MultiFormatReader>,
+    aztec: Option<(&LumaImage, &[RXingResult])>,
+) -> Vec<RXingResult> {
+    let mut found = Vec::new();
+    readers.retain_mut(|reader| match reader.decode_with_state(bitmap) {
+        Ok(result) => {
+            found.push(result);
+            true
+        }
+        Err(_) => false,
+    });
+    if let Some((luma, results)) = aztec {
+        // rxing's Aztec reader only looks at the image centre: read around every bullseye
+        // found in this pass's binarisation (see `bullseye.rs`).
+        let bits = bitmap.get_black_matrix();
+        let more = aztec_off_centre(bits, luma, results, &found);
+        found.extend(more);
+    }
+    found
 }
 
 /// Aztec symbols around the candidate bullseyes of `bits` (the binarised `luma`) that neither

@@ -23,8 +23,9 @@
 //!    Aztec also around every bullseye Depot finds in the first binarisation (`bullseye.rs`):
 //!    rxing's Aztec detector only looks at the image centre; a symbol it still cannot read is
 //!    turned upright by the tilt measured on its bullseye's rings and read again. The linear
-//!    sweep and the 2D search run on a core each; when neither finds anything, the linear
-//!    sweep runs again with a threshold for blurred photos (rows and columns on a core each).
+//!    sweep and the 2D search run on a core each; when neither finds anything, both look
+//!    again: the linear sweep with a threshold for blurred photos, the 2D search over rxing's
+//!    global-histogram binarisation (low contrast, skew, JPEG).
 //! 4. Normalise (see `normalize.rs`): GS1 data always comes back as an element string with GS
 //!    (0x1D) separators and no AIM prefix; the AIM identifier is in
 //!    [`DecodedCode::symbology`]. Points are scaled back to the original image's pixel
