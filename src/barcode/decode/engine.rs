@@ -100,7 +100,6 @@ fn find_all(
     wanted: &HashSet<Format>,
     options: &DecodeOptions,
 ) -> Vec<RXingResult> {
-    let (w, h) = (luma.width as usize, luma.height as usize);
     let matrix: Vec<Format> = wanted.iter().copied().filter(|f| !f.is_linear()).collect();
     let linear_wanted = wanted.iter().any(|f| f.is_linear());
     let sweep = linear::Sweep {
@@ -110,52 +109,49 @@ fn find_all(
         columns: options.try_harder,
         threshold: linear::Threshold::Wide,
     };
-    let mut results = if matrix.is_empty() {
-        sweep_linear(&luma.data, w, h, hints, sweep)
-    } else {
-        let pixels = &luma.data;
-        let (linear_found, mut results) = in_parallel(
-            || {
-                if linear_wanted {
-                    distinct(linear::find(pixels, w, h, hints, sweep))
-                } else {
-                    Vec::new()
-                }
-            },
-            // The 2D search paints what it finds white: it works on a copy.
-            || find_matrix(luma.clone(), hints, &matrix, Binarisation::Hybrid),
-        );
-        results.splice(0..0, linear_found);
-        results
-    };
+    let first = linear_wanted.then_some(sweep);
+    let mut results = look(&luma, hints, first, &matrix, Binarisation::Hybrid);
     if results.is_empty() {
         // Second chances: linear symbols with the threshold for blurred photos, 2D symbols
         // over rxing's other binarisation.
-        let blurred = linear::Sweep {
+        let blurred = linear_wanted.then_some(linear::Sweep {
             lines: LINEAR_LINES / 2,
             threshold: linear::Threshold::Blended,
             ..sweep
-        };
-        results = if matrix.is_empty() {
-            sweep_linear(&luma.data, w, h, hints, blurred)
-        } else {
-            let pixels = &luma.data;
-            let (mut found, matrix_found) = in_parallel(
-                || {
-                    if linear_wanted {
-                        distinct(linear::find(pixels, w, h, hints, blurred))
-                    } else {
-                        Vec::new()
-                    }
-                },
-                || find_matrix(luma.clone(), hints, &matrix, Binarisation::Global),
-            );
-            found.extend(matrix_found);
-            found
-        };
+        });
+        results = look(&luma, hints, blurred, &matrix, Binarisation::Global);
     }
     results.truncate(MAX_CODES);
     results
+}
+
+/// One look at the photo, on both cores: the linear `sweep` beside the 2D search for `matrix`
+/// over `binarisation` or, without 2D formats, the sweep's rows beside its columns.
+fn look(
+    luma: &LumaImage,
+    hints: &DecodeHints,
+    sweep: Option<linear::Sweep>,
+    matrix: &[Format],
+    binarisation: Binarisation,
+) -> Vec<RXingResult> {
+    let (w, h) = (luma.width as usize, luma.height as usize);
+    let pixels = &luma.data;
+    if matrix.is_empty() {
+        return sweep
+            .map(|sweep| sweep_linear(pixels, w, h, hints, sweep))
+            .unwrap_or_default();
+    }
+    let (mut found, matrix_found) = in_parallel(
+        || {
+            sweep
+                .map(|sweep| distinct(linear::find(pixels, w, h, hints, sweep)))
+                .unwrap_or_default()
+        },
+        // The 2D search paints what it finds white: it works on a copy.
+        || find_matrix(luma.clone(), hints, matrix, binarisation),
+    );
+    found.extend(matrix_found);
+    found
 }
 
 /// One linear sweep, rows and columns on a core each.
