@@ -174,11 +174,13 @@ fn scan_plane(
 ) {
     let step = (h / sweep.lines.max(1)).max(1);
     let mut values = vec![0u16; w];
+    // Running sums for `threshold`, kept from line to line.
+    let mut sums = (vec![0u64; w + 1], vec![0u64; w + 1]);
     let mut bits = BitArray::with_size(w);
     let mut line = step / 2;
     while line < h {
         average_rows(data, w, h, line, &mut values);
-        threshold(&values, &mut bits, sweep.threshold);
+        threshold(&values, &mut bits, sweep.threshold, &mut sums);
         read_line(&bits, w, line, step, transposed, hints, reader, hits);
         if sweep.inverted {
             let mut inv = BitArray::with_size(w);
@@ -215,11 +217,16 @@ fn average_rows(data: &[u8], w: usize, h: usize, line: usize, out: &mut [u16]) {
 /// 40 px window, 90 with 20 px, 81 with 12 px, 92 with 80 px. [`Threshold::Blended`] reads
 /// blurred symbols better (7 of 12 blurred instead of 2) but fewer others (89), so it is a
 /// second pass only (see `engine::find_all`).
-fn threshold(values: &[u16], bits: &mut BitArray, kind: Threshold) {
+fn threshold(
+    values: &[u16],
+    bits: &mut BitArray,
+    kind: Threshold,
+    (sum, squares): &mut (Vec<u64>, Vec<u64>),
+) {
     let n = values.len();
     bits.clear();
-    let mut sum = vec![0u64; n + 1];
-    let mut squares = vec![0u64; n + 1];
+    sum.resize(n + 1, 0);
+    squares.resize(n + 1, 0);
     for (i, &v) in values.iter().enumerate() {
         let v = u64::from(v);
         sum[i + 1] = sum[i] + v;
